@@ -1,0 +1,377 @@
+"""Compile a formula tree into a Python closure `fn(cx) -> value`.
+
+A compiled closure is position-independent: relative references are offsets that are added
+to the context's row/column when evaluated, so every cell of a copied-down formula shares one
+closure (compiled once per R1C1 shape, per sheet, per array mode).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import values as V
+from ..functions import registry as R
+from ..parser.ast import (ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix, Ref,
+                          StructRef, Unary)
+from ..refs import MAX_COL, MAX_ROW
+from ..values import Array, XLError
+from . import operators as O
+from .refs import Range, RefList
+
+# Functions the compiler evaluates itself because they must not evaluate every argument.
+SPECIAL_FORMS = {"IF", "IFERROR", "IFNA", "CHOOSE", "IFS", "SWITCH", "LET", "LAMBDA"}
+
+
+@dataclass
+class CompileInfo:
+    """What compiling one shape found out, for the graph and the run report."""
+    unsupported: set[str] = field(default_factory=set)
+    dynamic: bool = False          # INDIRECT/OFFSET/...: dependencies known only at run time
+    volatile: bool = False
+    functions: set[str] = field(default_factory=set)
+
+
+class Compiler:
+    def __init__(self, engine):
+        self.ev = engine
+
+    def compile(self, node: Node, sheet: int, array_mode: bool,
+                info: CompileInfo | None = None):
+        """Return (closure, info)."""
+        info = info or CompileInfo()
+        fn = self._c(node, sheet, info)
+        return fn, info
+
+    # -----------------------------------------------------------------------------------
+    def _c(self, node: Node, sheet: int, info: CompileInfo):
+        t = type(node)
+        if t is Literal:
+            v = node.value
+            return lambda cx: v
+        if t is Ref:
+            return self._ref(node, sheet)
+        if t is Binary:
+            return self._binary(node, sheet, info)
+        if t is Unary:
+            f = self._c(node.operand, sheet, info)
+            ev = self.ev
+            if node.op == "-":
+                def neg(cx):
+                    return O.lift1(O.negate, ev.value_of(f(cx), cx))
+                return neg
+            if node.op == "@":
+                def at(cx):
+                    v = f(cx)
+                    if isinstance(v, (Range, RefList)):
+                        return ev.implicit_intersection(v, cx)
+                    if isinstance(v, Array):
+                        return v.rows[0][0]
+                    return v
+                return at
+            return f
+        if t is Postfix:
+            f = self._c(node.operand, sheet, info)
+            ev = self.ev
+            if node.op == "%":
+                return lambda cx: O.lift1(O.percent, ev.value_of(f(cx), cx))
+            # spill reference A1#: the anchor's spilled range
+            return lambda cx: ev.spill_range(f(cx))
+        if t is ArrayLit:
+            arr = Array([list(r) for r in node.rows])
+            return lambda cx: arr
+        if t is Func:
+            return self._func(node, sheet, info)
+        if t is Name:
+            return self._name(node, sheet, info)
+        if t is StructRef:
+            return self._structref(node, sheet)
+        if t is Missing:
+            return lambda cx: R.OMITTED
+        raise TypeError(f"cannot compile {node!r}")
+
+    def _ref(self, ref: Ref, sheet: int):
+        ev = self.ev
+        if ref.invalid:
+            return lambda cx: V.REF
+        try:
+            sheets = ev.resolve_sheets(ref.sheet, ref.sheet2, ref.book, sheet)
+        except KeyError:
+            return lambda cx: V.REF
+        r1, c1, r2, c2 = ref.row1, ref.col1, ref.row2, ref.col2
+        a1, b1, a2, b2 = ref.row1_abs, ref.col1_abs, ref.row2_abs, ref.col2_abs
+
+        def bounds(cx):
+            rr1 = r1 if a1 else cx.row + r1
+            cc1 = c1 if b1 else cx.col + c1
+            rr2 = r2 if a2 else cx.row + r2
+            cc2 = c2 if b2 else cx.col + c2
+            # relative references wrap around the sheet edge like Excel's copy does
+            if not (a1 and a2 and b1 and b2):
+                if not a1:
+                    rr1 = (rr1 - 1) % MAX_ROW + 1
+                if not a2:
+                    rr2 = (rr2 - 1) % MAX_ROW + 1
+                if not b1:
+                    cc1 = (cc1 - 1) % MAX_COL + 1
+                if not b2:
+                    cc2 = (cc2 - 1) % MAX_COL + 1
+            if rr1 > rr2:
+                rr1, rr2 = rr2, rr1
+            if cc1 > cc2:
+                cc1, cc2 = cc2, cc1
+            return rr1, cc1, rr2, cc2
+
+        if len(sheets) == 1:
+            s0 = sheets[0]
+            if a1 and a2 and b1 and b2:
+                rng = Range(s0, min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2))
+                return lambda cx: rng
+            if r1 == r2 and c1 == c2 and not a1 and not b1:
+                def cell(cx):
+                    return Range(s0, cx.row + r1, cx.col + c1, cx.row + r1, cx.col + c1)
+                return cell
+            return lambda cx: Range(s0, *bounds(cx))
+        return lambda cx: RefList([Range(s, *bounds(cx)) for s in sheets])
+
+    def _binary(self, node: Binary, sheet: int, info: CompileInfo):
+        lf = self._c(node.left, sheet, info)
+        rf = self._c(node.right, sheet, info)
+        ev = self.ev
+        op = node.op
+        if op == ":":
+            return lambda cx: ev.range_op(lf(cx), rf(cx))
+        if op == " ":
+            return lambda cx: ev.intersect_op(lf(cx), rf(cx))
+        if op == ",":
+            return lambda cx: ev.union_op(lf(cx), rf(cx))
+        lift2 = O.lift2
+        scalar = O.scalar_binary
+        value_of = ev.value_of
+
+        def fn2(a, b):
+            return scalar(op, a, b)
+
+        def binary(cx):
+            return lift2(fn2, value_of(lf(cx), cx), value_of(rf(cx), cx))
+        return binary
+
+    def _name(self, node: Name, sheet: int, info: CompileInfo):
+        ev = self.ev
+        target = ev.name_tree(node.name, node.sheet, node.book, sheet)
+        if target is None:
+            # LAMBDA parameters and LET variables are looked up in the context at run time
+            key = node.name.upper()
+            return lambda cx: ev.local_name(cx, key)
+        tree, scope_sheet = target
+        return self._c(tree, scope_sheet, info)
+
+    def _structref(self, node: StructRef, sheet: int):
+        ev = self.ev
+        table, spec = node.table, node.spec
+        return lambda cx: ev.structured_ref(table, spec, cx)
+
+    def _func(self, node: Func, sheet: int, info: CompileInfo):
+        name = node.name
+        info.functions.add(name)
+        ev = self.ev
+        if name in ("LET", "LAMBDA"):
+            return self._let_lambda(node, sheet, info)
+        argfns = [self._c(a, sheet, info) for a in node.args]
+        if name in SPECIAL_FORMS:
+            return self._special(name, argfns, node)
+        spec = ev.function(name)
+        if spec is None:
+            user = ev.lambda_name(name, sheet)
+            if user is not None:
+                from .lambdas import compile_named_call
+                return compile_named_call(self, user, argfns, info)
+            info.unsupported.add(name)
+            return lambda cx: V.NAME
+        # arguments of array-typed parameters are evaluated as arrays, as Excel does
+        for i, f in enumerate(argfns):
+            if spec.kind(i) == R.ARRAY:
+                argfns[i] = (lambda f: lambda cx: f(cx.as_array()))(f)
+        if spec.volatile:
+            info.volatile = True
+        if spec.dynamic_ref:
+            info.dynamic = True
+        lazy = [spec.kind(i) == R.LAZY for i in range(len(argfns))]
+        invoke = R.invoke
+        if any(lazy):
+            def call_lazy(cx):
+                args = [(lambda f=f: f(cx)) if lz else f(cx) for f, lz in zip(argfns, lazy)]
+                return invoke(spec, cx, args)
+            return call_lazy
+        if len(argfns) == 1:
+            f0 = argfns[0]
+            return lambda cx: invoke(spec, cx, [f0(cx)])
+        if len(argfns) == 2:
+            f0, f1 = argfns
+            return lambda cx: invoke(spec, cx, [f0(cx), f1(cx)])
+        return lambda cx: invoke(spec, cx, [f(cx) for f in argfns])
+
+    # -----------------------------------------------------------------------------------
+    def _special(self, name: str, argfns: list, node: Func):
+        ev = self.ev
+        value_of = ev.value_of
+        n = len(argfns)
+
+        def arg(i, cx):
+            v = argfns[i](cx)
+            return None if v is R.OMITTED else v
+
+        if name == "IF":
+            if n < 1 or n > 3:
+                return lambda cx: V.VALUE
+
+            def if_(cx):
+                cond = value_of(argfns[0](cx), cx)
+                if isinstance(cond, Array):
+                    t = value_of(arg(1, cx), cx) if n > 1 else True
+                    f = value_of(arg(2, cx), cx) if n > 2 else False
+                    return _select(cond, t, f)
+                b = _truth(cond)
+                if isinstance(b, XLError):
+                    return b
+                if b:
+                    if n < 2:
+                        return True
+                    v = argfns[1](cx)
+                    return 0.0 if v is R.OMITTED else v
+                if n < 3:
+                    return False
+                v = argfns[2](cx)
+                return 0.0 if v is R.OMITTED else v
+            return if_
+        if name in ("IFERROR", "IFNA"):
+            if n != 2:
+                return lambda cx: V.VALUE
+            only_na = name == "IFNA"
+
+            def iferror(cx):
+                v = value_of(argfns[0](cx), cx)
+                if isinstance(v, Array):
+                    fb = None
+                    rows = []
+                    for row in v.rows:
+                        out = []
+                        for x in row:
+                            if isinstance(x, XLError) and (not only_na or x == V.NA):
+                                if fb is None:
+                                    fb = value_of(arg(1, cx), cx)
+                                x = fb.get(0, 0) if isinstance(fb, Array) else fb
+                                if x is None:
+                                    x = 0.0
+                            out.append(x)
+                        rows.append(out)
+                    return Array(rows)
+                if isinstance(v, XLError) and (not only_na or v == V.NA):
+                    w = arg(1, cx)
+                    return 0.0 if w is None else w
+                return v
+            return iferror
+        if name == "CHOOSE":
+            def choose(cx):
+                if n < 2:
+                    return V.VALUE
+                k = value_of(argfns[0](cx), cx)
+                if isinstance(k, Array):
+                    vals = [value_of(arg(i, cx), cx) for i in range(1, n)]
+                    return O.lift1(lambda x: _choose_one(x, vals), k)
+                idx = V.to_number(k)
+                if isinstance(idx, XLError):
+                    return idx
+                i = int(idx)
+                if i < 1 or i >= n:
+                    return V.VALUE
+                v = argfns[i](cx)
+                return 0.0 if v is R.OMITTED else v
+            return choose
+        if name == "IFS":
+            def ifs(cx):
+                if n < 2 or n % 2:
+                    return V.VALUE
+                for i in range(0, n, 2):
+                    c = value_of(argfns[i](cx), cx)
+                    if isinstance(c, Array):
+                        c = c.rows[0][0]
+                    b = _truth(c)
+                    if isinstance(b, XLError):
+                        return b
+                    if b:
+                        return arg(i + 1, cx)
+                return V.NA
+            return ifs
+        if name == "SWITCH":
+            def switch(cx):
+                if n < 3:
+                    return V.VALUE
+                x = value_of(argfns[0](cx), cx)
+                if isinstance(x, Array):
+                    x = x.rows[0][0]
+                if isinstance(x, XLError):
+                    return x
+                i = 1
+                while i + 1 < n:
+                    c = value_of(argfns[i](cx), cx)
+                    if isinstance(c, Array):
+                        c = c.rows[0][0]
+                    if isinstance(c, XLError):
+                        return c
+                    if type(c) is type(x) or (c is None or x is None):
+                        if V.compare(x, c) == 0 and (type(c) is type(x)):
+                            return arg(i + 1, cx)
+                    i += 2
+                if i < n:
+                    return arg(i, cx)
+                return V.NA
+            return switch
+        raise AssertionError(name)
+
+    def _let_lambda(self, node: Func, sheet: int, info: CompileInfo):
+        from .lambdas import compile_lambda, compile_let
+        if node.name == "LET":
+            return compile_let(self, node, sheet, info)
+        return compile_lambda(self, node, sheet, info)
+
+
+def _truth(v):
+    if v is None:
+        return False
+    if isinstance(v, str):
+        u = v.upper()
+        if u == "TRUE":
+            return True
+        if u == "FALSE":
+            return False
+        return V.VALUE
+    return V.to_bool(v)
+
+
+def _select(cond: Array, t, f):
+    def pick(c, a, b):
+        if isinstance(c, XLError):
+            return c
+        bb = _truth(c)
+        if isinstance(bb, XLError):
+            return bb
+        v = a if bb else b
+        return 0.0 if v is None else v
+    tt = t if isinstance(t, Array) else None
+    ff = f if isinstance(f, Array) else None
+    nr = max(cond.nrows, tt.nrows if tt else 1, ff.nrows if ff else 1)
+    nc = max(cond.ncols, tt.ncols if tt else 1, ff.ncols if ff else 1)
+    return Array([[pick(cond.get(r, c), tt.get(r, c) if tt else t, ff.get(r, c) if ff else f)
+                   for c in range(nc)] for r in range(nr)])
+
+
+def _choose_one(x, vals):
+    idx = V.to_number(x)
+    if isinstance(idx, XLError):
+        return idx
+    i = int(idx)
+    if i < 1 or i > len(vals):
+        return V.VALUE
+    v = vals[i - 1]
+    if isinstance(v, Array):
+        return v.rows[0][0]
+    return 0.0 if v is None else v

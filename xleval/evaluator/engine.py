@@ -1,0 +1,642 @@
+"""The evaluation engine: the value store of every sheet, shape compilation, reference
+resolution, and the evaluation of formula cells in the order the dependency graph gives.
+
+Dynamic references (INDIRECT, OFFSET, `A1:INDEX(...)`, names built at run time) are
+resolved at evaluation time: a read of a formula cell that has not been computed yet raises
+`NeedCell`, the driver pushes that cell on an explicit stack, computes it, and evaluates the
+reader again. The static graph orders everything it can see, so this fallback is rare, and
+it never recurses (a 1,000,000-cell chain calculates).
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+from .. import values as V
+from ..functions import registry as R
+from ..loader.model import FormulaCell, WorkbookData
+from ..parser.ast import Func, Node
+from ..parser.parser import parse, shape_key
+from ..parser.tokenizer import FormulaSyntaxError, tokenize
+from ..refs import MAX_COL, MAX_ROW, cell_name
+from ..values import Array, XLError
+from .compiler import CompileInfo, Compiler
+from .refs import Range, RefList
+
+
+class _Pending:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<pending>"
+
+
+PENDING = _Pending()
+
+
+class NeedCell(Exception):
+    """Raised when a formula reads a formula cell that has not been computed yet."""
+
+    def __init__(self, key: tuple[int, int, int]):
+        self.key = key
+
+
+@dataclass
+class Shape:
+    """One compiled formula shape (shared by every cell with the same R1C1 form)."""
+    id: int
+    key: str
+    sheet: int
+    array: bool
+    fn: object
+    tree: Node | None
+    info: CompileInfo
+    error: str | None = None       # parse error message
+    text: str = ""
+    origin: tuple[int, int] = (1, 1)
+
+
+@dataclass
+class RunReport:
+    formulas: int = 0
+    shapes: int = 0
+    evaluated: int = 0
+    parse_errors: list[tuple[str, str, str]] = field(default_factory=list)  # cell, formula, why
+    unsupported: dict[str, int] = field(default_factory=dict)                 # name -> cells
+    cycles: list[list[str]] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)                      # code -> cells
+    timings: dict[str, float] = field(default_factory=dict)
+    iterations: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+_LAMBDA_PREFIX = re.compile(r"^_xlpm\.", re.I)
+
+
+class Engine:
+    def __init__(self, wb: WorkbookData, *, now: float | None = None):
+        self.wb = wb
+        self.now = now
+        self.sheet_names: list[str] = [s.name for s in wb.sheets]
+        self.cells: list[dict] = [dict(s.values) for s in wb.sheets]
+        self.formulas: list[dict[tuple[int, int], FormulaCell]] = [s.formulas for s in wb.sheets]
+        self.extent: list[list[int]] = [[s.max_row, s.max_col] for s in wb.sheets]
+        self.n_local = len(wb.sheets)
+        self.ext_index: dict[tuple[int, str], int] = {}
+        for eb in wb.externals:
+            for sname in eb.sheet_names or list(eb.values):
+                idx = len(self.sheet_names)
+                self.sheet_names.append(f"[{eb.index}]{sname}")
+                vals = dict(eb.values.get(sname, {}))
+                self.cells.append(vals)
+                self.formulas.append({})
+                mr = max((r for r, _ in vals), default=0)
+                mc = max((c for _, c in vals), default=0)
+                self.extent.append([mr, mc])
+                self.ext_index[(eb.index, sname.lower())] = idx
+        self._sheet_idx = {n.lower(): i for i, n in enumerate(self.sheet_names[:self.n_local])}
+        self.names: dict[tuple[int | None, str], object] = {}
+        for dn in wb.names:
+            self.names[(dn.scope, dn.name.upper())] = dn
+        self._name_trees: dict = {}
+        self.tables = {t.name.upper(): t for t in wb.tables}
+        self.compiler = Compiler(self)
+        self.shapes: list[Shape] = []
+        self._shape_by_key: dict = {}
+        self.cell_shape: list[dict[tuple[int, int], Shape]] = [{} for _ in self.sheet_names]
+        # cells covered by an array formula -> the anchor cell that computes them
+        self.covered: list[dict[tuple[int, int], tuple[int, int]]] = [{} for _ in self.sheet_names]
+        self.report = RunReport()
+        self.user_functions: dict[str, R.FunctionSpec] = {}
+        self._prepared = False
+
+    # ------------------------------------------------------------------------------------
+    # functions, sheets and names
+    # ------------------------------------------------------------------------------------
+    def function(self, name: str):
+        spec = self.user_functions.get(name)
+        if spec is not None:
+            return spec
+        from ..functions import lookup_function
+        return lookup_function(name)
+
+    def sheet_index(self, name: str) -> int:
+        return self._sheet_idx[name.lower()]
+
+    def resolve_sheets(self, sheet: str | None, sheet2: str | None, book: int | None,
+                       current: int) -> list[int]:
+        if book is not None:
+            if sheet is None:
+                raise KeyError("external book without sheet")
+            idx = self.ext_index.get((book, sheet.lower()))
+            if idx is None:
+                raise KeyError(sheet)
+            return [idx]
+        if sheet is None:
+            return [current]
+        a = self._sheet_idx[sheet.lower()]
+        if sheet2 is None:
+            return [a]
+        b = self._sheet_idx[sheet2.lower()]
+        if a > b:
+            a, b = b, a
+        return list(range(a, b + 1))
+
+    def _find_name(self, name: str, sheet: str | None, current: int):
+        key = name.upper()
+        if sheet is not None:
+            try:
+                scope = self._sheet_idx[sheet.lower()]
+            except KeyError:
+                return None
+            return self.names.get((scope, key)) or self.names.get((None, key))
+        return self.names.get((current, key)) or self.names.get((None, key))
+
+    def name_tree(self, name: str, sheet: str | None, book: int | None, current: int):
+        """The parsed definition of a defined name and the sheet it is evaluated on."""
+        if book is not None:
+            for eb in self.wb.externals:
+                if eb.index == book and name in eb.names:
+                    text = eb.names[name]
+                    ck = ("ext", book, name)
+                    if ck not in self._name_trees:
+                        try:
+                            tree = parse(_prefix_external(text, book))
+                        except FormulaSyntaxError:
+                            tree = None
+                        self._name_trees[ck] = tree
+                    tree = self._name_trees[ck]
+                    return (tree, current) if tree is not None else None
+            return None
+        dn = self._find_name(name, sheet, current)
+        if dn is None:
+            return None
+        ck = (dn.scope, dn.name.upper())
+        if ck not in self._name_trees:
+            self._name_trees[ck] = None   # guards a name defined through itself
+            try:
+                tree = parse(dn.text, (1, 1))
+            except FormulaSyntaxError:
+                from ..parser.ast import Literal
+                tree = Literal(V.NAME)
+            self._name_trees[ck] = tree
+        tree = self._name_trees[ck]
+        if tree is None:
+            from ..parser.ast import Literal
+            return Literal(V.NAME), current
+        return tree, (dn.scope if dn.scope is not None else current)
+
+    def lambda_name(self, name: str, current: int):
+        """A defined name whose definition is a LAMBDA, called like a function."""
+        dn = self._find_name(name, None, current)
+        if dn is None:
+            return None
+        got = self.name_tree(name, None, None, current)
+        if got is None:
+            return None
+        tree, scope = got
+        if isinstance(tree, Func) and tree.name == "LAMBDA":
+            return tree, scope
+        return None
+
+    def local_name(self, cx, key: str):
+        env = cx.env
+        if env:
+            k = _LAMBDA_PREFIX.sub("", key)
+            if k in env:
+                return env[k]
+        return V.NAME
+
+    # ------------------------------------------------------------------------------------
+    # reading values
+    # ------------------------------------------------------------------------------------
+    def value_at(self, s: int, r: int, c: int):
+        v = self.cells[s].get((r, c))
+        if v is PENDING:
+            raise NeedCell((s, r, c))
+        return v
+
+    def deref(self, v, cx):
+        """A reference as the value(s) an operator or scalar argument sees."""
+        if isinstance(v, Range):
+            if v.r1 == v.r2 and v.c1 == v.c2:
+                return self.value_at(v.sheet, v.r1, v.c1)
+            if cx.array_mode:
+                return self.ref_array(v)
+            return self.implicit_intersection(v, cx)
+        if isinstance(v, RefList):
+            if len(v.areas) == 1:
+                return self.deref(v.areas[0], cx)
+            return V.VALUE
+        return v
+
+    value_of = deref
+
+    def implicit_intersection(self, v, cx):
+        if isinstance(v, RefList):
+            if len(v.areas) != 1:
+                return V.VALUE
+            v = v.areas[0]
+        if v.r1 == v.r2 and v.c1 == v.c2:
+            return self.value_at(v.sheet, v.r1, v.c1)
+        if v.sheet != cx.sheet and False:
+            return V.VALUE
+        if v.c1 == v.c2 and v.r1 <= cx.row <= v.r2:
+            return self.value_at(v.sheet, cx.row, v.c1)
+        if v.r1 == v.r2 and v.c1 <= cx.col <= v.c2:
+            return self.value_at(v.sheet, v.r1, cx.col)
+        return V.VALUE
+
+    def _trim(self, rng: Range) -> tuple[int, int, int, int]:
+        """Clip whole-column/row style ranges to the sheet's used extent."""
+        mr, mc = self.extent[rng.sheet]
+        r2, c2 = rng.r2, rng.c2
+        if r2 > mr and rng.nrows > 65536:
+            r2 = max(mr, rng.r1)
+        if c2 > mc and rng.ncols > 256:
+            c2 = max(mc, rng.c1)
+        return rng.r1, rng.c1, r2, c2
+
+    def ref_array(self, ref) -> Array:
+        """The values of a reference as an Array (blank cells as None)."""
+        if isinstance(ref, RefList):
+            if len(ref.areas) != 1:
+                return Array([[V.VALUE]])
+            ref = ref.areas[0]
+        r1, c1, r2, c2 = self._trim(ref)
+        d = self.cells[ref.sheet]
+        rows = []
+        get = d.get
+        for r in range(r1, r2 + 1):
+            row = [get((r, c)) for c in range(c1, c2 + 1)]
+            rows.append(row)
+        for row in rows:
+            for v in row:
+                if v is PENDING:
+                    self._raise_first_pending(ref.sheet, r1, c1, r2, c2)
+        return Array(rows)
+
+    def _raise_first_pending(self, s, r1, c1, r2, c2):
+        d = self.cells[s]
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if d.get((r, c)) is PENDING:
+                    raise NeedCell((s, r, c))
+
+    def iter_ref_values(self, ref):
+        """The non-blank values inside a reference, row by row (order kept for small areas)."""
+        areas = ref.areas if isinstance(ref, RefList) else [ref]
+        for a in areas:
+            r1, c1, r2, c2 = self._trim(a)
+            d = self.cells[a.sheet]
+            area = (r2 - r1 + 1) * (c2 - c1 + 1)
+            if area <= 4 * len(d) or area <= 4096:
+                get = d.get
+                for r in range(r1, r2 + 1):
+                    for c in range(c1, c2 + 1):
+                        v = get((r, c))
+                        if v is not None:
+                            if v is PENDING:
+                                raise NeedCell((a.sheet, r, c))
+                            yield v
+            else:
+                items = sorted((k, v) for k, v in d.items()
+                               if r1 <= k[0] <= r2 and c1 <= k[1] <= c2)
+                for (r, c), v in items:
+                    if v is PENDING:
+                        raise NeedCell((a.sheet, r, c))
+                    if v is not None:
+                        yield v
+
+    # ------------------------------------------------------------------------------------
+    # reference operators
+    # ------------------------------------------------------------------------------------
+    def range_op(self, a, b):
+        if isinstance(a, XLError):
+            return a
+        if isinstance(b, XLError):
+            return b
+        if isinstance(a, RefList) and len(a.areas) == 1:
+            a = a.areas[0]
+        if isinstance(b, RefList) and len(b.areas) == 1:
+            b = b.areas[0]
+        if not isinstance(a, Range) or not isinstance(b, Range) or a.sheet != b.sheet:
+            return V.VALUE
+        return Range(a.sheet, min(a.r1, b.r1), min(a.c1, b.c1), max(a.r2, b.r2), max(a.c2, b.c2))
+
+    def intersect_op(self, a, b):
+        if isinstance(a, XLError):
+            return a
+        if isinstance(b, XLError):
+            return b
+        if not isinstance(a, Range) or not isinstance(b, Range):
+            return V.VALUE
+        if a.sheet != b.sheet:
+            return V.NULL
+        r1, c1 = max(a.r1, b.r1), max(a.c1, b.c1)
+        r2, c2 = min(a.r2, b.r2), min(a.c2, b.c2)
+        if r1 > r2 or c1 > c2:
+            return V.NULL
+        return Range(a.sheet, r1, c1, r2, c2)
+
+    def union_op(self, a, b):
+        if isinstance(a, XLError):
+            return a
+        if isinstance(b, XLError):
+            return b
+        areas = []
+        for x in (a, b):
+            if isinstance(x, Range):
+                areas.append(x)
+            elif isinstance(x, RefList):
+                areas.extend(x.areas)
+            else:
+                return V.VALUE
+        return RefList(areas)
+
+    def spill_range(self, v):
+        if not isinstance(v, Range):
+            return V.REF
+        fc = self.formulas[v.sheet].get((v.r1, v.c1))
+        if fc is None or fc.kind != "array" or fc.ref is None:
+            return V.REF
+        r1, c1, r2, c2 = fc.ref
+        ext = self._spill_extent.get((v.sheet, v.r1, v.c1)) if hasattr(self, "_spill_extent") else None
+        if ext:
+            r2, c2 = ext
+        return Range(v.sheet, r1, c1, r2, c2)
+
+    # ------------------------------------------------------------------------------------
+    # structured references (Excel tables)
+    # ------------------------------------------------------------------------------------
+    def table_at(self, sheet: int, row: int, col: int):
+        name = self.sheet_names[sheet].lower()
+        for t in self.tables.values():
+            if t.sheet.lower() == name:
+                r1, c1, r2, c2 = t.ref
+                if r1 <= row <= r2 and c1 <= col <= c2:
+                    return t
+        return None
+
+    def structured_ref(self, table: str | None, spec: str, cx):
+        from .structured import resolve_structured
+        return resolve_structured(self, table, spec, cx)
+
+    # ------------------------------------------------------------------------------------
+    # preparing: one compiled shape per distinct R1C1 form
+    # ------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        if self._prepared:
+            return
+        t0 = time.perf_counter()
+        by_text: dict = {}
+        rep = self.report
+        for s in range(self.n_local):
+            shapes = self.cell_shape[s]
+            covered = self.covered[s]
+            for (r, c), fc in self.formulas[s].items():
+                tk = (s, fc.text, fc.origin, fc.kind)
+                shape = by_text.get(tk)
+                if shape is None:
+                    shape = self._make_shape(s, fc)
+                    by_text[tk] = shape
+                shapes[(r, c)] = shape
+                if fc.kind in ("array", "dataTable") and fc.ref is not None:
+                    r1, c1, r2, c2 = fc.ref
+                    for rr in range(r1, r2 + 1):
+                        for cc in range(c1, c2 + 1):
+                            if (rr, cc) != (r, c):
+                                covered[(rr, cc)] = (r, c)
+                    self.extent[s][0] = max(self.extent[s][0], r2)
+                    self.extent[s][1] = max(self.extent[s][1], c2)
+        rep.formulas = sum(len(f) for f in self.formulas)
+        rep.shapes = len(self.shapes)
+        counts: dict[str, int] = {}
+        for s in range(self.n_local):
+            for sh in self.cell_shape[s].values():
+                for name in sh.info.unsupported:
+                    counts[name] = counts.get(name, 0) + 1
+        rep.unsupported = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        self._prepared = True
+        rep.timings["compile"] = time.perf_counter() - t0
+
+    def _make_shape(self, s: int, fc: FormulaCell) -> Shape:
+        is_array = fc.kind in ("array", "dataTable")
+        if fc.kind == "dataTable":
+            key = f"TABLE|{fc.origin}"
+            return self._new_shape(key, s, is_array, None, fc, "data table")
+        try:
+            key, toks = shape_key(fc.text, fc.origin)
+        except FormulaSyntaxError as e:
+            return self._new_shape(f"ERR|{fc.text}|{fc.origin}", s, is_array, None, fc, str(e))
+        full = (s, is_array, key)
+        shape = self._shape_by_key.get(full)
+        if shape is not None:
+            return shape
+        try:
+            tree = parse(fc.text, fc.origin, toks)
+        except FormulaSyntaxError as e:
+            shape = self._new_shape(key, s, is_array, None, fc, str(e))
+        else:
+            shape = self._new_shape(key, s, is_array, tree, fc, None)
+        self._shape_by_key[full] = shape
+        return shape
+
+    def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:
+        info = CompileInfo()
+        if tree is None:
+            if fc.kind == "dataTable":
+                from .datatable import data_table_fn
+                fn = data_table_fn(self, fc)
+            else:
+                fn = _const(V.NAME)
+        else:
+            try:
+                fn, info = self.compiler.compile(tree, s, is_array)
+            except RecursionError:
+                fn, err = _const(V.VALUE), "formula nested too deeply"
+        shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text, fc.origin)
+        self.shapes.append(shape)
+        if err is not None and fc.kind != "dataTable":
+            self.report.parse_errors.append((f"{self.sheet_names[s]}!{cell_name(*fc.origin)}",
+                                             "=" + fc.text, err))
+        return shape
+
+    # ------------------------------------------------------------------------------------
+    # evaluation
+    # ------------------------------------------------------------------------------------
+    def reset_pending(self) -> None:
+        """Mark every formula cell (and array-covered cell) as not yet computed."""
+        for s in range(self.n_local):
+            d = self.cells[s]
+            for k in self.formulas[s]:
+                d[k] = PENDING
+            for k in self.covered[s]:
+                d[k] = PENDING
+
+    def eval_cell(self, s: int, r: int, c: int) -> None:
+        """Evaluate one formula cell and store its value (array formulas fill their range).
+        May raise NeedCell."""
+        shape = self.cell_shape[s][(r, c)]
+        cx = R.Context(self, s, r, c, shape.array)
+        try:
+            v = shape.fn(cx)
+        except XLError as e:
+            v = e
+        except NeedCell:
+            raise
+        except RecursionError:
+            v = V.NUM
+        fc = self.formulas[s][(r, c)]
+        if shape.array and fc.ref is not None:
+            self._store_array(s, r, c, fc, v, cx)
+            return
+        self.cells[s][(r, c)] = self.finish_value(v, cx)
+
+    def finish_value(self, v, cx):
+        """The value a cell shows for a formula result."""
+        if isinstance(v, (Range, RefList)):
+            v = self.implicit_intersection(v, cx) if not cx.array_mode else self.deref(v, cx)
+        if isinstance(v, Array):
+            v = v.rows[0][0] if v.rows and v.rows[0] else V.VALUE
+        if v is None:
+            return 0.0
+        if isinstance(v, float):
+            if v != v or v in (math.inf, -math.inf):
+                return V.NUM
+            return v
+        if isinstance(v, R.Omitted):
+            return 0.0
+        if isinstance(v, (str, bool, XLError)):
+            return v
+        if isinstance(v, int):
+            return float(v)
+        return V.VALUE
+
+    def _store_array(self, s, r, c, fc: FormulaCell, v, cx) -> None:
+        r1, c1, r2, c2 = fc.ref
+        d = self.cells[s]
+        if isinstance(v, (Range, RefList)):
+            v = self.ref_array(v)
+        if not isinstance(v, Array):
+            v = Array([[v]])
+        nr, nc = v.nrows, v.ncols
+        if fc.dynamic:
+            # a dynamic array spills to its own size; the stored ref is Excel's last spill
+            for rr in range(r1, r2 + 1):
+                for cc in range(c1, c2 + 1):
+                    i, j = rr - r1, cc - c1
+                    if i < nr and j < nc:
+                        x = v.rows[i][j]
+                        d[(rr, cc)] = 0.0 if x is None else x
+                    else:
+                        d[(rr, cc)] = None
+            if nr > r2 - r1 + 1 or nc > c2 - c1 + 1:
+                self._spill_beyond(s, r1, c1, fc, v)
+            return
+        for rr in range(r1, r2 + 1):
+            for cc in range(c1, c2 + 1):
+                x = v.get(rr - r1, cc - c1)
+                if isinstance(x, (Range, RefList)):
+                    x = self.deref(x, cx)
+                d[(rr, cc)] = 0.0 if x is None else x
+
+    def _spill_beyond(self, s, r1, c1, fc, v: Array) -> None:
+        """A dynamic array grew past the range Excel recorded: spill into empty cells, or
+        show #SPILL! when something is in the way."""
+        d = self.cells[s]
+        fr1, fc1, fr2, fc2 = fc.ref
+        blocked = False
+        for i in range(v.nrows):
+            for j in range(v.ncols):
+                rr, cc = r1 + i, c1 + j
+                if rr <= fr2 and cc <= fc2:
+                    continue
+                if d.get((rr, cc)) is not None or (rr, cc) in self.formulas[s]:
+                    blocked = True
+        if blocked:
+            for rr in range(fr1, fr2 + 1):
+                for cc in range(fc1, fc2 + 1):
+                    d[(rr, cc)] = None
+            d[(r1, c1)] = V.SPILL
+            return
+        for i in range(v.nrows):
+            for j in range(v.ncols):
+                rr, cc = r1 + i, c1 + j
+                x = v.rows[i][j]
+                d[(rr, cc)] = 0.0 if x is None else x
+                self.extent[s][0] = max(self.extent[s][0], rr)
+                self.extent[s][1] = max(self.extent[s][1], cc)
+        if not hasattr(self, "_spill_extent"):
+            self._spill_extent = {}
+        self._spill_extent[(s, r1, c1)] = (r1 + v.nrows - 1, c1 + v.ncols - 1)
+
+    def anchor_of(self, key: tuple[int, int, int]) -> tuple[int, int, int]:
+        s, r, c = key
+        a = self.covered[s].get((r, c))
+        if a is not None and (r, c) not in self.formulas[s]:
+            return (s, a[0], a[1])
+        return key
+
+    def compute(self, order, on_cycle=None) -> int:
+        """Evaluate formula cells in `order` (an iterable of (sheet, row, col)); cells a
+        formula needs that are still pending are computed first through an explicit stack.
+        Returns the number of cells evaluated."""
+        cells = self.cells
+        evaluated = 0
+        for key in order:
+            s, r, c = key
+            if cells[s].get((r, c)) is not PENDING:
+                continue
+            try:
+                self.eval_cell(s, r, c)
+                evaluated += 1
+                continue
+            except NeedCell as e:
+                need = e.key
+            stack = [key]
+            on_stack = {key}
+            self._push_need(stack, on_stack, need, on_cycle)
+            while stack:
+                k = stack[-1]
+                ks, kr, kc = k
+                if cells[ks].get((kr, kc)) is not PENDING:
+                    stack.pop()
+                    on_stack.discard(k)
+                    continue
+                try:
+                    self.eval_cell(ks, kr, kc)
+                    evaluated += 1
+                    stack.pop()
+                    on_stack.discard(k)
+                except NeedCell as e:
+                    self._push_need(stack, on_stack, e.key, on_cycle)
+        return evaluated
+
+    def _push_need(self, stack, on_stack, need, on_cycle) -> None:
+        dep = self.anchor_of(need)
+        if dep in on_stack or dep[1:] not in self.formulas[dep[0]]:
+            # a circular reference found at run time (through INDIRECT/OFFSET...), or a
+            # covered cell whose anchor vanished: break it like Excel does, with 0
+            cyc = stack[stack.index(dep):] if dep in on_stack else [dep]
+            if on_cycle is not None:
+                on_cycle(cyc)
+            s, r, c = need
+            self.cells[s][(r, c)] = 0.0
+            if dep != need and dep[1:] in self.formulas[dep[0]]:
+                self.cells[dep[0]][dep[1:]] = 0.0
+            return
+        stack.append(dep)
+        on_stack.add(dep)
+
+
+def _const(v):
+    return lambda cx: v
+
+
+def _prefix_external(text: str, book: int) -> str:
+    """Definitions inside an external book refer to its own sheets: qualify them."""
+    return re.sub(r"(?<![\]\w])('(?:[^']|'')+'|[A-Za-z_][\w.]*)!",
+                  lambda m: f"[{book}]{m.group(1)}!", text.lstrip("="))

@@ -1,0 +1,81 @@
+"""LET and LAMBDA: local names bound in the evaluation context, lambda values, and calls of
+lambdas defined as workbook names (=MYFUNC(2) where MYFUNC refers to =LAMBDA(x, x*2))."""
+from __future__ import annotations
+
+import re
+
+from .. import values as V
+from ..parser.ast import Func, Name
+
+_PM = re.compile(r"^_xlpm\.", re.I)
+
+
+class Lambda:
+    """A lambda value: parameter names, compiled body and the variables it closed over."""
+
+    __slots__ = ("params", "body", "env")
+
+    def __init__(self, params: list[str], body, env: dict | None):
+        self.params = params
+        self.body = body
+        self.env = env or {}
+
+    def __repr__(self):
+        return f"Lambda({', '.join(self.params)})"
+
+
+def _param(node) -> str | None:
+    if isinstance(node, Name) and node.sheet is None and node.book is None:
+        return _PM.sub("", node.name).upper()
+    return None
+
+
+def call_lambda(lam, args: list, cx):
+    """Apply a lambda value to already evaluated arguments."""
+    if not isinstance(lam, Lambda):
+        return V.VALUE
+    if len(args) > len(lam.params):
+        return V.VALUE
+    env = dict(lam.env)
+    for i, p in enumerate(lam.params):
+        env[p] = args[i] if i < len(args) else None
+    return lam.body(cx.with_env(env))
+
+
+def compile_lambda(compiler, node: Func, sheet: int, info):
+    if not node.args:
+        return lambda cx: V.VALUE
+    params = [_param(a) for a in node.args[:-1]]
+    if any(p is None for p in params):
+        return lambda cx: V.VALUE
+    body = compiler._c(node.args[-1], sheet, info)
+    return lambda cx: Lambda(params, body, cx.env)
+
+
+def compile_let(compiler, node: Func, sheet: int, info):
+    args = node.args
+    if len(args) < 3 or len(args) % 2 == 0:
+        return lambda cx: V.VALUE
+    names = [_param(a) for a in args[0:-1:2]]
+    if any(n is None for n in names):
+        return lambda cx: V.VALUE
+    vals = [compiler._c(a, sheet, info) for a in args[1:-1:2]]
+    calc = compiler._c(args[-1], sheet, info)
+
+    def let(cx):
+        env = dict(cx.env or {})
+        c2 = cx.with_env(env)
+        for n, f in zip(names, vals):
+            env[n] = f(c2)
+        return calc(c2)
+    return let
+
+
+def compile_named_call(compiler, user, argfns, info):
+    tree, scope = user
+    make = compiler._c(tree, scope, info)
+
+    def call(cx):
+        lam = make(cx)
+        return call_lambda(lam, [f(cx) for f in argfns], cx)
+    return call

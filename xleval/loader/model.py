@@ -1,0 +1,98 @@
+"""The loaded workbook: plain data, no behaviour. Produced by `loader.load_workbook`,
+consumed by the graph builder, the evaluator and the writer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class FormulaCell:
+    """One formula as stored in a cell.
+
+    `text` is the formula without the leading '=' as written at `origin` (for a shared formula:
+    the anchor cell's text and the anchor's position, so every cell of the group has the same
+    relative (R1C1) shape without re-translating text). `kind` is 'normal', 'array' (CSE or
+    dynamic array anchored here, covering `ref`), or 'dataTable' (what-if table, `ref` covered;
+    `dt` holds the table's attributes r1, r2, dt2D, dtr, ca...)."""
+    text: str
+    origin: tuple[int, int]
+    kind: str = "normal"
+    ref: tuple[int, int, int, int] | None = None
+    dynamic: bool = False          # cell carries a dynamic-array marker (cm attribute)
+    dt: dict | None = None
+
+
+@dataclass
+class Table:
+    """An Excel table (ListObject) for structured references."""
+    name: str
+    sheet: str
+    ref: tuple[int, int, int, int]          # whole table incl. header and totals rows
+    columns: list[str]
+    header_rows: int = 1
+    totals_rows: int = 0
+
+
+@dataclass
+class ExternalBook:
+    """An external-link part: the linked workbook's target and Excel's cached values."""
+    index: int                               # the N in [N]Sheet!A1 (1-based)
+    target: str                              # as written in the relationship (path or URL)
+    sheet_names: list[str] = field(default_factory=list)
+    # sheet name -> {(row, col): value}
+    values: dict[str, dict[tuple[int, int], object]] = field(default_factory=dict)
+    # defined names in the linked workbook: name -> formula text (refersTo)
+    names: dict[str, str] = field(default_factory=dict)
+    part: str = ""                           # zip part, e.g. xl/externalLinks/externalLink1.xml
+
+
+@dataclass
+class SheetData:
+    name: str
+    index: int                               # 0-based position in the workbook
+    part: str                                # zip part name, e.g. xl/worksheets/sheet1.xml
+    # constants: {(row, col): value} with float/str/bool/XLError; blank cells are absent
+    values: dict[tuple[int, int], object] = field(default_factory=dict)
+    formulas: dict[tuple[int, int], FormulaCell] = field(default_factory=dict)
+    # cached values of formula cells (and of cells covered by array formulas) as Excel saved
+    cached: dict[tuple[int, int], object] = field(default_factory=dict)
+    max_row: int = 0
+    max_col: int = 0
+    state: str = "visible"                   # visible / hidden / veryHidden
+    kind: str = "worksheet"                  # worksheet / chartsheet / dialogsheet / macrosheet
+
+
+@dataclass
+class CalcSettings:
+    iterate: bool = False
+    max_iterations: int = 100
+    max_change: float = 0.001
+    calc_mode: str = "auto"
+    full_calc_on_load: bool = False
+
+
+@dataclass
+class DefinedName:
+    name: str
+    text: str                                # refersTo formula text without '='
+    scope: int | None = None                 # sheet index (localSheetId) or None for workbook
+    hidden: bool = False
+
+
+@dataclass
+class WorkbookData:
+    path: str
+    fmt: str                                 # 'xlsx' or 'xlsm'
+    sheets: list[SheetData]
+    names: list[DefinedName] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    externals: list[ExternalBook] = field(default_factory=list)
+    date1904: bool = False
+    calc: CalcSettings = field(default_factory=CalcSettings)
+
+    def sheet(self, name: str) -> SheetData:
+        low = name.lower()
+        for s in self.sheets:
+            if s.name.lower() == low:
+                return s
+        raise KeyError(name)

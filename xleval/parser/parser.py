@@ -1,0 +1,288 @@
+"""Excel formula parser (precedence climbing over the token list) and the R1C1 shape key
+that lets copied-down formulas share one parse.
+
+Excel precedence, loosest to tightest: comparison (= <> < <= > >=), &, + -, * /, ^,
+unary -/+ (so -2^2 = 4), %, union (,) inside parentheses, intersection (space), range (:).
+"""
+from __future__ import annotations
+
+import re
+
+from .. import values as V
+from ..refs import MAX_COL, MAX_ROW, col_to_num
+from .ast import (ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix, Ref,
+                  StructRef, Unary)
+from .tokenizer import FormulaSyntaxError, tokenize
+
+_BINARY = {"=": 1, "<>": 1, "<": 1, "<=": 1, ">": 1, ">=": 1, "&": 2, "+": 3, "-": 3,
+           "*": 4, "/": 4, "^": 5}
+_UNARY_BP = 6
+_PERCENT_BP = 7
+_UNION_BP = 8
+_ISECT_BP = 9
+_RANGE_BP = 10
+
+_PREFIX_RE = re.compile(r"^(?:_xlfn\.|_xlws\.|_xludf\.)+", re.I)
+_CELL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)([0-9]{1,7})$")
+_COL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})$")
+_ROW_PART = re.compile(r"^(\$?)([0-9]{1,7})$")
+
+
+def _split_prefix(tok: str) -> tuple[int | None, str | None, str | None, str]:
+    """'[1]Sheet1:Sheet3'!A1 -> (book, sheet, sheet2, body)."""
+    if "!" not in tok:
+        return None, None, None, tok
+    # the body never contains '!' except '#REF!'
+    if tok.endswith("#REF!") and tok.count("!") >= 2:
+        idx = tok[:-5].rindex("!")
+    elif tok.endswith("#REF!") and tok.count("!") == 1:
+        return None, None, None, tok
+    else:
+        idx = tok.rindex("!")
+    prefix, body = tok[:idx], tok[idx + 1:]
+    if prefix.startswith("'") and prefix.endswith("'"):
+        prefix = prefix[1:-1].replace("''", "'")
+    book = None
+    if prefix.startswith("["):
+        close = prefix.index("]")
+        inner = prefix[1:close]
+        book = int(inner) if inner.isdigit() else None
+        if book is None:
+            raise FormulaSyntaxError(f"external workbook reference by name: {tok}")
+        prefix = prefix[close + 1:]
+        if prefix.startswith("'") and prefix.endswith("'") and len(prefix) > 1:
+            prefix = prefix[1:-1].replace("''", "'")
+    sheet: str | None = prefix or None
+    sheet2 = None
+    if sheet and ":" in sheet:
+        sheet, sheet2 = sheet.split(":", 1)
+    return book, sheet, sheet2, body
+
+
+def parse_ref(tok: str, origin: tuple[int, int]) -> Ref:
+    """A reference token to a Ref relative to `origin` (row, col)."""
+    book, sheet, sheet2, body = _split_prefix(tok)
+    orow, ocol = origin
+    if body.upper() == "#REF!":
+        return Ref(0, 0, 0, 0, sheet=sheet, sheet2=sheet2, book=book, invalid=True)
+    parts = body.split(":")
+    if len(parts) == 1:
+        m = _CELL_PART.match(parts[0])
+        if not m:
+            raise FormulaSyntaxError(f"bad reference {tok}")
+        ca, cl, ra, rw = m.groups()
+        c, r = col_to_num(cl), int(rw)
+        if c > MAX_COL or r > MAX_ROW or r < 1:
+            raise FormulaSyntaxError(f"reference out of range {tok}")
+        rabs, cabs = bool(ra), bool(ca)
+        rr = r if rabs else r - orow
+        cc = c if cabs else c - ocol
+        return Ref(rr, cc, rr, cc, rabs, cabs, rabs, cabs, sheet, sheet2, book)
+    a, b = parts
+    m1, m2 = _CELL_PART.match(a), _CELL_PART.match(b)
+    if m1 and m2:
+        vals = []
+        for m in (m1, m2):
+            ca, cl, ra, rw = m.groups()
+            c, r = col_to_num(cl), int(rw)
+            if c > MAX_COL or r > MAX_ROW or r < 1:
+                raise FormulaSyntaxError(f"reference out of range {tok}")
+            vals.append((r if ra else r - orow, c if ca else c - ocol, bool(ra), bool(ca)))
+        (r1, c1, ra1, ca1), (r2, c2, ra2, ca2) = vals
+        return Ref(r1, c1, r2, c2, ra1, ca1, ra2, ca2, sheet, sheet2, book)
+    m1, m2 = _COL_PART.match(a), _COL_PART.match(b)
+    if m1 and m2:
+        c1, c2 = col_to_num(m1.group(2)), col_to_num(m2.group(2))
+        a1, a2 = bool(m1.group(1)), bool(m2.group(1))
+        return Ref(1, c1 if a1 else c1 - ocol, MAX_ROW, c2 if a2 else c2 - ocol,
+                   True, a1, True, a2, sheet, sheet2, book, whole="col")
+    m1, m2 = _ROW_PART.match(a), _ROW_PART.match(b)
+    if m1 and m2:
+        r1, r2 = int(m1.group(2)), int(m2.group(2))
+        a1, a2 = bool(m1.group(1)), bool(m2.group(1))
+        return Ref(r1 if a1 else r1 - orow, 1, r2 if a2 else r2 - orow, MAX_COL,
+                   a1, True, a2, True, sheet, sheet2, book, whole="row")
+    raise FormulaSyntaxError(f"bad reference {tok}")
+
+
+def _ref_key(ref: Ref) -> str:
+    def part(v, a):
+        return f"{v}" if a else f"[{v}]"
+    return (f"{ref.book}|{ref.sheet}|{ref.sheet2}|{ref.whole}|{ref.invalid}|"
+            f"R{part(ref.row1, ref.row1_abs)}C{part(ref.col1, ref.col1_abs)}:"
+            f"R{part(ref.row2, ref.row2_abs)}C{part(ref.col2, ref.col2_abs)}")
+
+
+def shape_key(text: str, origin: tuple[int, int]) -> tuple[str, list[tuple[str, str]]]:
+    """The formula's R1C1 shape (a string that is equal for copied-down formulas) and its
+    tokens. Structured references that mention the current row are position-independent
+    in this form too, because they are resolved relative to the evaluated cell."""
+    toks = tokenize(text)
+    parts = []
+    for kind, tok in toks:
+        if kind == "ref":
+            parts.append(_ref_key(parse_ref(tok, origin)))
+        else:
+            parts.append(tok)
+    return "\x1f".join(parts), toks
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, str]], origin: tuple[int, int]):
+        self.toks = toks
+        self.i = 0
+        self.origin = origin
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else ("eof", "")
+
+    def take(self):
+        t = self.peek()
+        self.i += 1
+        return t
+
+    def expect(self, text: str):
+        k, t = self.take()
+        if t != text:
+            raise FormulaSyntaxError(f"expected {text!r}, found {t or 'end of formula'!r}")
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise FormulaSyntaxError("empty formula")
+        node = self.expr(0, in_parens=False)
+        if self.i != len(self.toks):
+            raise FormulaSyntaxError(f"unexpected {self.peek()[1]!r}")
+        return node
+
+    def expr(self, min_bp: int, in_parens: bool) -> Node:
+        left = self.prefix(in_parens)
+        while True:
+            kind, tok = self.peek()
+            if kind == "op" and tok in _BINARY:
+                bp = _BINARY[tok]
+                if bp <= min_bp:
+                    break
+                self.i += 1
+                right = self.expr(bp, in_parens)   # left-associative (Excel: 2^3^2 = 64)
+                left = Binary(tok, left, right)
+            elif kind == "op" and tok == "%":
+                if _PERCENT_BP <= min_bp:
+                    break
+                self.i += 1
+                left = Postfix("%", left)
+            elif kind == "op" and tok == "#":
+                self.i += 1
+                left = Postfix("#", left)
+            elif kind == "op" and tok == ":":
+                if _RANGE_BP <= min_bp:
+                    break
+                self.i += 1
+                left = Binary(":", left, self.expr(_RANGE_BP, in_parens))
+            elif kind == "isect":
+                if _ISECT_BP <= min_bp:
+                    break
+                self.i += 1
+                left = Binary(" ", left, self.expr(_ISECT_BP, in_parens))
+            elif kind == "op" and tok == "," and in_parens:
+                if _UNION_BP <= min_bp:
+                    break
+                self.i += 1
+                left = Binary(",", left, self.expr(_UNION_BP, in_parens))
+            else:
+                break
+        return left
+
+    def prefix(self, in_parens: bool) -> Node:
+        kind, tok = self.take()
+        if kind == "num":
+            return Literal(float(tok))
+        if kind == "str":
+            return Literal(tok[1:-1].replace('""', '"'))
+        if kind == "bool":
+            return Literal(tok.upper() == "TRUE")
+        if kind == "err":
+            return Literal(V.error(tok))
+        if kind == "ref":
+            return parse_ref(tok, self.origin)
+        if kind == "name":
+            book, sheet, _s2, body = _split_prefix(tok)
+            return Name(body, sheet, book)
+        if kind == "sref":
+            book, sheet, _s2, body = _split_prefix(tok)
+            br = body.index("[")
+            table = body[:br] or None
+            return StructRef(table, body[br + 1:-1])
+        if kind == "func":
+            name = _PREFIX_RE.sub("", tok[:-1]).upper()
+            return Func(name, self.args())
+        if kind == "op":
+            if tok in ("-", "+"):
+                operand = self.expr(_UNARY_BP - 1 if False else _UNARY_BP, in_parens)
+                return Unary(tok, operand)
+            if tok == "@":
+                return Unary("@", self.expr(_RANGE_BP - 1, in_parens))
+            if tok == "(":
+                node = self.expr(0, in_parens=True)
+                self.expect(")")
+                return node
+            if tok == "{":
+                return self.array()
+        raise FormulaSyntaxError(f"unexpected {tok or 'end of formula'!r}")
+
+    def args(self) -> list[Node]:
+        out: list[Node] = []
+        if self.peek() == ("op", ")"):
+            self.i += 1
+            return out
+        while True:
+            if self.peek() in (("op", ","), ("op", ")")):
+                out.append(Missing())
+            else:
+                out.append(self.expr(0, in_parens=False))
+            kind, tok = self.take()
+            if tok == ")":
+                return out
+            if tok != ",":
+                raise FormulaSyntaxError(f"expected ',' or ')' in arguments, found {tok!r}")
+
+    def array(self) -> ArrayLit:
+        rows: list[list] = [[]]
+        while True:
+            neg = False
+            kind, tok = self.take()
+            if tok in ("-", "+"):
+                neg = tok == "-"
+                kind, tok = self.take()
+            if kind == "num":
+                v = float(tok)
+                rows[-1].append(-v if neg else v)
+            elif kind == "str":
+                rows[-1].append(tok[1:-1].replace('""', '"'))
+            elif kind == "bool":
+                rows[-1].append(tok.upper() == "TRUE")
+            elif kind == "err" or (kind == "ref" and tok.upper() == "#REF!"):
+                rows[-1].append(V.error(tok))
+            else:
+                raise FormulaSyntaxError(f"unexpected {tok!r} in array constant")
+            kind, tok = self.take()
+            if tok == ",":
+                continue
+            if tok == ";":
+                rows.append([])
+                continue
+            if tok == "}":
+                break
+            raise FormulaSyntaxError(f"unexpected {tok!r} in array constant")
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise FormulaSyntaxError("array constant rows differ in length")
+        return ArrayLit(rows)
+
+
+def parse(text: str, origin: tuple[int, int] = (1, 1),
+          tokens: list[tuple[str, str]] | None = None) -> Node:
+    """Parse formula text (without '=') written at `origin` into a relative-form tree."""
+    if text.startswith("="):
+        text = text[1:]
+    toks = tokens if tokens is not None else tokenize(text)
+    return _Parser(toks, origin).parse()

@@ -1,0 +1,87 @@
+"""Serial execution of a plan: the layers in order, then the tail (strongly connected
+components, cycles among them) with Excel's iterative calculation where the workbook enables
+it."""
+from __future__ import annotations
+
+from .. import values as V
+from ..evaluator.engine import PENDING, NeedCell
+from ..refs import cell_name
+
+
+def run_serial(engine, plan) -> None:
+    cycles_found = []
+    engine.compute(_layer_order(plan), on_cycle=cycles_found.append)
+    run_tail(engine, plan, on_cycle=cycles_found.append)
+    for cyc in cycles_found:
+        names = [f"{engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in cyc]
+        if names not in engine.report.cycles:
+            engine.report.cycles.append(names)
+
+
+def _layer_order(plan):
+    for layer in plan.layers:
+        for unit in layer:
+            s = unit.sheet
+            for r, c in unit.cells:
+                yield (s, r, c)
+
+
+def run_tail(engine, plan, on_cycle=None) -> None:
+    """Components left after the layers: single cells evaluate normally; cycles iterate
+    (workbook setting) or get the circular-reference result."""
+    calc = engine.wb.calc
+    cyc_ids = {id(c) for c in plan.cycles}
+    for comp in plan.tail:
+        if id(comp) not in cyc_ids and not (comp in plan.cycles):
+            engine.compute(comp, on_cycle=on_cycle)
+            continue
+        if calc.iterate:
+            engine.report.iterations += iterate(engine, comp, calc.max_iterations,
+                                                calc.max_change)
+        else:
+            # Excel with iteration off leaves a circular reference at 0 and warns
+            for s, r, c in comp:
+                engine.cells[s][(r, c)] = 0.0
+                _fill_covered(engine, s, r, c, 0.0)
+
+
+def _fill_covered(engine, s, r, c, value) -> None:
+    fc = engine.formulas[s].get((r, c))
+    if fc is not None and fc.ref is not None:
+        r1, c1, r2, c2 = fc.ref
+        for rr in range(r1, r2 + 1):
+            for cc in range(c1, c2 + 1):
+                if engine.cells[s].get((rr, cc)) is PENDING:
+                    engine.cells[s][(rr, cc)] = value
+
+
+def iterate(engine, comp, max_iterations: int, max_change: float) -> int:
+    """Gauss-Seidel iteration of a cycle, as Excel's iterative calculation does: start from 0,
+    evaluate the cells in order, stop after max_iterations or when no value moves by more
+    than max_change. Returns the iterations done."""
+    cells = engine.cells
+    for s, r, c in comp:
+        cells[s][(r, c)] = 0.0
+        _fill_covered(engine, s, r, c, 0.0)
+    done = 0
+    for it in range(max(1, max_iterations)):
+        done = it + 1
+        biggest = 0.0
+        for s, r, c in comp:
+            old = cells[s].get((r, c))
+            while True:
+                try:
+                    engine.eval_cell(s, r, c)
+                    break
+                except NeedCell as e:
+                    engine.compute([engine.anchor_of(e.key)])
+                    if cells[e.key[0]].get(e.key[1:]) is PENDING:
+                        cells[e.key[0]][e.key[1:]] = 0.0
+            new = cells[s].get((r, c))
+            if isinstance(new, float) and isinstance(old, float):
+                biggest = max(biggest, abs(new - old))
+            elif new != old:
+                biggest = float("inf")
+        if biggest < max_change:
+            break
+    return done

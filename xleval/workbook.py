@@ -1,0 +1,267 @@
+"""The Python API: load a workbook, recalculate, read and change values, write it back.
+
+    wb = xleval.load("model.xlsx")
+    wb.calculate()
+    wb["Sheet1!B2"]
+    wb.set_value("Sheet1!A1", 42); wb.calculate()
+    wb.to_frame("Sheet1"); wb.save("out.xlsx")
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Iterable
+
+from . import values as V
+from .errors import ReferenceError_, XlevalError
+from .evaluator.engine import PENDING, Engine, RunReport
+from .graph.build import Plan, build_plan, plan_stats
+from .loader.model import FormulaCell, SheetData, WorkbookData
+from .refs import cell_name, parse_range, split_sheet_ref
+from .values import XLError
+
+
+class Workbook:
+    """A loaded workbook and its calculation state."""
+
+    def __init__(self, data: WorkbookData, *, now: float | None = None):
+        self.data = data
+        self.engine = Engine(data, now=now)
+        self.plan: Plan | None = None
+        self.calculated = False
+        self.load_seconds = 0.0
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, sheets: dict[str, dict[str, object]], **kw) -> "Workbook":
+        """Build a workbook in memory: {"Sheet1": {"A1": 1, "B1": "=A1*2"}}. Strings that
+        start with '=' are formulas; '{=...}' marks an array formula over one cell."""
+        data = WorkbookData(path="<memory>", fmt="xlsx", sheets=[])
+        for i, (name, cells) in enumerate(sheets.items()):
+            sd = SheetData(name=name, index=i, part="")
+            for ref, v in cells.items():
+                r1, c1, r2, c2 = parse_range(ref)
+                if isinstance(v, str) and v.startswith("{=") and v.endswith("}"):
+                    sd.formulas[(r1, c1)] = FormulaCell(v[2:-1], (r1, c1), "array",
+                                                        (r1, c1, r2, c2))
+                elif isinstance(v, str) and v.startswith("=") and len(v) > 1:
+                    sd.formulas[(r1, c1)] = FormulaCell(v[1:], (r1, c1))
+                elif v is not None:
+                    sd.values[(r1, c1)] = _normalise(v)
+                sd.max_row = max(sd.max_row, r2)
+                sd.max_col = max(sd.max_col, c2)
+            data.sheets.append(sd)
+        return cls(data, **kw)
+
+    # ------------------------------------------------------------------------------------
+    @property
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self.data.sheets]
+
+    @property
+    def report(self) -> RunReport:
+        return self.engine.report
+
+    def graph(self) -> Plan:
+        """The dependency graph's evaluation plan (built once, reused)."""
+        if self.plan is None:
+            t0 = time.perf_counter()
+            self.engine.prepare()
+            self.plan = build_plan(self.engine)
+            self.engine.report.timings["graph"] = time.perf_counter() - t0
+            self.engine.report.cycles = [
+                [f"{self.engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in comp]
+                for comp in self.plan.cycles]
+        return self.plan
+
+    def graph_stats(self) -> dict:
+        return plan_stats(self.engine, self.graph())
+
+    def calculate(self, *, strategy: str = "serial", workers: int | None = None) -> RunReport:
+        """Recalculate every formula cell. Returns the run report."""
+        plan = self.graph()
+        ev = self.engine
+        t0 = time.perf_counter()
+        ev.reset_pending()
+        from .scheduler import run_plan
+        run_plan(ev, plan, strategy=strategy, workers=workers)
+        ev.report.timings["evaluate"] = time.perf_counter() - t0
+        self._count_errors()
+        self.calculated = True
+        return ev.report
+
+    def _count_errors(self) -> None:
+        counts: dict[str, int] = {}
+        n = 0
+        for s in range(self.engine.n_local):
+            d = self.engine.cells[s]
+            for k in self.engine.formulas[s]:
+                n += 1
+                v = d.get(k)
+                if isinstance(v, XLError):
+                    counts[v.code] = counts.get(v.code, 0) + 1
+        self.engine.report.errors = dict(sorted(counts.items()))
+        self.engine.report.evaluated = n
+
+    # ------------------------------------------------------------------------------------
+    def _locate(self, ref: str, default_sheet: str | None = None):
+        sheet, body = split_sheet_ref(ref)
+        sheet = sheet or default_sheet or self.data.sheets[0].name
+        try:
+            s = self.engine.sheet_index(sheet)
+        except KeyError:
+            raise ReferenceError_(f"no sheet named {sheet!r}") from None
+        try:
+            r1, c1, r2, c2 = parse_range(body)
+        except ValueError as e:
+            raise ReferenceError_(str(e)) from None
+        return s, r1, c1, r2, c2
+
+    def __getitem__(self, ref: str):
+        """A cell's value (a list of row lists for a range). Errors are XLError values."""
+        s, r1, c1, r2, c2 = self._locate(ref)
+        d = self.engine.cells[s]
+
+        def get(r, c):
+            v = d.get((r, c))
+            if v is PENDING:
+                v = self.data.sheets[s].cached.get((r, c))
+            return v
+        if r1 == r2 and c1 == c2:
+            return get(r1, c1)
+        return [[get(r, c) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
+
+    def get(self, ref: str, default=None):
+        try:
+            return self[ref]
+        except XlevalError:
+            return default
+
+    def set_value(self, ref: str, value) -> None:
+        """Set a constant (a formula if the text starts with '='); recalculate afterwards."""
+        s, r1, c1, r2, c2 = self._locate(ref)
+        ev = self.engine
+        sd = self.data.sheets[s]
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if isinstance(value, str) and value.startswith("=") and len(value) > 1:
+                    fc = FormulaCell(value[1:], (r, c))
+                    sd.formulas[(r, c)] = fc
+                    ev.cell_shape[s][(r, c)] = ev._make_shape(s, fc)
+                    self.plan = None
+                else:
+                    if (r, c) in sd.formulas:
+                        del sd.formulas[(r, c)]
+                        ev.cell_shape[s].pop((r, c), None)
+                        self.plan = None
+                    v = _normalise(value)
+                    if v is None:
+                        sd.values.pop((r, c), None)
+                        ev.cells[s].pop((r, c), None)
+                    else:
+                        sd.values[(r, c)] = v
+                        ev.cells[s][(r, c)] = v
+                ev.extent[s][0] = max(ev.extent[s][0], r)
+                ev.extent[s][1] = max(ev.extent[s][1], c)
+        self.calculated = False
+
+    # ------------------------------------------------------------------------------------
+    def sheet_values(self, sheet: str | int) -> dict[tuple[int, int], object]:
+        """Every non-blank value of a sheet (constants and formula results)."""
+        s = sheet if isinstance(sheet, int) else self.engine.sheet_index(sheet)
+        out = {}
+        cached = self.data.sheets[s].cached
+        for k, v in self.engine.cells[s].items():
+            if v is PENDING:
+                v = cached.get(k)
+            if v is not None:
+                out[k] = v
+        return out
+
+    def formula_values(self) -> dict[str, dict[tuple[int, int], object]]:
+        """The computed value of every formula cell and every array-covered cell."""
+        out: dict[str, dict] = {}
+        ev = self.engine
+        for s in range(ev.n_local):
+            d = ev.cells[s]
+            vals = {}
+            for k in ev.formulas[s]:
+                vals[k] = d.get(k)
+            for k in ev.covered[s]:
+                vals[k] = d.get(k)
+            spill = getattr(ev, "_spill_extent", {})
+            for (ss, r1, c1), (r2, c2) in spill.items():
+                if ss == s:
+                    for r in range(r1, r2 + 1):
+                        for c in range(c1, c2 + 1):
+                            vals[(r, c)] = d.get((r, c))
+            out[ev.sheet_names[s]] = {k: (None if v is PENDING else v) for k, v in vals.items()}
+        return out
+
+    def to_frame(self, sheet: str | None = None):
+        """One sheet's values as a pandas DataFrame (rows numbered like Excel's, columns
+        lettered)."""
+        from .writer.tabular import to_frame
+        name = sheet or self.data.sheets[0].name
+        s = self.engine.sheet_index(name)
+        mr, mc = self.engine.extent[s]
+        return to_frame(self.sheet_values(s), mr, mc)
+
+    def to_frames(self) -> dict:
+        return {n: self.to_frame(n) for n in self.sheet_names}
+
+    def save(self, path: str, *, in_place: bool = False) -> None:
+        """Write the workbook with fresh cached values, everything else kept."""
+        from .writer.xlsx import write_values
+        if self.data.path == "<memory>":
+            raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
+        if not self.calculated:
+            self.calculate()
+        parts = {s.name: s.part for s in self.data.sheets if s.part}
+        write_values(self.data.path, path, self.formula_values(), sheet_parts=parts,
+                     in_place=in_place)
+
+    def to_json(self, path: str) -> None:
+        from .writer.tabular import write_json
+        write_json({n: self.sheet_values(n) for n in self.sheet_names}, path)
+
+    def to_csv(self, path: str, sheet: str | None = None) -> None:
+        from .writer.tabular import write_csv
+        write_csv(self.sheet_values(sheet or self.sheet_names[0]), path)
+
+
+def _normalise(v):
+    if isinstance(v, bool) or v is None or isinstance(v, (str, XLError)):
+        if isinstance(v, str) and v in V.ERRORS:
+            return V.ERRORS[v]
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    import datetime as _dt
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        from .dates import to_serial
+        return to_serial(v)
+    try:  # numpy scalars
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def load(path: str | os.PathLike, *, now: float | None = None) -> Workbook:
+    """Load an .xlsx/.xlsm workbook. Raises xleval.errors.WorkbookError subclasses."""
+    from .loader import load_workbook
+    t0 = time.perf_counter()
+    data = load_workbook(os.fspath(path))
+    wb = Workbook(data, now=now)
+    wb.load_seconds = time.perf_counter() - t0
+    wb.engine.report.timings["load"] = wb.load_seconds
+    return wb
+
+
+def evaluate(formula: str, cells: dict[str, object] | None = None):
+    """Evaluate one formula (with optional cells on Sheet1) and return its value."""
+    sheet = dict(cells or {})
+    sheet["ZZ1"] = formula if formula.startswith(("=", "{=")) else "=" + formula
+    wb = Workbook.from_dict({"Sheet1": sheet})
+    wb.calculate()
+    return wb["Sheet1!ZZ1"]
