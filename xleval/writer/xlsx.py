@@ -1,0 +1,846 @@
+"""Write recalculated values back into a copy of an .xlsx/.xlsm workbook.
+
+Only the cached values of the target cells change. Sheet parts are patched as a byte stream
+(a small tokenizer over `<row>` and `<c>` tags), so formulas, styles, dynamic-array markers,
+extension lists and every other attribute stay exactly as they were; every other zip entry is
+copied with its original name, order, date and compression method. `xl/calcChain.xml` is
+dropped (with its relationship and content-type override) because the chain may no longer
+match; Excel rebuilds it on open.
+
+Value encoding (CT_Cell):
+  float          <v>shortest round-trip repr</v>   (NaN/inf -> t="e" #NUM!)
+  str            formula cell: t="str" <v>text</v>; cell without <f>: t="inlineStr" <is><t>
+  bool           t="b" <v>1|0</v>
+  XLError        t="e" <v>#N/A</v>
+  None (blank)   formula cell: t="str" <v></v>; otherwise the value is removed
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import posixpath
+import re
+import tempfile
+import zipfile
+from typing import Iterator
+
+from ..errors import OutputError
+from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
+from ..values import XLError
+
+__all__ = ["write_values", "resolve_sheet_parts", "patch_sheet_xml", "patch_external_xml",
+           "atomic_output", "encode_number", "encode_text"]
+
+Values = dict[tuple[int, int], object]
+
+# ---------------------------------------------------------------------------------------
+# Atomic output
+# ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_output(dst: str, *, mode_from: str | None = None) -> Iterator:
+    """Yield a binary file object for a temporary file next to `dst`; on success it replaces
+    `dst` atomically, on any exception it is deleted (dst untouched) and the exception is
+    re-raised as OutputError (one line)."""
+    dst = os.fspath(dst)
+    tmp = None
+    try:
+        folder = os.path.dirname(os.path.abspath(dst))
+        base = os.path.basename(dst)
+        with tempfile.NamedTemporaryFile(delete=False, dir=folder, prefix=f".{base}.",
+                                         suffix=".tmp") as fh:
+            tmp = fh.name
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        _set_mode(tmp, dst, mode_from)
+        os.replace(tmp, dst)
+        tmp = None
+    except OutputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes one OutputError
+        raise OutputError(f"{dst}: {_one_line(e)}") from e
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _set_mode(tmp: str, dst: str, mode_from: str | None) -> None:
+    """NamedTemporaryFile creates 0600 files: give the result the existing destination's
+    permissions, else the source's, else the usual 0644."""
+    mode = 0o644
+    for p in (dst, mode_from):
+        if p:
+            try:
+                mode = os.stat(p).st_mode & 0o777
+                break
+            except OSError:
+                pass
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip() or type(e).__name__
+    return " ".join(msg.split())
+
+
+# ---------------------------------------------------------------------------------------
+# Value encoding
+# ---------------------------------------------------------------------------------------
+
+def encode_number(x: float) -> str | None:
+    """Shortest text that float() turns back into x ('3', '0.1', '1E-10'); None for NaN/inf."""
+    if not math.isfinite(x):
+        return None
+    if x == 0:
+        return "0"
+    if x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    s = repr(x)
+    if s.endswith(".0"):
+        s = s[:-2]
+    return s.replace("e", "E")
+
+
+# characters XML 1.0 cannot hold (plus CR, which parsers normalise away), and a literal
+# `_xHHHH_` sequence whose leading underscore must itself be escaped as _x005F_
+_ESCAPE_RE = re.compile("_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _escape_repl(m: re.Match) -> str:
+    ch = m.group()
+    return "_x005F_" if ch == "_" else f"_x{ord(ch):04X}_"
+
+
+def encode_text(s: str) -> bytes:
+    """Text for an XML text node: &<> escaped, illegal characters as _xHHHH_, UTF-8."""
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    s = _ESCAPE_RE.sub(_escape_repl, s)
+    return s.encode("utf-8")
+
+
+def _check_value(v, where: str):
+    """Normalise a cell value (ints -> float) or raise TypeError for anything unsupported."""
+    tv = type(v)
+    if tv is float or tv is str or tv is bool:
+        return v
+    if v is None or isinstance(v, (bool, str, XLError, float)):
+        return v
+    if isinstance(v, int):
+        return float(v)
+    kind = getattr(getattr(v, "dtype", None), "kind", None)
+    if kind == "b":  # numpy.bool_
+        return bool(v)
+    try:  # numpy scalars and other real numbers
+        import numbers
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):
+            return float(v)
+        if isinstance(v, numbers.Integral):
+            return float(int(v))
+    except Exception:  # noqa: BLE001
+        pass
+    raise TypeError(f"unsupported value type {type(v).__name__} for {where}")
+
+
+def _encode_value(v) -> tuple[bytes | None, bytes | None]:
+    """(t attribute value or None, <v> text) for a non-string, non-blank value."""
+    if isinstance(v, bool):
+        return b"b", b"1" if v else b"0"
+    if isinstance(v, float):
+        s = encode_number(v)
+        if s is None:
+            return b"e", b"#NUM!"
+        return None, s.encode("ascii")
+    if isinstance(v, XLError):
+        return b"e", encode_text(v.code)
+    raise TypeError(f"unsupported value type {type(v).__name__}")
+
+
+# ---------------------------------------------------------------------------------------
+# Byte-level tokenizer over sheet XML
+# ---------------------------------------------------------------------------------------
+
+_ROW_TAG = re.compile(rb"<((?:[\w.\-]+:)?)row(\s[^>]*?)?(/?)>")
+_CHILD_TAG = re.compile(rb"<((?:[\w.\-]+:)?)(f|v|is|extLst)(\s[^>]*?)?(/?)>")
+_ROW_R = re.compile(rb"\sr\s*=\s*[\"'](\d+)[\"']")
+_CELL_R = re.compile(rb"\sr\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?(\d+)[\"']")
+_T_ATTR = re.compile(rb"\s+t\s*=\s*(?:\"[^\"]*\"|'[^']*')")
+# a cell's content in the usual shape: optional <f> (text only) then optional <v>
+_SIMPLE_INNER = re.compile(
+    rb"(<(?:[\w.\-]+:)?f(?:\s[^>]*)?(?:/>|>[^<]*</(?:[\w.\-]+:)?f>))?"
+    rb"(?:<(?:[\w.\-]+:)?v(?:\s[^>]*)?(?:/>|>[^<]*</(?:[\w.\-]+:)?v>))?")
+_SPANS = re.compile(rb"(\sspans\s*=\s*[\"'])([^\"']*)([\"'])")
+_COL_CACHE: dict[bytes, int] = {}
+
+
+def _col_num(letters: bytes) -> int:
+    n = _COL_CACHE.get(letters)
+    if n is None:
+        n = _COL_CACHE[letters] = col_to_num(letters.decode("ascii"))
+    return n
+
+
+def _cell_tag_re(local: bytes) -> re.Pattern:
+    # a whole cell element (group 4: its content, None when self-closing), or the row's own
+    # extLst (after which no cell can follow)
+    return re.compile(rb"<((?:[\w.\-]+:)?)(" + local
+                      + rb"|extLst)(\s[^>]*?)?(?:/>|>(.*?)</\1\2>)", re.S)
+
+
+_CELL_TAGS = {b"c": _cell_tag_re(b"c"), b"cell": _cell_tag_re(b"cell")}
+
+
+class _Patcher:
+    """Patches the rows of one <sheetData> (worksheet `c` cells or external-link `cell`s)."""
+
+    def __init__(self, local: bytes, worksheet: bool):
+        self.local = local
+        self.cell_re = _CELL_TAGS[local]
+        self.worksheet = worksheet
+        # bounding box of the cells this patcher inserted
+        self.min_r = self.min_c = 1 << 30
+        self.max_r = self.max_c = 0
+        self.had_cells = False
+
+    # -- value payloads ------------------------------------------------------------------
+
+    def _payload(self, v, pfx: bytes, has_formula: bool) -> tuple[bytes | None, bytes]:
+        """(t attribute value, element bytes) for the value; element bytes may be b''."""
+        if type(v) is float and v.is_integer() and -1e16 < v < 1e16:  # the hot path
+            return None, b"<" + pfx + b"v>%d</" % v + pfx + b"v>"
+        if v is None:
+            if has_formula:
+                return b"str", b"<" + pfx + b"v></" + pfx + b"v>"
+            return None, b""
+        if isinstance(v, str):
+            if has_formula or not self.worksheet:
+                return b"str", b"<" + pfx + b"v>" + encode_text(v) + b"</" + pfx + b"v>"
+            space = b' xml:space="preserve"' if v != v.strip() else b""
+            return b"inlineStr", (b"<" + pfx + b"is><" + pfx + b"t" + space + b">" + encode_text(v)
+                                  + b"</" + pfx + b"t></" + pfx + b"is>")
+        t, text = _encode_value(v)
+        return t, b"<" + pfx + b"v>" + text + b"</" + pfx + b"v>"
+
+    def _new_cell(self, pfx: bytes, r: int, c: int, v) -> bytes:
+        t, body = self._payload(v, pfx, False)
+        if not body:
+            return b""
+        if r < self.min_r:
+            self.min_r = r
+        if r > self.max_r:
+            self.max_r = r
+        if c < self.min_c:
+            self.min_c = c
+        if c > self.max_c:
+            self.max_c = c
+        ref = num_to_col(c).encode("ascii") + str(r).encode("ascii")
+        tattr = b' t="' + t + b'"' if t else b""
+        return (b"<" + pfx + self.local + b' r="' + ref + b'"' + tattr + b">" + body
+                + b"</" + pfx + self.local + b">")
+
+    def _patch_cell(self, data: bytes, pfx: bytes, attrs: bytes, inner_start: int,
+                    inner_end: int, v) -> bytes:
+        """A new cell element for an existing one: old <v>/<is> and t= removed, the new value
+        written after <f> and before <extLst>."""
+        if b"t" in attrs:
+            attrs = _T_ATTR.sub(b"", attrs)
+        keep: list[bytes] = []
+        tail = b""
+        has_formula = False
+        fm = _SIMPLE_INNER.fullmatch(data, inner_start, inner_end) if inner_start >= 0 else None
+        if fm is not None:  # the common shapes: [<f>..</f>][<v>..</v>]
+            f = fm.group(1)
+            if f:
+                has_formula = True
+                keep.append(f)
+        elif inner_start >= 0:
+            pos = inner_start
+            while pos < inner_end:
+                m = _CHILD_TAG.search(data, pos, inner_end)
+                if m is None:
+                    keep.append(data[pos:inner_end])
+                    break
+                if m.start() > pos:
+                    keep.append(data[pos:m.start()])
+                name = m.group(2)
+                if name == b"extLst":
+                    tail = data[m.start():inner_end]
+                    break
+                if m.group(4):
+                    end = m.end()
+                else:
+                    close = b"</" + m.group(1) + name + b">"
+                    ci = data.find(close, m.end(), inner_end)
+                    if ci < 0:
+                        raise ValueError("malformed cell XML: unclosed <" + name.decode() + ">")
+                    end = ci + len(close)
+                if name == b"f":
+                    has_formula = True
+                    keep.append(data[m.start():end])
+                pos = end
+        t, body = self._payload(v, pfx, has_formula)
+        tattr = b' t="' + t + b'"' if t else b""
+        content = b"".join(keep).strip() if not has_formula else b"".join(keep)
+        if not content and not body and not tail:
+            return b"<" + pfx + self.local + attrs + tattr + b"/>"
+        return (b"<" + pfx + self.local + attrs + tattr + b">" + content + body + tail
+                + b"</" + pfx + self.local + b">")
+
+    # -- rows ----------------------------------------------------------------------------
+
+    def _new_row(self, pfx: bytes, r: int, cols: list[tuple[int, object]]) -> bytes:
+        cells = b"".join(self._new_cell(pfx, r, c, v) for c, v in cols)
+        if not cells:
+            return b""
+        return b"<" + pfx + b'row r="' + str(r).encode() + b'">' + cells + b"</" + pfx + b"row>"
+
+    def _patch_row(self, data: bytes, m: re.Match, row_end: int, inner_end: int, r: int,
+                   cols: list[tuple[int, object]]) -> bytes:
+        pfx = m.group(1)
+        attrs = m.group(2) or b""
+        self_closing = bool(m.group(3))
+        out: list[bytes] = []
+        ti, nt = 0, len(cols)
+        inserted: list[int] = []
+        cell_pfx = pfx
+        if not self_closing:
+            copied, pos = m.start(), m.end()
+            prev_c = 0
+            for cm in self.cell_re.finditer(data, pos, inner_end):
+                if ti >= nt:
+                    break
+                if cm.group(2) == b"extLst":
+                    break
+                self.had_cells = True
+                cell_pfx = cm.group(1)
+                cattrs = cm.group(3) or b""
+                rm = _CELL_R.search(cattrs)
+                c = _col_num(rm.group(1).upper()) if rm else prev_c + 1
+                cstart = cm.start()
+                if cols[ti][0] < c:
+                    if copied < cstart:
+                        out.append(data[copied:cstart])
+                        copied = cstart
+                    while ti < nt and cols[ti][0] < c:
+                        cc, v = cols[ti]
+                        cell = self._new_cell(cell_pfx, r, cc, v)
+                        if cell:
+                            out.append(cell)
+                            inserted.append(cc)
+                        ti += 1
+                if ti < nt and cols[ti][0] == c:
+                    out.append(data[copied:cstart])
+                    if cm.group(4) is None:
+                        istart = iend = -1
+                    else:
+                        istart, iend = cm.start(4), cm.end(4)
+                    out.append(self._patch_cell(data, cell_pfx, cattrs, istart, iend, cols[ti][1]))
+                    copied = cm.end()
+                    ti += 1
+                prev_c = c
+                pos = cm.end()
+            # cells left over go after the last cell (before the row's extLst, if any)
+            if ti < nt:
+                out.append(data[copied:pos])
+                copied = pos
+                for cc, v in cols[ti:]:
+                    cell = self._new_cell(cell_pfx, r, cc, v)
+                    if cell:
+                        out.append(cell)
+                        inserted.append(cc)
+            out.append(data[copied:row_end])
+            body = b"".join(out)
+            if inserted:
+                head = data[m.start():m.end()]
+                new_head = _widen_spans(head, inserted)
+                if new_head is not head:
+                    body = new_head + body[len(head):]
+            return body
+        # <row .../> with no cells: add the cells and close the row
+        cells = b"".join(self._new_cell(pfx, r, c, v) for c, v in cols)
+        if not cells:
+            return data[m.start():row_end]
+        inserted = [c for c, v in cols if v is not None]
+        head = b"<" + pfx + b"row" + attrs + b">"
+        head = _widen_spans(head, inserted)
+        return head + cells + b"</" + pfx + b"row>"
+
+    def patch(self, data: bytes, start: int, end: int, pfx: bytes,
+              rows: dict[int, list[tuple[int, object]]]) -> list[bytes]:
+        """Chunks replacing data[start:end] (the content of a sheetData element)."""
+        out: list[bytes] = []
+        trows = sorted(rows)
+        ti, nt = 0, len(trows)
+        pos = copied = start
+        prev_r = 0
+        row_pfx = pfx
+        while ti < nt:
+            m = _ROW_TAG.search(data, pos, end)
+            if m is None:
+                break
+            row_pfx = m.group(1)
+            attrs = m.group(2) or b""
+            rm = _ROW_R.search(attrs)
+            r = int(rm.group(1)) if rm else prev_r + 1
+            if m.group(3):
+                row_end = inner_end = m.end()
+            else:
+                close = b"</" + row_pfx + b"row>"
+                ci = data.find(close, m.end(), end)
+                if ci < 0:
+                    raise ValueError(f"malformed sheet XML: unclosed row {r}")
+                inner_end = ci
+                row_end = ci + len(close)
+            if not self.had_cells and not m.group(3):
+                if self.cell_re.search(data, m.end(), inner_end) is not None:
+                    self.had_cells = True
+            while ti < nt and trows[ti] < r:
+                tr = trows[ti]
+                if copied < m.start():
+                    out.append(data[copied:m.start()])
+                    copied = m.start()
+                out.append(self._new_row(row_pfx, tr, rows[tr]))
+                ti += 1
+            if ti < nt and trows[ti] == r:
+                out.append(data[copied:m.start()])
+                out.append(self._patch_row(data, m, row_end, inner_end, r, rows[r]))
+                copied = row_end
+                ti += 1
+            prev_r = r
+            pos = row_end
+        if ti < nt:
+            out.append(data[copied:pos])
+            copied = pos
+            for tr in trows[ti:]:
+                out.append(self._new_row(row_pfx, tr, rows[tr]))
+        out.append(data[copied:end])
+        return out
+
+
+def _widen_spans(head: bytes, cols: list[int]) -> bytes:
+    """Extend a row's spans="a:b" optimisation hint to cover inserted columns."""
+    if not cols:
+        return head
+    m = _SPANS.search(head)
+    if m is None:
+        return head
+    try:
+        bounds = [tuple(int(x) for x in part.split(b":")) for part in m.group(2).split()]
+        lo = min(b[0] for b in bounds)
+        hi = max(b[-1] for b in bounds)
+    except (ValueError, IndexError):
+        return head
+    if all(any(b[0] <= c <= b[-1] for b in bounds) for c in cols):
+        return head
+    lo, hi = min(lo, min(cols)), max(hi, max(cols))
+    return head[:m.start(2)] + f"{lo}:{hi}".encode() + head[m.end(2):]
+
+
+def _group_rows(targets: Values, where: str) -> dict[int, list[tuple[int, object]]]:
+    rows: dict[int, list[tuple[int, object]]] = {}
+    for key, v in targets.items():
+        try:
+            r, c = key
+            ok = isinstance(r, int) and isinstance(c, int) and 1 <= r <= MAX_ROW and 1 <= c <= MAX_COL
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"bad cell position {key!r} in {where}")
+        v = _check_value(v, f"{where}!{num_to_col(c)}{r}")
+        rows.setdefault(r, []).append((c, v))
+    for cols in rows.values():
+        cols.sort(key=lambda cv: cv[0])
+    return rows
+
+
+def _to_utf8(data: bytes) -> bytes:
+    """Sheet parts are UTF-8 in practice; UTF-16 ones are converted (declaration included)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = data.decode("utf-16")
+        text = re.sub(r"""(<\?xml[^>]*encoding\s*=\s*["'])[^"']*(["'])""", r"\1UTF-8\2", text,
+                      count=1)
+        return text.encode("utf-8")
+    return data
+
+
+_SHEETDATA_TAG = re.compile(rb"<((?:[\w.\-]+:)?)sheetData(\s[^>]*?)?(/?)>")
+_DIMENSION = re.compile(rb"<(?:[\w.\-]+:)?dimension\s[^>]*?ref\s*=\s*[\"']([^\"']*)[\"']")
+
+
+def patch_sheet_xml(data: bytes, targets: Values, where: str = "sheet") -> bytes:
+    """Worksheet part bytes with the cached values of `targets` replaced/inserted."""
+    rows = _group_rows(targets, where)
+    if not rows:
+        return data
+    data = _to_utf8(data)
+    m = _SHEETDATA_TAG.search(data)
+    if m is None:
+        raise ValueError(f"{where}: the sheet part has no <sheetData>")
+    pfx = m.group(1)
+    p = _Patcher(b"c", worksheet=True)
+    if m.group(3):  # <sheetData/>
+        body = p.patch(data, m.end(), m.end(), pfx, rows)
+        chunks = [data[:m.start()], b"<" + pfx + b"sheetData" + (m.group(2) or b"") + b">",
+                  *body, b"</" + pfx + b"sheetData>", data[m.end():]]
+    else:
+        close = b"</" + pfx + b"sheetData>"
+        ci = data.find(close, m.end())
+        if ci < 0:
+            raise ValueError(f"{where}: unclosed <sheetData>")
+        body = p.patch(data, m.end(), ci, pfx, rows)
+        chunks = [data[:m.end()], *body, data[ci:]]
+    if p.max_r:
+        chunks[0] = _update_dimension(chunks[0], p)
+    return b"".join(chunks)
+
+
+def _update_dimension(head: bytes, p: _Patcher) -> bytes:
+    m = _DIMENSION.search(head)
+    if m is None:
+        return head
+    from ..refs import parse_range, range_name
+    r1, c1, r2, c2 = p.min_r, p.min_c, p.max_r, p.max_c
+    if p.had_cells:
+        try:
+            a, b, c, d = parse_range(m.group(1).decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return head
+        r1, c1, r2, c2 = min(r1, a), min(c1, b), max(r2, c), max(c2, d)
+    new = range_name(r1, c1, r2, c2).encode("ascii")
+    if new == m.group(1):
+        return head
+    return head[:m.start(1)] + new + head[m.end(1):]
+
+
+# ---------------------------------------------------------------------------------------
+# External links
+# ---------------------------------------------------------------------------------------
+
+_EXT_SHEETDATA = re.compile(rb"<((?:[\w.\-]+:)?)sheetData(\s[^>]*?)?(/?)>")
+_SHEETID = re.compile(rb"\ssheetId\s*=\s*[\"'](\d+)[\"']")
+
+
+def _ext_sheet_names(data: bytes) -> list[str]:
+    from lxml import etree
+    root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, huge_tree=True))
+    names = []
+    for el in root.iter("{*}sheetName"):
+        names.append(el.get("val") or "")
+    return names
+
+
+def _find_element(data: bytes, local: bytes, start: int = 0, end: int | None = None):
+    """(start, content_start, content_end, end, prefix) of the first <local> element, or None.
+    content_start == content_end == -1 for a self-closing element."""
+    end = len(data) if end is None else end
+    m = re.compile(rb"<((?:[\w.\-]+:)?)" + local + rb"(\s[^>]*?)?(/?)>").search(data, start, end)
+    if m is None:
+        return None
+    if m.group(3):
+        return m.start(), -1, -1, m.end(), m.group(1)
+    close = b"</" + m.group(1) + local + b">"
+    ci = data.find(close, m.end(), end)
+    if ci < 0:
+        raise ValueError(f"unclosed <{local.decode()}>")
+    return m.start(), m.end(), ci, ci + len(close), m.group(1)
+
+
+def patch_external_xml(data: bytes, sheets: dict[str, Values], where: str = "externalLink") -> bytes:
+    """An externalLink part with cached values in sheetDataSet replaced/inserted."""
+    data = _to_utf8(data)
+    names = _ext_sheet_names(data)
+    lower = {n.lower(): i for i, n in reversed(list(enumerate(names)))}
+    by_id: dict[int, dict[int, list[tuple[int, object]]]] = {}
+    for sheet, targets in sheets.items():
+        sid = names.index(sheet) if sheet in names else lower.get(sheet.lower())
+        if sid is None:
+            raise ValueError(f"{where}: no sheet named {sheet!r} in the external book")
+        rows = _group_rows(targets, f"[{where}]{sheet}")
+        if rows:
+            by_id.setdefault(sid, {}).update(rows)
+    if not by_id:
+        return data
+    book = _find_element(data, b"externalBook")
+    if book is None or book[1] < 0:
+        raise ValueError(f"{where}: not an external workbook link")
+    bpfx = book[4]
+    dset = _find_element(data, b"sheetDataSet", book[1], book[2])
+    if dset is None:
+        # sequence is sheetNames, definedNames, sheetDataSet: insert after the last present
+        after = book[1]
+        for local in (b"sheetNames", b"definedNames"):
+            el = _find_element(data, local, book[1], book[2])
+            if el is not None:
+                after = el[3]
+        data = (data[:after] + b"<" + bpfx + b"sheetDataSet></" + bpfx + b"sheetDataSet>"
+                + data[after:])
+        book = _find_element(data, b"externalBook")
+        dset = _find_element(data, b"sheetDataSet", book[1], book[2])
+    if dset[1] < 0:  # <sheetDataSet/>
+        s, e, dpfx = dset[0], dset[3], dset[4]
+        data = data[:s] + b"<" + dpfx + b"sheetDataSet></" + dpfx + b"sheetDataSet>" + data[e:]
+        dset = _find_element(data, b"sheetDataSet", s)
+    dpfx = dset[4]
+    cstart, cend = dset[1], dset[2]
+    out = [data[:cstart]]
+    pos = cstart
+    pending = sorted(by_id)
+    pi = 0
+    while True:
+        m = _EXT_SHEETDATA.search(data, pos, cend)
+        if m is None:
+            break
+        im = _SHEETID.search(m.group(2) or b"")
+        sid = int(im.group(1)) if im else -1
+        if m.group(3):
+            inner_s = inner_e = -1
+            el_end = m.end()
+        else:
+            close = b"</" + m.group(1) + b"sheetData>"
+            ci = data.find(close, m.end(), cend)
+            if ci < 0:
+                raise ValueError(f"{where}: unclosed <sheetData>")
+            inner_s, inner_e, el_end = m.end(), ci, ci + len(close)
+        while pi < len(pending) and pending[pi] < sid:
+            out.append(data[pos:m.start()])
+            pos = m.start()
+            out.append(_new_ext_sheetdata(dpfx, pending[pi], by_id[pending[pi]]))
+            pi += 1
+        if pi < len(pending) and pending[pi] == sid:
+            out.append(data[pos:m.start()])
+            p = _Patcher(b"cell", worksheet=False)
+            spfx = m.group(1)
+            if inner_s < 0:
+                out.append(b"<" + spfx + b"sheetData" + (m.group(2) or b"") + b">")
+                out.extend(p.patch(data, m.end(), m.end(), spfx, by_id[sid]))
+                out.append(b"</" + spfx + b"sheetData>")
+            else:
+                out.append(data[m.start():inner_s])
+                out.extend(p.patch(data, inner_s, inner_e, spfx, by_id[sid]))
+                out.append(data[inner_e:el_end])
+            pos = el_end
+            pi += 1
+        else:
+            out.append(data[pos:el_end])
+            pos = el_end
+    out.append(data[pos:cend])
+    for sid in pending[pi:]:
+        out.append(_new_ext_sheetdata(dpfx, sid, by_id[sid]))
+    out.append(data[cend:])
+    return b"".join(out)
+
+
+def _new_ext_sheetdata(pfx: bytes, sid: int, rows: dict[int, list[tuple[int, object]]]) -> bytes:
+    p = _Patcher(b"cell", worksheet=False)
+    body = b"".join(p.patch(b"", 0, 0, pfx, rows))
+    return (b"<" + pfx + b'sheetData sheetId="' + str(sid).encode() + b'">' + body
+            + b"</" + pfx + b"sheetData>")
+
+
+# ---------------------------------------------------------------------------------------
+# Package structure (relationships, content types)
+# ---------------------------------------------------------------------------------------
+
+_REL_TAG = re.compile(rb"<((?:[\w.\-]+:)?)Relationship(\s[^>]*?)?(/?)>")
+_OVERRIDE_TAG = re.compile(rb"<((?:[\w.\-]+:)?)Override(\s[^>]*?)?(/?)>")
+
+
+def _attr(attrs: bytes, name: bytes) -> str | None:
+    m = re.search(rb"(?:^|\s)" + name + rb"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", attrs)
+    if m is None:
+        return None
+    from xml.sax.saxutils import unescape
+    return unescape((m.group(1) if m.group(1) is not None else m.group(2)).decode("utf-8"),
+                    {"&quot;": '"', "&apos;": "'"})
+
+
+def _rels_name(part: str) -> str:
+    d, f = posixpath.split(part)
+    return posixpath.join(d, "_rels", f + ".rels")
+
+
+def _resolve(base_part: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(base_part), target))
+
+
+def _iter_rels(data: bytes):
+    for m in _REL_TAG.finditer(data):
+        attrs = m.group(2) or b""
+        yield m, _attr(attrs, b"Id"), _attr(attrs, b"Type") or "", _attr(attrs, b"Target") or "", \
+            (_attr(attrs, b"TargetMode") or "")
+
+
+def _workbook_part(names: dict[str, zipfile.ZipInfo], zin: zipfile.ZipFile) -> str:
+    if "_rels/.rels" in names:
+        for _m, _id, typ, target, _mode in _iter_rels(zin.read("_rels/.rels")):
+            if typ.endswith("/officeDocument"):
+                return _resolve("", target)
+    return "xl/workbook.xml"
+
+
+def resolve_sheet_parts(zin: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> zip part, from the workbook part and its relationships."""
+    from lxml import etree
+    names = {i.filename: i for i in zin.infolist()}
+    wb = _workbook_part(names, zin)
+    rels = {}
+    rels_part = _rels_name(wb)
+    if rels_part in names:
+        for _m, rid, _typ, target, mode in _iter_rels(zin.read(rels_part)):
+            if mode != "External":
+                rels[rid] = _resolve(wb, target)
+    root = etree.fromstring(zin.read(wb), parser=etree.XMLParser(resolve_entities=False))
+    out = {}
+    for el in root.iter("{*}sheet"):
+        rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
+        name = el.get("name")
+        if name is not None and rid in rels:
+            out[name] = rels[rid]
+    return out
+
+
+def _drop_calc_chain(zin: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo]
+                     ) -> tuple[set[str], dict[str, bytes]]:
+    """(parts to drop, patched parts) removing xl/calcChain.xml and its references."""
+    wb = _workbook_part(names, zin)
+    rels_part = _rels_name(wb)
+    drop: set[str] = set()
+    patched: dict[str, bytes] = {}
+    chain = None
+    if rels_part in names:
+        data = zin.read(rels_part)
+        cut = []
+        for m, _rid, typ, target, mode in _iter_rels(data):
+            if typ.endswith("/calcChain") and mode != "External":
+                chain = _resolve(wb, target)
+                end = m.end()
+                if not m.group(3):
+                    close = b"</" + m.group(1) + b"Relationship>"
+                    ci = data.find(close, end)
+                    end = ci + len(close) if ci >= 0 else end
+                cut.append((m.start(), end))
+        if cut:
+            pieces, pos = [], 0
+            for s, e in cut:
+                pieces.append(data[pos:s])
+                pos = e
+            pieces.append(data[pos:])
+            patched[rels_part] = b"".join(pieces)
+    if chain is None:
+        default = posixpath.join(posixpath.dirname(wb), "calcChain.xml")
+        if default in names:
+            chain = default
+    if chain is None:
+        return drop, patched
+    if chain in names:
+        drop.add(chain)
+        if _rels_name(chain) in names:
+            drop.add(_rels_name(chain))
+    ct = "[Content_Types].xml"
+    if ct in names:
+        data = zin.read(ct)
+        pieces, pos = [], 0
+        for m in _OVERRIDE_TAG.finditer(data):
+            pn = _attr(m.group(2) or b"", b"PartName") or ""
+            if pn.lstrip("/").lower() == chain.lower():
+                end = m.end()
+                if not m.group(3):
+                    close = b"</" + m.group(1) + b"Override>"
+                    ci = data.find(close, end)
+                    end = ci + len(close) if ci >= 0 else end
+                pieces.append(data[pos:m.start()])
+                pos = end
+        if pieces:
+            pieces.append(data[pos:])
+            patched[ct] = b"".join(pieces)
+    return drop, patched
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------------------
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def write_values(src: str, dst: str, values: dict[str, Values], *,
+                 sheet_parts: dict[str, str] | None = None,
+                 external_values: dict[str, dict[str, Values]] | None = None,
+                 in_place: bool = False) -> None:
+    """Write a copy of workbook `src` to `dst` with the cached values of the given cells
+    replaced; everything else is kept. `values` is {sheet name: {(row, col): value}}
+    (1-based); `external_values` is {externalLink part: {sheet name: {(row, col): value}}}.
+    Raises OutputError (dst untouched) on any failure."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    if not in_place and _same_file(src, dst):
+        raise OutputError(f"{dst}: refusing to overwrite the source workbook (pass in_place=True)")
+    with atomic_output(dst, mode_from=src) as fh:
+        try:
+            zin = zipfile.ZipFile(src)
+        except (OSError, zipfile.BadZipFile) as e:
+            raise OutputError(f"{src}: cannot read workbook: {_one_line(e)}") from e
+        with zin:
+            _write(zin, fh, values, sheet_parts, external_values or {}, src)
+
+
+def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src) -> None:
+    infos = zin.infolist()
+    names = {i.filename: i for i in infos}
+    if sheet_parts is None and values:
+        sheet_parts = resolve_sheet_parts(zin)
+    sheet_parts = {k: v.lstrip("/") for k, v in (sheet_parts or {}).items()}
+    lower_parts = {k.lower(): v for k, v in reversed(list(sheet_parts.items()))}
+
+    per_part: dict[str, list[tuple[str, Values]]] = {}
+    for sheet, targets in values.items():
+        part = sheet_parts.get(sheet) or lower_parts.get(sheet.lower())
+        if part is None:
+            raise OutputError(f"{src}: no sheet named {sheet!r}")
+        if part not in names:
+            raise OutputError(f"{src}: sheet part {part} is missing")
+        if targets:
+            per_part.setdefault(part, []).append((sheet, targets))
+    for part in external_values:
+        if part.lstrip("/") not in names:
+            raise OutputError(f"{src}: external link part {part} is missing")
+
+    drop, patched = _drop_calc_chain(zin, names)
+    for part, items in per_part.items():
+        data = zin.read(part)
+        for sheet, targets in items:
+            data = patch_sheet_xml(data, targets, sheet)
+        patched[part] = data
+    for part, sheets in external_values.items():
+        part = part.lstrip("/")
+        patched[part] = patch_external_xml(zin.read(part), sheets, part)
+
+    with zipfile.ZipFile(fh, "w", allowZip64=True) as zout:
+        if zin.comment:
+            zout.comment = zin.comment
+        for info in infos:
+            if info.filename in drop:
+                continue
+            data = patched.get(info.filename)
+            if data is None:
+                data = zin.read(info)
+            zi = zipfile.ZipInfo(info.filename, info.date_time)
+            zi.compress_type = info.compress_type
+            zi.external_attr = info.external_attr
+            zi.create_system = info.create_system
+            zi.comment = info.comment
+            zout.writestr(zi, data)
