@@ -518,8 +518,33 @@ class Engine:
     def _store_array(self, s, r, c, fc: FormulaCell, v, cx) -> None:
         r1, c1, r2, c2 = fc.ref
         d = self.cells[s]
-        if isinstance(v, (Range, RefList)):
+        if isinstance(v, RefList) and len(v.areas) == 1:
+            v = v.areas[0]
+        if isinstance(v, Range):
+            # read the referenced cells directly: whole rows/columns are not trimmed here
+            src, rows_, cols_ = v, v.nrows, v.ncols
+            if v.nrows * v.ncols <= (r2 - r1 + 1) * (c2 - c1 + 1) or not fc.dynamic:
+                sd = self.cells[src.sheet]
+                out = {}
+                for rr in range(r1, r2 + 1):
+                    for cc in range(c1, c2 + 1):
+                        i, j = rr - r1, cc - c1
+                        if rows_ == 1:
+                            i = 0 if not fc.dynamic else i
+                        if cols_ == 1:
+                            j = 0 if not fc.dynamic else j
+                        if i < rows_ and j < cols_:
+                            x = sd.get((src.r1 + i, src.c1 + j))
+                            if x is PENDING:
+                                raise NeedCell((src.sheet, src.r1 + i, src.c1 + j))
+                            out[(rr, cc)] = 0.0 if x is None else x
+                        else:
+                            out[(rr, cc)] = None if fc.dynamic else V.NA
+                d.update(out)    # only now: a NeedCell above must leave the anchor pending
+                return
             v = self.ref_array(v)
+        elif isinstance(v, RefList):
+            v = V.VALUE
         if not isinstance(v, Array):
             v = Array([[v]])
         nr, nc = v.nrows, v.ncols

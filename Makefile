@@ -1,0 +1,40 @@
+# xleval: `make run` and `make test` work on a machine with only Python 3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: install run test test-all bench conformance fixtures clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Recalculate the bundled quarterly model and print the run summary.
+run: install
+	@mkdir -p out
+	$(BIN)/xleval calc fixtures/workbooks/quarterly_model.xlsx -o out/quarterly_model.xlsx
+
+test: install
+	$(BIN)/python -m pytest
+
+# Everything, including the slow benchmark-style tests.
+test-all: install
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+# Full conformance score with the corpus's own scorer (needs ../shared/conformance).
+conformance: install
+	$(BIN)/python ../shared/conformance/score.py --engine '$(abspath $(BIN))/xleval calc {in} -o {out} -q' --jobs 2 --json out/conformance.json
+
+# Regenerate fixtures/workbooks (expected values come from LibreOffice, see the script).
+fixtures: install
+	$(BIN)/python fixtures/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

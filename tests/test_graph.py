@@ -1,0 +1,105 @@
+"""Dependency graph: layers, range blocks instead of exploded edges, cycles, scale."""
+import pytest
+
+from xleval import Workbook
+
+
+def _wb(cells):
+    return Workbook.from_dict({"S": cells})
+
+
+def test_layers_follow_dependencies():
+    wb = _wb({"A1": 1, "B1": "=A1+1", "C1": "=B1*2", "D1": "=A1-1", "E1": "=C1+D1"})
+    plan = wb.graph()
+    layer_of = {cell: i for i, layer in enumerate(plan.layers) for u in layer
+                for cell in [(u.sheet, r, c) for r, c in u.cells]}
+    assert layer_of[(0, 1, 2)] == 0 and layer_of[(0, 1, 4)] == 0      # B1, D1
+    assert layer_of[(0, 1, 3)] == 1                                     # C1
+    assert layer_of[(0, 1, 5)] == 2                                     # E1
+
+
+def test_copied_formulas_share_one_shape_and_one_unit():
+    cells = {f"A{r}": r for r in range(1, 101)}
+    cells.update({f"B{r}": f"=A{r}*2" for r in range(1, 101)})
+    wb = _wb(cells)
+    plan = wb.graph()
+    assert len(wb.engine.shapes) == 1
+    assert len(plan.layers) == 1 and len(plan.layers[0]) == 1
+    assert len(plan.layers[0][0].cells) == 100
+
+
+def test_large_range_uses_blocks_not_one_edge_per_cell():
+    n = 4096
+    cells = {f"A{r}": f"={r}+0" for r in range(1, n + 1)}
+    for r in range(1, 51):
+        cells[f"B{r}"] = f"=SUM($A$1:$A${n})+{r}"
+    wb = _wb(cells)
+    plan = wb.graph()
+    # exploded, 50 dependents x 4096 cells would be 204,800 edges; with blocks it is the
+    # block tree (< 2n edges) plus one edge per dependent
+    assert plan.edges < 2 * n + 50 * 2
+    assert plan.block_nodes < n
+    wb.calculate()
+    assert wb["S!B1"] == n * (n + 1) / 2 + 1
+
+
+def test_running_total_edges_are_n_log_n():
+    n = 2048
+    cells = {f"A{r}": 1 for r in range(1, n + 1)}
+    cells.update({f"B{r}": f"=SUM($A$1:A{r})+C{r}" for r in range(1, n + 1)})
+    cells.update({f"C{r}": f"=SUM($B$1:B{r - 1})" if r > 1 else "=0" for r in range(1, n + 1)})
+    wb = _wb(cells)
+    plan = wb.graph()
+    assert plan.edges < 40 * n       # n^2/2 would be 2 million
+    wb.calculate()
+    # B_r = r + sum(B_1..B_{r-1})  ->  B_r = 2^r - 1; check small r by hand
+    assert wb["S!B1"] == 1 and wb["S!B2"] == 3 and wb["S!B3"] == 7
+
+
+def test_cycle_detected_and_rest_calculates():
+    wb = _wb({"A1": "=B1+1", "B1": "=A1+1", "C1": 5, "D1": "=C1*2", "E1": "=A1+D1"})
+    rep = wb.calculate()
+    assert rep.cycles == [["S!A1", "S!B1"]]
+    assert wb["S!D1"] == 10
+    assert wb["S!E1"] == 10          # the cycle cells are 0, like Excel without iteration
+
+
+def test_self_reference_is_a_cycle():
+    wb = _wb({"A1": "=A1+1"})
+    rep = wb.calculate()
+    assert rep.cycles == [["S!A1"]]
+
+
+def test_iterative_calculation_converges():
+    wb = _wb({"A1": "=B1/2+1", "B1": "=A1"})
+    wb.data.calc.iterate = True
+    wb.data.calc.max_iterations = 200
+    wb.data.calc.max_change = 1e-12
+    wb.calculate()
+    assert wb["S!A1"] == pytest.approx(2.0, abs=1e-9)
+
+
+def test_dynamic_reference_evaluates_after_its_target():
+    # INDIRECT's target is invisible to the static graph; the engine pulls it on demand
+    wb = _wb({"A1": '=INDIRECT("B"&C1)', "B5": "=C1*10", "C1": 5})
+    wb.calculate()
+    assert wb["S!A1"] == 50
+
+
+def test_million_cell_chain_has_no_recursion():
+    n = 200_000   # the 1,000,000 case runs in the slow suite
+    cells = {"A1": 1}
+    cells.update({f"A{r}": f"=A{r - 1}+1" for r in range(2, n + 1)})
+    wb = _wb(cells)
+    wb.calculate()
+    assert wb[f"S!A{n}"] == n
+
+
+@pytest.mark.slow
+def test_one_million_cell_chain():
+    n = 1_000_000
+    cells = {"A1": 1}
+    cells.update({f"A{r}": f"=A{r - 1}+1" for r in range(2, n + 1)})
+    wb = _wb(cells)
+    wb.calculate()
+    assert wb[f"S!A{n}"] == n

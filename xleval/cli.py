@@ -1,0 +1,258 @@
+"""The `xleval` command line. Every failure is one line on stderr and a non-zero exit code
+(2: bad input or arguments, 3: internal error, 130: interrupted); set XLEVAL_DEBUG=1 for
+tracebacks."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .errors import XlevalError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def _err(msg: str) -> None:
+    print(f"xleval: {msg}", file=sys.stderr)
+
+
+def _parse_now(text: str | None):
+    if text is None:
+        return None
+    from .values import text_to_number
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    import datetime as dt
+    try:
+        d = dt.datetime.fromisoformat(text)
+    except ValueError:
+        v = text_to_number(text)
+        if v is None:
+            raise XlevalError(f"--now: cannot read {text!r} as a date/time "
+                              "(use ISO format, e.g. 2024-01-31T12:00)") from None
+        return v
+    from .dates import to_serial
+    return to_serial(d)
+
+
+def _fmt_value(v) -> str:
+    from .values import XLError, num_to_text
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return repr(v) if v != int(v) or abs(v) >= 1e15 else num_to_text(v)
+    if isinstance(v, XLError):
+        return v.code
+    return str(v)
+
+
+def _summary(wb, path: str, out: str | None, seconds: float) -> str:
+    rep = wb.report
+    lines = [f"workbook   {path}"]
+    lines.append(f"formulas   {rep.formulas} cells, {rep.shapes} distinct shapes, "
+                 f"{len(wb.plan.layers) if wb.plan else 0} layers")
+    if rep.errors:
+        errs = ", ".join(f"{k} {v}" for k, v in rep.errors.items())
+        lines.append(f"errors     {sum(rep.errors.values())} cells ({errs})")
+    else:
+        lines.append("errors     none")
+    if rep.cycles:
+        shown = "; ".join(", ".join(c[:4]) + (" ..." if len(c) > 4 else "")
+                          for c in rep.cycles[:3])
+        more = f" (+{len(rep.cycles) - 3} more)" if len(rep.cycles) > 3 else ""
+        mode = "iterated" if wb.data.calc.iterate else "set to 0 (iterative calculation is off)"
+        lines.append(f"cycles     {len(rep.cycles)}, {mode}: {shown}{more}")
+    else:
+        lines.append("cycles     none")
+    if rep.unsupported:
+        lines.append("unsupported " + ", ".join(f"{k} ({v} cells)" for k, v in
+                                               rep.unsupported.items()))
+    if rep.parse_errors:
+        first = rep.parse_errors[0]
+        lines.append(f"unparsed   {len(rep.parse_errors)} formulas, e.g. {first[0]} {first[1]}: "
+                     f"{first[2]}")
+    for w in rep.warnings[:5]:
+        lines.append(f"warning    {w}")
+    t = rep.timings
+    stages = " ".join(f"{k} {t[k]:.3f}s" for k in ("load", "compile", "graph", "evaluate",
+                                                   "write") if k in t)
+    lines.append(f"time       {stages} (total {seconds:.3f}s)")
+    if out:
+        lines.append(f"output     {out}")
+    return "\n".join(lines)
+
+
+def cmd_calc(args) -> int:
+    import xleval
+    t0 = time.perf_counter()
+    now = _parse_now(args.now)
+    wb = xleval.load(args.input, now=now)
+    wb.calculate(strategy=args.strategy, workers=args.workers)
+    out = args.output
+    if args.in_place:
+        out = args.input
+    fmt = args.format
+    if out and fmt is None:
+        ext = os.path.splitext(out)[1].lower()
+        fmt = {".csv": "csv", ".json": "json"}.get(ext, "xlsx")
+    if out:
+        t1 = time.perf_counter()
+        if fmt == "xlsx":
+            src_ext = os.path.splitext(args.input)[1].lower()
+            if os.path.splitext(out)[1].lower() not in (".xlsx", ".xlsm"):
+                raise XlevalError(f"{out}: output must end in .xlsx or .xlsm for --format xlsx")
+            if os.path.abspath(out) == os.path.abspath(args.input) and not args.in_place:
+                raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
+            del src_ext
+            wb.save(out, in_place=args.in_place)
+        elif fmt == "csv":
+            wb.to_csv(out, args.sheet)
+        elif fmt == "json":
+            if args.sheet:
+                from .writer.tabular import write_json
+                write_json({args.sheet: wb.sheet_values(args.sheet)}, out)
+            else:
+                wb.to_json(out)
+        wb.report.timings["write"] = time.perf_counter() - t1
+    if args.cells:
+        for ref in [x.strip() for x in args.cells.split(",") if x.strip()]:
+            if "!" not in ref and args.sheet:
+                ref = f"{args.sheet}!{ref}"
+            v = wb[ref]
+            if isinstance(v, list):
+                for row in v:
+                    print(f"{ref}\t" + "\t".join(_fmt_value(x) for x in row))
+            else:
+                print(f"{ref}\t{_fmt_value(v)}")
+    if not args.quiet:
+        text = _summary(wb, args.input, out, time.perf_counter() - t0)
+        print(text, file=sys.stderr if args.cells else sys.stdout)
+    if args.report:
+        rep = wb.report
+        from .writer.xlsx import atomic_output
+        data = {"workbook": args.input, "formulas": rep.formulas, "shapes": rep.shapes,
+                "errors": rep.errors, "cycles": rep.cycles, "unsupported": rep.unsupported,
+                "parse_errors": [{"cell": c, "formula": f, "error": e}
+                                 for c, f, e in rep.parse_errors],
+                "timings": rep.timings, "warnings": rep.warnings}
+        with atomic_output(args.report) as tmp:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2)
+    return 0
+
+
+def cmd_graph(args) -> int:
+    import xleval
+    wb = xleval.load(args.input)
+    stats = wb.graph_stats()
+    if args.dot:
+        _write_dot(wb, args.dot)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"workbook      {args.input}")
+    print(f"formulas      {stats['formulas']} cells, {stats['shapes']} distinct shapes")
+    print(f"graph         {stats['edges']} edges, {stats['block_nodes']} range blocks, "
+          f"{stats['dynamic_cells']} cells with dynamic references")
+    widths = stats["layer_widths"]
+    if widths:
+        print(f"layers        {len(widths)} (widest {max(widths)}, "
+              f"median {sorted(widths)[len(widths) // 2]})")
+    else:
+        print("layers        0")
+    print(f"longest chain {stats['longest_chain']}")
+    print(f"cycles        {len(stats['cycles'])}" + (
+        ": " + "; ".join(", ".join(c[:5]) for c in stats["cycles"][:5]) if stats["cycles"]
+        else ""))
+    print()
+    print(f"{'sheet':<30} {'formulas':>9} {'shapes':>7} {'layers':>7} {'widest':>7} "
+          f"{'chain':>6} {'cycles':>6}")
+    for name, s in stats["sheets"].items():
+        print(f"{name[:30]:<30} {s['formulas']:>9} {s['shapes']:>7} {s['layers']:>7} "
+              f"{s['max_width']:>7} {s['longest_chain']:>6} {s['cycles']:>6}")
+    return 0
+
+
+def _write_dot(wb, path: str) -> None:
+    """Graphviz DOT of the plan: one node per work unit (shape x layer), edges by layer."""
+    from .writer.xlsx import atomic_output
+    plan = wb.graph()
+    ev = wb.engine
+    lines = ["digraph xleval {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+    for li, layer in enumerate(plan.layers):
+        lines.append(f"  subgraph cluster_{li} {{ label=\"layer {li}\";")
+        for ui, unit in enumerate(layer):
+            shape = ev.shapes[unit.shape]
+            label = f"{ev.sheet_names[unit.sheet]}: ={shape.text[:40]}\\n{len(unit.cells)} cells"
+            label = label.replace('"', "'")
+            lines.append(f"    u{li}_{ui} [label=\"{label}\"];")
+        lines.append("  }")
+    for li in range(1, len(plan.layers)):
+        lines.append(f"  u{li - 1}_0 -> u{li}_0 [style=dotted];")
+    lines.append("}")
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xleval",
+                                description="Recalculate Excel workbooks without Excel.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("calc", help="recalculate a workbook and write the results")
+    c.add_argument("input", help=".xlsx or .xlsm workbook")
+    c.add_argument("-o", "--output", help="output file (.xlsx/.xlsm, .csv or .json)")
+    c.add_argument("--format", choices=("xlsx", "csv", "json"),
+                   help="output format (default: from the output's extension)")
+    c.add_argument("--sheet", help="sheet for CSV output / unqualified --cells")
+    c.add_argument("--cells", help="comma-separated cells or ranges to print, e.g. Sheet1!A1,B2:B4")
+    c.add_argument("--in-place", action="store_true", help="overwrite the input workbook")
+    c.add_argument("--strategy", default="serial", choices=("serial", "pool", "process", "auto"),
+                   help="evaluation strategy (default: serial)")
+    c.add_argument("--workers", type=int, default=None, help="worker processes")
+    c.add_argument("--now", help="pin NOW()/TODAY() (ISO date-time or serial number)")
+    c.add_argument("--report", help="write the run report as JSON to this file")
+    c.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    c.set_defaults(func=cmd_calc)
+
+    g = sub.add_parser("graph", help="show the dependency graph's shape")
+    g.add_argument("input")
+    g.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    g.add_argument("--dot", help="write a Graphviz DOT file of the layers")
+    g.set_defaults(func=cmd_graph)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except XlevalError as e:
+        _err(str(e))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except MemoryError:
+        _err("out of memory")
+        return EXIT_INTERNAL
+    except Exception as e:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        if os.environ.get("XLEVAL_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {e} (set XLEVAL_DEBUG=1 for details)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
