@@ -1,0 +1,138 @@
+"""Excel value semantics of the evaluator core (operators, coercion, references, arrays).
+Expected values are Excel's documented behaviour, derived by hand."""
+import pytest
+
+import xleval
+from xleval import Workbook
+from xleval.values import XLError, compare, num_to_text, text_to_number
+
+
+def ev(formula, **cells):
+    return xleval.evaluate(formula, cells)
+
+
+def err(code):
+    return XLError(code)
+
+
+@pytest.mark.parametrize("formula,expected", [
+    ("=1+2*3", 7.0), ("=-2^2", 4.0), ("=2^3^2", 64.0), ("=10%", 0.1), ("=-50%*2", -1.0),
+    ('="3"+1', 4.0), ('="1,000"*2', 2000.0), ('=TRUE+TRUE', 2.0), ('="a"&1.5&TRUE', "a1.5TRUE"),
+    ("=1/0", err("#DIV/0!")), ('="x"+1', err("#VALUE!")), ("=0^0", err("#NUM!")),
+    ("=(-8)^(1/3)", err("#NUM!")), ('=""+0', err("#VALUE!")),
+    ("=0.1+0.2=0.3", True), ('="abc"="ABC"', True), ('="a"<"B"', True), ("=1<\"a\"", True),
+    ('="z"<TRUE', True), ("=#N/A+1", err("#N/A")), ("=1E+308*10", err("#NUM!")),
+])
+def test_operators(formula, expected):
+    assert ev(formula) == expected
+
+
+def test_blank_cells_in_operators():
+    assert ev("=A1+1") == 1.0
+    assert ev('=A1&"x"') == "x"
+    assert ev('=A1=""') is True
+    assert ev("=A1=0") is True
+    assert ev("=A1") == 0.0                 # a formula showing a blank cell shows 0
+
+
+def test_error_propagates_left_first():
+    assert ev("=A1+B1", A1=err("#N/A"), B1=err("#DIV/0!")) == err("#N/A")
+
+
+def test_implicit_intersection_in_ordinary_formula():
+    wb = Workbook.from_dict({"S": {"A1": 10, "A2": 20, "A3": 30, "B2": "=A1:A3*2",
+                                   "C5": "=A1:A3"}})
+    wb.calculate()
+    assert wb["S!B2"] == 40.0               # row 2 of A1:A3
+    assert wb["S!C5"] == err("#VALUE!")     # row 5 does not intersect
+
+
+def test_array_formula_broadcasts_and_fills_range():
+    wb = Workbook.from_dict({"S": {"A1": 1, "A2": 2, "A3": 3, "B1:B3": "{=A1:A3*10}",
+                                   "C1:D2": "{={1,2}+{10;20}}"}})
+    wb.calculate()
+    assert wb["S!B1:B3"] == [[10.0], [20.0], [30.0]]
+    assert wb["S!C1:D2"] == [[11.0, 12.0], [21.0, 22.0]]
+
+
+def test_array_formula_larger_than_result_gives_na():
+    wb = Workbook.from_dict({"S": {"A1:A3": "{={1;2}}"}})
+    wb.calculate()
+    assert wb["S!A3"] == err("#N/A")
+
+
+def test_if_is_lazy_and_returns_references():
+    assert ev("=IF(TRUE,1,1/0)") == 1.0
+    assert ev('=IF(A1>0,"pos","neg")', A1=-1) == "neg"
+    assert ev("=IF(FALSE,1)") is False
+    assert ev('=IFERROR(1/0,"oops")') == "oops"
+    assert ev("=IFNA(#DIV/0!,1)") == err("#DIV/0!")
+    assert ev('=CHOOSE(2,"a","b","c")') == "b"
+    assert ev("=CHOOSE(4,1,2,3)") == err("#VALUE!")
+
+
+def test_ifs_and_switch():
+    assert ev('=IFS(A1>5,"big",A1>1,"mid",TRUE,"small")', A1=3) == "mid"
+    assert ev("=IFS(FALSE,1)") == err("#N/A")
+    assert ev('=SWITCH(2,1,"one",2,"two","other")') == "two"
+    assert ev('=SWITCH(9,1,"one","other")') == "other"
+    assert ev('=SWITCH(9,1,"one")') == err("#N/A")
+
+
+def test_let_and_named_lambda():
+    assert ev("=LET(x,2,y,x*3,x+y)") == 8.0
+    wb = Workbook.from_dict({"S": {"A1": "=DOUBLE(21)"}})
+    from xleval.loader.model import DefinedName
+    wb.data.names.append(DefinedName("DOUBLE", "LAMBDA(_xlpm.v,_xlpm.v*2)"))
+    wb.engine.names[(None, "DOUBLE")] = wb.data.names[-1]
+    wb.calculate()
+    assert wb["S!A1"] == 42.0
+
+
+def test_unknown_function_is_name_error_and_reported():
+    wb = Workbook.from_dict({"S": {"A1": "=NOSUCHFUNC(1)", "A2": "=1+"}})
+    rep = wb.calculate()
+    assert wb["S!A1"] == err("#NAME?")
+    assert wb["S!A2"] == err("#NAME?")
+    assert rep.unsupported == {"NOSUCHFUNC": 1}
+    assert rep.parse_errors and rep.parse_errors[0][0] == "S!A2"
+
+
+def test_reference_operators():
+    wb = Workbook.from_dict({"S": {"B2": 5, "A1": "=B1:B3 A2:D2", "A2": "=A5:A6 C5:C6"}})
+    wb.calculate()
+    assert wb["S!A1"] == 5.0
+    assert wb["S!A2"] == err("#NULL!")
+
+
+def test_cross_sheet_and_3d_refs():
+    wb = Workbook.from_dict({"S1": {"A1": 1}, "S2": {"A1": 2}, "S3": {"A1": 3},
+                             "T": {"A1": "=S2!A1*10", "A2": "='S3'!A1+S1!A1",
+                                   "A3": "=NOSHEET!A1"}})
+    wb.calculate()
+    assert wb["T!A1"] == 20.0
+    assert wb["T!A2"] == 4.0
+    assert wb["T!A3"] == err("#REF!")
+
+
+def test_set_value_and_recalculate():
+    wb = Workbook.from_dict({"S": {"A1": 1, "A2": "=A1*2"}})
+    wb.calculate()
+    wb.set_value("S!A1", 21)
+    wb.calculate()
+    assert wb["S!A2"] == 42.0
+    wb.set_value("S!A3", "=A2+1")
+    wb.calculate()
+    assert wb["S!A3"] == 43.0
+
+
+def test_values_helpers():
+    assert num_to_text(1.0) == "1"
+    assert num_to_text(0.1 + 0.2) == "0.3"
+    assert num_to_text(1e21) == "1E+21"
+    assert num_to_text(-2.5) == "-2.5"
+    assert text_to_number(" 12 ") == 12.0
+    assert text_to_number("(5)") == -5.0
+    assert text_to_number("abc") is None
+    assert compare(None, "") == 0 and compare(None, 0.0) == 0
+    assert compare(1.0, "a") < 0 and compare("a", False) < 0
