@@ -180,6 +180,57 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    import xleval
+    from .check import check
+    wb = xleval.load(args.input, now=_parse_now(args.now))
+    rep = check(wb)
+    if args.json:
+        from .writer.xlsx import atomic_output
+        with atomic_output(args.json) as tmp:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(rep.to_dict(), fh, indent=2, ensure_ascii=False)
+    print(f"workbook   {args.input}")
+    print("functions used (before computing):")
+    print(f"  {'function':<24} {'cells':>7}  source")
+    for row in rep.coverage:
+        flag = " (volatile)" if row["volatile"] else ""
+        print(f"  {row['function']:<24} {row['cells']:>7}  {row['source']}{flag}")
+    print(f"compared   {rep.compared} cells with Excel's cached values: {rep.matched} match "
+          f"({rep.match_pct:.2f}%)" + (f"; {rep.no_cache} formula cells had no cached value"
+                                       if rep.no_cache else ""))
+    if rep.by_kind:
+        print("differences " + ", ".join(f"{k} {v}" for k, v in rep.by_kind.items()))
+        shown = rep.differences[: args.limit]
+        for d in shown:
+            print(f"  [{d.kind}] {d.cell} {d.formula[:80]}  excel={_fmt_value(d.excel)}  "
+                  f"xleval={_fmt_value(d.xleval)}")
+        if len(rep.differences) > len(shown):
+            print(f"  ... {len(rep.differences) - len(shown)} more (use --json for all)")
+    else:
+        print("differences none")
+    return 1 if rep.by_kind.get("real") else 0
+
+
+def cmd_functions(args) -> int:
+    from .functions.catalog import coverage
+    rows = coverage()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["source"]] = counts.get(r["source"], 0) + 1
+    print(f"{'function':<28} {'category':<20} source")
+    for r in rows:
+        vol = " (volatile)" if r.get("volatile") else ""
+        print(f"{r['name']:<28} {r['category']:<20} {r['source']}{vol}")
+    print()
+    print(f"{len(rows)} Excel functions: " + ", ".join(f"{v} {k}" for k, v in
+                                                      sorted(counts.items())))
+    return 0
+
+
 def _write_dot(wb, path: str) -> None:
     """Graphviz DOT of the plan: one node per work unit (shape x layer), edges by layer."""
     from .writer.xlsx import atomic_output
@@ -228,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the statistics as JSON")
     g.add_argument("--dot", help="write a Graphviz DOT file of the layers")
     g.set_defaults(func=cmd_graph)
+
+    k = sub.add_parser("check", help="compare xleval's results with the values Excel cached")
+    k.add_argument("input")
+    k.add_argument("--json", help="write the full report as JSON to this file")
+    k.add_argument("--limit", type=int, default=30, help="differences to print (default 30)")
+    k.add_argument("--now", help="pin NOW()/TODAY() (ISO date-time or serial number)")
+    k.set_defaults(func=cmd_check)
+
+    f = sub.add_parser("functions", help="list Excel's functions and who implements each")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_functions)
     return p
 
 

@@ -47,6 +47,27 @@ class Plan:
     edges: int = 0
     block_nodes: int = 0
     cell_layer: dict = field(default_factory=dict)     # (s, r, c) -> layer index
+    # kept for analyses over the graph (volatility, precedents): node ids 0..n-1 are cells
+    # (node_cell[i] = (s, r, c)), higher ids are range blocks; topo = acyclic part in order
+    node_cell: list = field(default_factory=list, repr=False)
+    preds: list = field(default_factory=list, repr=False)
+    topo: list = field(default_factory=list, repr=False)
+
+    def tainted(self, seeds: set) -> set:
+        """Cells that are in `seeds` or depend on one of them (directly or through other
+        formulas), e.g. the dependents of volatile cells."""
+        n = len(self.node_cell)
+        bad = [False] * len(self.preds)
+        ids = {cell: i for i, cell in enumerate(self.node_cell)}
+        for cell in seeds:
+            if cell in ids:
+                bad[ids[cell]] = True
+        order = list(self.topo) + [ids[c] for comp in self.tail for c in comp if c in ids]
+        for _ in range(2 if self.tail else 1):
+            for v in order:
+                if not bad[v] and any(bad[p] for p in self.preds[v]):
+                    bad[v] = True
+        return {self.node_cell[i] for i in range(n) if bad[i]}
 
     def order(self):
         """Every formula cell in a valid serial evaluation order (layers, then the tail)."""
@@ -322,7 +343,8 @@ def build_plan(engine) -> Plan:
     nl = (max(layers_map) + 1) if layers_map else 0
     layers = [list(layers_map[i].values()) for i in range(nl) if i in layers_map]
     plan = Plan(layers, dynamic_cells=dynamic_cells, edges=edges,
-                block_nodes=len(block_children), cell_layer=cell_layer)
+                block_nodes=len(block_children), cell_layer=cell_layer,
+                node_cell=node_cell, preds=all_preds, topo=queue)
     rest = [v for v in range(n_total) if not done[v]]
     if rest:
         comps = _tarjan(rest, succs, done)
