@@ -1,0 +1,945 @@
+"""Streaming reader for .xlsx / .xlsm workbooks.
+
+The zip is read directly (no openpyxl): small parts (relationships, workbook.xml, tables) are
+parsed whole, sheet parts and the shared-string table are streamed with `lxml.etree.iterparse`
+and cleared as they go. Every part is read through a byte-counting reader, so a zip whose
+headers lie about sizes cannot make the loader decompress more than the configured bound.
+
+Anything wrong with the file ends in a `xleval.errors.WorkbookError` subclass whose message
+says in plain words what is wrong.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import os
+import posixpath
+import re
+import zipfile
+import zlib
+from urllib.parse import unquote
+
+from lxml import etree
+
+from .. import errors
+from ..refs import MAX_COL, MAX_ROW, num_to_col, parse_cell, parse_range
+from ..values import error as _xl_error
+from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
+                    WorkbookData)
+
+__all__ = ["load_workbook", "iso_to_serial", "decode_xstring"]
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
+_RATIO_MIN_SIZE = 10 * 2**20          # the compression-ratio test applies to parts above this
+_DIGITS = "0123456789"
+
+# iterparse / parser options: never fetch or expand anything external
+_XML_OPTS = {"resolve_entities": False, "no_network": True, "load_dtd": False}
+
+# column letters -> number, for the fast path of cell references ("A".."XFD")
+_COLS: dict[str, int] = {num_to_col(i): i for i in range(1, MAX_COL + 1)}
+
+
+# ---------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------
+
+_XESC_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xesc_sub(m: re.Match) -> str:
+    return chr(int(m.group(1), 16))
+
+
+def decode_xstring(s: str) -> str:
+    """Decode OOXML `_xHHHH_` escapes ("_x000A_" -> newline; "_x005F_" is a literal '_', so
+    "_x005F_x0041_" stays "_x0041_"). Escaped UTF-16 surrogate pairs are recombined."""
+    if "_x" not in s:
+        return s
+    out = _XESC_RE.sub(_xesc_sub, s)
+    if any("\ud800" <= ch <= "\udfff" for ch in out):
+        try:
+            out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            pass  # a lone surrogate: keep the code points as they are
+    return out
+
+
+_EPOCH_1900 = _dt.datetime(1899, 12, 30)
+_EPOCH_1904 = _dt.datetime(1904, 1, 1)
+
+
+def iso_to_serial(text: str, date1904: bool = False) -> float | None:
+    """An ISO 8601 date/time as stored in a t="d" cell -> Excel serial number (None if the
+    text is not a date). Honours the 1904 date system and Excel's fictitious 1900-02-29."""
+    s = text.strip()
+    if not s:
+        return None
+    try:
+        if s[0] in "Tt" or ("-" not in s and ":" in s):     # a time of day only
+            tm = _dt.time.fromisoformat(s.lstrip("Tt"))
+            return (tm.hour * 3600 + tm.minute * 60 + tm.second
+                    + tm.microsecond / 1e6) / 86400.0
+        if not date1904 and s.startswith("1900-02-29"):       # exists only in Excel
+            frac = 0.0
+            if len(s) > 10:
+                tm = _dt.time.fromisoformat(s[11:])
+                frac = (tm.hour * 3600 + tm.minute * 60 + tm.second
+                        + tm.microsecond / 1e6) / 86400.0
+            return 60.0 + frac
+        d = _dt.datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if d.tzinfo is not None:
+        d = d.replace(tzinfo=None)
+    delta = d - (_EPOCH_1904 if date1904 else _EPOCH_1900)
+    serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400.0
+    if not date1904 and 1 <= serial < 61:
+        serial -= 1.0        # before 1900-03-01 Excel's serials are one lower
+    return serial
+
+
+def _bool_attr(v: str | None, default: bool = False) -> bool:
+    if v is None:
+        return default
+    return v.strip().lower() in ("1", "true", "on")
+
+
+def _local(tag) -> str:
+    if not isinstance(tag, str):      # comments, processing instructions
+        return ""
+    i = tag.rfind("}")
+    return tag[i + 1:] if i >= 0 else tag
+
+
+def _rid(el) -> str | None:
+    """The r:id attribute of an element, whatever the relationships namespace."""
+    for k, v in el.attrib.items():
+        if k.startswith("{") and k.endswith("}id"):
+            return v
+    return None
+
+
+def _slow_cell(ref: str) -> tuple[int, int] | None:
+    try:
+        return parse_cell(ref.replace("$", ""))
+    except ValueError:
+        return None
+
+
+def _range_or_none(ref: str | None) -> tuple[int, int, int, int] | None:
+    if not ref:
+        return None
+    try:
+        return parse_range(ref.strip().split(" ")[0].replace("$", ""))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Size-bounded part reader
+# ---------------------------------------------------------------------------------------
+
+class _BoundedReader:
+    """File-like wrapper over a zip member that counts decompressed bytes: more than the
+    member's declared size, or more than the workbook's remaining budget, is an error."""
+
+    __slots__ = ("_fh", "_left", "_owner", "_part")
+
+    def __init__(self, fh, declared: int, owner: "_Reader", part: str):
+        self._fh = fh
+        self._left = declared
+        self._owner = owner
+        self._part = part
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            # never ask for "everything": read in bounded chunks
+            chunks = []
+            while True:
+                b = self.read(1 << 20)
+                if not b:
+                    return b"".join(chunks)
+                chunks.append(b)
+        data = self._fh.read(n)
+        k = len(data)
+        self._left -= k
+        self._owner.budget -= k
+        if self._left < 0:
+            raise errors.WorkbookTooLargeError(
+                self._owner.path, f"part {self._part} decompresses to more than its declared "
+                "size (damaged or malicious zip)")
+        if self._owner.budget < 0:
+            raise errors.WorkbookTooLargeError(
+                self._owner.path, "uncompressed content exceeds the size limit of "
+                f"{self._owner.max_uncompressed} bytes")
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Reader
+# ---------------------------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, path: str, zf: zipfile.ZipFile, max_uncompressed: int):
+        self.path = path
+        self.zf = zf
+        self.max_uncompressed = max_uncompressed
+        self.budget = max_uncompressed
+        self.infos = {i.filename: i for i in zf.infolist()}
+        # case-insensitive lookup; tolerate backslashes written by some zip tools
+        self.lower = {n.replace("\\", "/").lower(): n for n in self.infos}
+        self.sst: list[str] = []
+        self.dynamic_cm: set[str] | None = None     # None: any cm marks a dynamic array
+        self.date1904 = False
+
+    # -- parts ---------------------------------------------------------------------------
+
+    def find(self, name: str | None) -> str | None:
+        """The zip member name for a part name (case-insensitive, %-decoding tolerated)."""
+        if not name:
+            return None
+        name = name.lstrip("/")
+        if name in self.infos:
+            return name
+        hit = self.lower.get(name.lower())
+        if hit is None and "%" in name:
+            hit = self.lower.get(unquote(name).lower())
+        return hit
+
+    def open(self, part: str) -> _BoundedReader:
+        info = self.infos[part]
+        return _BoundedReader(self.zf.open(info), info.file_size, self, part)
+
+    def corrupt(self, part: str, exc: Exception) -> errors.CorruptWorkbookError:
+        msg = (getattr(exc, "msg", None) or str(exc)).strip() or type(exc).__name__
+        return errors.CorruptWorkbookError(self.path, f"malformed XML in part {part}: {msg}")
+
+    def parse(self, part: str):
+        """Parse a (small) part into an element tree root."""
+        try:
+            with self.open(part) as fh:
+                parser = etree.XMLParser(**_XML_OPTS)
+                return etree.parse(fh, parser).getroot()
+        except etree.LxmlError as exc:
+            raise self.corrupt(part, exc) from exc
+
+    def rels(self, part: str, raw: bool = False) -> list[tuple[str, str, str, bool]]:
+        """Relationships of a part: [(id, type, target, external)]; internal targets are
+        resolved to zip part names (which may not exist) unless `raw`."""
+        d, base = posixpath.split(part)
+        found = self.find(posixpath.join(d, "_rels", base + ".rels"))
+        if found is None:
+            return []
+        out = []
+        for el in self.parse(found):
+            if _local(el.tag) != "Relationship":
+                continue
+            target = el.get("Target") or ""
+            external = (el.get("TargetMode") or "").lower() == "external"
+            if not external and not raw:
+                t = target.replace("\\", "/")
+                t = t[1:] if t.startswith("/") else posixpath.join(d, t)
+                target = posixpath.normpath(t) if t else t
+            out.append((el.get("Id") or "", el.get("Type") or "", target, external))
+        return out
+
+    # -- workbook ------------------------------------------------------------------------
+
+    def workbook_part(self) -> str:
+        wb = None
+        for _id, typ, target, ext in self.rels(""):
+            if not ext and typ.endswith("/officeDocument"):
+                wb = self.find(target)
+                if wb is not None:
+                    break
+        if wb is None:
+            wb = self.find("xl/workbook.xml")
+        if wb is None or wb.lower().endswith(".bin"):
+            if wb is not None or self.find("xl/workbook.bin"):
+                raise errors.UnsupportedFormatError(
+                    self.path, "binary Excel workbook (.xlsb) is not supported; save it as .xlsx")
+            if self.find("content.xml") and self.find("mimetype"):
+                raise errors.UnsupportedFormatError(
+                    self.path, "zip file is not an Excel workbook (OpenDocument file; save "
+                    "it as .xlsx)")
+            raise errors.UnsupportedFormatError(
+                self.path, "zip file is not an Excel workbook (no xl/workbook.xml)")
+        return wb
+
+    def fmt(self, wb_part: str) -> str:
+        ext = os.path.splitext(self.path)[1].lower()
+        if ext in (".xlsm", ".xltm"):
+            return "xlsm"
+        ct = self.find("[Content_Types].xml")
+        if ct is not None:
+            try:
+                root = self.parse(ct)
+            except errors.CorruptWorkbookError:
+                return "xlsx"
+            want = "/" + wb_part.lower()
+            for el in root:
+                if _local(el.tag) == "Override" and (el.get("PartName") or "").lower() == want:
+                    if "macroenabled" in (el.get("ContentType") or "").lower():
+                        return "xlsm"
+        return "xlsx"
+
+    def load(self) -> WorkbookData:
+        wb_part = self.workbook_part()
+        rels = {rid: (typ, target, ext) for rid, typ, target, ext in self.rels(wb_part)}
+        root = self.parse(wb_part)
+        data = WorkbookData(path=self.path, fmt=self.fmt(wb_part), sheets=[])
+        ext_ids: list[str | None] = []
+        sheet_entries = []
+        name_els = []
+        for el in root:
+            ln = _local(el.tag)
+            if ln == "workbookPr":
+                data.date1904 = _bool_attr(el.get("date1904"))
+            elif ln == "calcPr":
+                data.calc = _calc_settings(el)
+            elif ln == "sheets":
+                sheet_entries = [s for s in el if _local(s.tag) == "sheet"]
+            elif ln == "definedNames":
+                name_els = [n for n in el if _local(n.tag) == "definedName"]
+            elif ln == "externalReferences":
+                ext_ids = [_rid(x) for x in el if _local(x.tag) == "externalReference"]
+        self.date1904 = data.date1904
+
+        for i, s in enumerate(sheet_entries):
+            typ, target, ext = rels.get(_rid(s) or "", ("", "", False))
+            tl = typ.lower()
+            if tl.endswith("/chartsheet"):
+                kind = "chartsheet"
+            elif tl.endswith("/dialogsheet"):
+                kind = "dialogsheet"
+            elif tl.endswith("macrosheet"):
+                kind = "macrosheet"
+            else:
+                kind = "worksheet"
+            part = (None if ext else self.find(target)) or ""
+            state = s.get("state") or "visible"
+            data.sheets.append(SheetData(name=s.get("name") or f"Sheet{i + 1}", index=i,
+                                         part=part, state=state, kind=kind))
+
+        for n in name_els:
+            text = decode_xstring((n.text or "").strip())
+            if text.startswith("="):
+                text = text[1:]
+            scope = n.get("localSheetId")
+            try:
+                scope_i = int(scope) if scope is not None else None
+            except ValueError:
+                scope_i = None
+            data.names.append(DefinedName(name=n.get("name") or "", text=text, scope=scope_i,
+                                          hidden=_bool_attr(n.get("hidden"))))
+
+        sst_part = meta_part = None
+        for typ, target, ext in rels.values():
+            if ext:
+                continue
+            if typ.endswith("/sharedStrings"):
+                sst_part = self.find(target)
+            elif typ.endswith("/sheetMetadata"):
+                meta_part = self.find(target)
+        if sst_part is None:
+            sst_part = self.find(posixpath.join(posixpath.dirname(wb_part), "sharedStrings.xml"))
+        if sst_part is not None:
+            self.sst = self.shared_strings(sst_part)
+        if meta_part is not None:
+            self.dynamic_cm = self.metadata(meta_part)
+
+        for sheet in data.sheets:
+            if sheet.kind != "worksheet":
+                continue
+            if not sheet.part:
+                s_el = sheet_entries[sheet.index]
+                typ, target, ext = rels.get(_rid(s_el) or "", ("", "", False))
+                if target and not ext:
+                    raise errors.CorruptWorkbookError(
+                        self.path, f"sheet {sheet.name!r}: part {target} is missing")
+                continue        # no relationship at all: an empty sheet
+            self.sheet_cells(sheet)
+            for _rid_, typ, target, ext in self.rels(sheet.part):
+                if not ext and typ.endswith("/table"):
+                    tpart = self.find(target)
+                    if tpart is not None:
+                        t = self.table(tpart, sheet.name)
+                        if t is not None:
+                            data.tables.append(t)
+
+        for i, rid in enumerate(ext_ids, start=1):
+            typ, target, ext = rels.get(rid or "", ("", "", False))
+            part = None if ext else self.find(target)
+            book = ExternalBook(index=i, target="", part=part or "")
+            if part is not None:
+                self.external(book, part)
+            data.externals.append(book)
+        return data
+
+    # -- shared strings and metadata -----------------------------------------------------
+
+    def shared_strings(self, part: str) -> list[str]:
+        out: list[str] = []
+        append = out.append
+        ns = T = R = None
+        try:
+            with self.open(part) as fh:
+                for _ev, si in etree.iterparse(fh, events=("end",), tag="{*}si", **_XML_OPTS):
+                    if ns is None:
+                        ns = si.tag[:si.tag.rfind("}") + 1]
+                        T, R = ns + "t", ns + "r"
+                    parts = []
+                    for ch in si:
+                        tg = ch.tag
+                        if tg == T:
+                            parts.append(ch.text or "")
+                        elif tg == R:
+                            for x in ch:
+                                if x.tag == T:
+                                    parts.append(x.text or "")
+                        # rPh (phonetic runs) and phoneticPr are skipped
+                    s = parts[0] if len(parts) == 1 else "".join(parts)
+                    append(decode_xstring(s) if "_x" in s else s)
+                    si.clear()
+                    prev = si.getprevious()
+                    while prev is not None:
+                        del si.getparent()[0]
+                        prev = si.getprevious()
+        except etree.LxmlError as exc:
+            raise self.corrupt(part, exc) from exc
+        return out
+
+    def metadata(self, part: str) -> set[str] | None:
+        """cm values (1-based cell-metadata indexes, as text) that mark dynamic arrays, or
+        None when the part does not say (then any cm counts)."""
+        root = self.parse(part)
+        types: list[str] = []
+        future: dict[str, list[bool]] = {}
+        cell_bks = None
+        for el in root:
+            ln = _local(el.tag)
+            if ln == "metadataTypes":
+                types = [t.get("name") or "" for t in el if _local(t.tag) == "metadataType"]
+            elif ln == "futureMetadata":
+                flags = []
+                for bk in el:
+                    if _local(bk.tag) != "bk":
+                        continue
+                    dyn = False
+                    for x in bk.iter():
+                        if _local(x.tag) == "dynamicArrayProperties":
+                            dyn = _bool_attr(x.get("fDynamic"))
+                    flags.append(dyn)
+                future[el.get("name") or ""] = flags
+            elif ln == "cellMetadata":
+                cell_bks = [bk for bk in el if _local(bk.tag) == "bk"]
+        if cell_bks is None or not types:
+            return None
+        out: set[str] = set()
+        for i, bk in enumerate(cell_bks, start=1):
+            for rc in bk:
+                if _local(rc.tag) != "rc":
+                    continue
+                try:
+                    ti = int(rc.get("t") or "0")           # 1-based metadata type
+                    v = int(rc.get("v") or "0")            # 0-based record of that type
+                except ValueError:
+                    continue
+                if not 1 <= ti <= len(types):
+                    continue
+                tname = types[ti - 1]
+                flags = future.get(tname)
+                if tname == "XLDAPR" and (flags is None or (0 <= v < len(flags) and flags[v])):
+                    out.add(str(i))
+        return out
+
+    # -- sheets --------------------------------------------------------------------------
+
+    def sheet_cells(self, sheet: SheetData) -> None:
+        part = sheet.part
+        try:
+            with self.open(part) as fh:
+                self._sheet_cells(sheet, fh)
+        except etree.LxmlError as exc:
+            raise self.corrupt(part, exc) from exc
+
+    def _sheet_cells(self, sheet: SheetData, fh) -> None:
+        values = sheet.values
+        formulas = sheet.formulas
+        cached = sheet.cached
+        sst = self.sst
+        nsst = len(sst)
+        cols = _COLS
+        digits = _DIGITS
+        date1904 = self.date1904
+        dyn_cm = self.dynamic_cm
+        shared: dict[str, tuple[str, tuple[int, int]]] = {}
+        pending: list[tuple[tuple[int, int], str]] = []  # shared members seen before anchor
+        active: list[tuple[int, int, int, int]] = []      # array / dataTable ranges in play
+        covcols: set[int] | None = None                  # covered columns of the current row
+        max_row = max_col = 0
+        last_row = 0
+        V = F = IS = T = R = None
+
+        for _ev, row in etree.iterparse(fh, events=("end",), tag="{*}row", **_XML_OPTS):
+            if V is None:
+                tag = row.tag
+                ns = tag[:tag.rfind("}") + 1]
+                V, F, IS, T, R = ns + "v", ns + "f", ns + "is", ns + "t", ns + "r"
+            rr = row.get("r")
+            rlen = 0
+            if rr is not None:
+                try:
+                    rownum = int(rr)
+                    rlen = len(rr)
+                    if rownum < 1 or rownum > MAX_ROW or not rr.isdigit():
+                        rownum, rlen = last_row + 1, 0
+                except ValueError:
+                    rownum = last_row + 1
+            else:
+                rownum = last_row + 1
+            last_row = rownum
+            col = 0
+            if active:
+                active = [a for a in active if a[2] >= rownum]
+                covcols = _cover_cols(active, rownum) if len(active) > 8 else None
+
+            for c in row:           # children of <row> are <c> (and a trailing extLst)
+                ref = c.get("r")
+                if ref is not None:
+                    # fast path: "AB12" in row "12" -> column letters from the prefix
+                    cn = cols.get(ref[:-rlen]) if rlen and ref.endswith(rr) else None
+                    if cn is not None:
+                        r = rownum
+                    else:
+                        letters = ref.rstrip(digits)
+                        cn = cols.get(letters)
+                        if cn is not None and len(letters) < len(ref):
+                            r = int(ref[len(letters):])
+                            if r > MAX_ROW or r < 1:
+                                r, cn = rownum, col + 1
+                        else:
+                            rc = _slow_cell(ref)
+                            r, cn = rc if rc is not None else (rownum, col + 1)
+                else:
+                    tag = c.tag
+                    if not isinstance(tag, str) or not (tag == "c" or tag.endswith("}c")):
+                        continue        # a comment or extLst: takes no column position
+                    r, cn = rownum, col + 1
+                col = cn
+
+                t = c.get("t")
+                fel = vel = isel = None
+                for ch in c:
+                    tg = ch.tag
+                    if tg == V:
+                        vel = ch
+                    elif tg == F:
+                        fel = ch
+                    elif tg == IS:
+                        isel = ch
+
+                # the value (constant or cached result)
+                val = None
+                if vel is not None:
+                    vt = vel.text
+                    if t is None or t == "n":
+                        if vt:
+                            try:
+                                val = float(vt)
+                            except ValueError:      # not a number after all: keep the text
+                                val = vt.strip() or None
+                    elif t == "s":
+                        if vt:
+                            try:
+                                i = int(vt)
+                            except ValueError:
+                                i = -1
+                            val = sst[i] if 0 <= i < nsst else ""
+                    elif t == "str":
+                        val = decode_xstring(vt) if vt else ""
+                    elif t == "b":
+                        if vt:
+                            val = vt.strip().lower() in ("1", "true")
+                    elif t == "e":
+                        if vt:
+                            val = _xl_error(vt.strip())
+                    elif t == "d":
+                        if vt:
+                            val = iso_to_serial(vt, date1904)
+                            if val is None:
+                                val = vt
+                    elif t == "inlineStr":
+                        if isel is None:
+                            val = decode_xstring(vt) if vt else ""
+                    else:                       # unknown type: keep what is there
+                        if vt:
+                            val = vt
+                if isel is not None and (t == "inlineStr" or vel is None):
+                    val = _inline_text(isel, T, R)
+
+                pos = (r, cn)
+                is_formula = False
+                if fel is not None:
+                    ftext = fel.text or ""
+                    ft = fel.get("t")
+                    if ft is None or ft == "normal":
+                        if ftext and not ftext.isspace():
+                            fc = FormulaCell(decode_xstring(ftext) if "_x" in ftext else ftext,
+                                             pos)
+                            is_formula = True
+                        # else: an empty <f/> (e.g. <f ca="1"/> inside a spill range) is no
+                        # formula of its own
+                    elif ft == "shared":
+                        si = fel.get("si") or ""
+                        if ftext and not ftext.isspace():
+                            if "_x" in ftext:
+                                ftext = decode_xstring(ftext)
+                            shared[si] = (ftext, pos)
+                            fc = FormulaCell(ftext, pos)
+                            is_formula = True
+                        else:
+                            anchor = shared.get(si)
+                            if anchor is not None:
+                                fc = FormulaCell(anchor[0], anchor[1])
+                                is_formula = True
+                            else:
+                                pending.append((pos, si))
+                    elif ft == "array" or ft == "dataTable":
+                        rng = _range_or_none(fel.get("ref")) or (r, cn, r, cn)
+                        if ft == "array":
+                            fc = FormulaCell(decode_xstring(ftext) if "_x" in ftext else ftext,
+                                             pos, kind="array", ref=rng)
+                        else:
+                            fc = FormulaCell(ftext, pos, kind="dataTable", ref=rng,
+                                             dt=dict(fel.attrib))
+                        is_formula = True
+                        if rng[0] != rng[2] or rng[1] != rng[3]:
+                            active.append(rng)
+                            if covcols is not None or len(active) > 8:
+                                covcols = _cover_cols(active, rownum)
+                            if rng[2] > max_row:
+                                max_row = rng[2]
+                            if rng[3] > max_col:
+                                max_col = rng[3]
+                    else:                                   # unknown formula type
+                        if ftext.strip():
+                            fc = FormulaCell(ftext, pos)
+                            is_formula = True
+                    if is_formula:
+                        cm = c.get("cm")
+                        if cm is not None and (dyn_cm is None or cm in dyn_cm):
+                            fc.dynamic = True
+                        formulas[pos] = fc
+
+                if is_formula:
+                    if val is not None:
+                        cached[pos] = val
+                else:
+                    covered = False
+                    if active:
+                        if covcols is not None and r == rownum:
+                            covered = cn in covcols
+                        else:
+                            for a in active:
+                                if a[0] <= r <= a[2] and a[1] <= cn <= a[3]:
+                                    covered = True
+                                    break
+                    if covered or (fel is not None and pending and pending[-1][0] == pos):
+                        if val is not None:
+                            cached[pos] = val
+                        else:
+                            continue
+                    elif val is not None:
+                        values[pos] = val
+                    else:
+                        continue                            # blank (style only)
+                if r > max_row:
+                    max_row = r
+                if cn > max_col:
+                    max_col = cn
+
+            row.clear()
+            prev = row.getprevious()
+            while prev is not None:
+                del row.getparent()[0]
+                prev = row.getprevious()
+
+        # shared-formula members written before their anchor (not done by Excel)
+        for pos, si in pending:
+            anchor = shared.get(si)
+            if anchor is not None:
+                sheet.formulas[pos] = FormulaCell(anchor[0], anchor[1])
+            elif pos in cached:                 # no formula to be found: keep the value
+                values[pos] = cached.pop(pos)
+        sheet.max_row = max_row
+        sheet.max_col = max_col
+
+    # -- tables --------------------------------------------------------------------------
+
+    def table(self, part: str, sheet_name: str) -> Table | None:
+        root = self.parse(part)
+        rng = _range_or_none(root.get("ref"))
+        if rng is None:
+            return None
+        columns = []
+        for el in root:
+            if _local(el.tag) == "tableColumns":
+                columns = [decode_xstring(tc.get("name") or "") for tc in el
+                           if _local(tc.tag) == "tableColumn"]
+        try:
+            header = int(root.get("headerRowCount") or 1)
+            totals = int(root.get("totalsRowCount") or 0)
+        except ValueError:
+            header, totals = 1, 0
+        name = root.get("displayName") or root.get("name") or ""
+        return Table(name=name, sheet=sheet_name, ref=rng, columns=columns,
+                     header_rows=header, totals_rows=totals)
+
+    # -- external links ------------------------------------------------------------------
+
+    def external(self, book: ExternalBook, part: str) -> None:
+        # the linked workbook's path exactly as written (normally TargetMode="External")
+        rels = {rid: (typ, target) for rid, typ, target, _ext in self.rels(part, raw=True)}
+        sheet_ids: dict[str, str] = {}
+        cur_sheet: dict | None = None
+        cur_row = cur_col = 0
+        try:
+            with self.open(part) as fh:
+                for ev, el in etree.iterparse(fh, events=("start", "end"), **_XML_OPTS):
+                    ln = _local(el.tag)
+                    if ev == "start":
+                        if ln == "externalBook":
+                            rid = _rid(el)
+                            if rid in rels:
+                                book.target = rels[rid][1]
+                        elif ln == "sheetData":
+                            sid = el.get("sheetId") or ""
+                            name = sheet_ids.get(sid, sid)
+                            cur_sheet = book.values.setdefault(name, {})
+                        elif ln == "row":
+                            try:
+                                cur_row = int(el.get("r") or cur_row + 1)
+                            except ValueError:
+                                cur_row += 1
+                            cur_col = 0
+                        elif ln == "ddeLink" or ln == "oleLink":
+                            if ln == "ddeLink":
+                                book.target = "|".join(
+                                    x for x in (el.get("ddeService"), el.get("ddeTopic")) if x)
+                            else:
+                                rid = _rid(el)
+                                if rid in rels:
+                                    book.target = rels[rid][1]
+                        continue
+                    if ln == "sheetName":
+                        sheet_ids[str(len(book.sheet_names))] = el.get("val") or ""
+                        book.sheet_names.append(el.get("val") or "")
+                    elif ln == "definedName":
+                        nm = el.get("name") or ""
+                        text = el.get("refersTo") or ""
+                        if text.startswith("="):
+                            text = text[1:]
+                        if el.get("sheetId") is None or nm not in book.names:
+                            book.names[nm] = text
+                    elif ln == "cell" and cur_sheet is not None:
+                        ref = el.get("r")
+                        rc = _slow_cell(ref) if ref else None
+                        if rc is None:                  # no usable r: next in the row
+                            rc = (cur_row, cur_col + 1)
+                        cur_col = rc[1]
+                        v = None
+                        for ch in el:
+                            if _local(ch.tag) == "v":
+                                v = ch.text
+                        val = _external_value(el.get("t"), v, self.date1904)
+                        if val is not None:
+                            cur_sheet[rc] = val
+                        el.clear()
+                    elif ln == "row":
+                        el.clear()
+        except etree.LxmlError as exc:
+            raise self.corrupt(part, exc) from exc
+
+
+def _cover_cols(active, rownum: int) -> set[int]:
+    cols: set[int] = set()
+    for r1, c1, r2, c2 in active:
+        if r1 <= rownum <= r2:
+            cols.update(range(c1, c2 + 1))
+    return cols
+
+
+def _inline_text(isel, T: str, R: str) -> str:
+    parts = []
+    for ch in isel:
+        tg = ch.tag
+        if tg == T:
+            parts.append(ch.text or "")
+        elif tg == R:
+            for x in ch:
+                if x.tag == T:
+                    parts.append(x.text or "")
+    return decode_xstring("".join(parts))
+
+
+def _external_value(t: str | None, v: str | None, date1904: bool):
+    if v is None:
+        return None
+    if t is None or t == "n":
+        try:
+            return float(v)
+        except ValueError:
+            return v if v.strip() else None
+    if t == "b":
+        return v.strip().lower() in ("1", "true")
+    if t == "e":
+        return _xl_error(v.strip())
+    if t == "d":
+        s = iso_to_serial(v, date1904)
+        return v if s is None else s
+    return decode_xstring(v)        # "str", "s", "inlineStr": the text itself
+
+
+def _calc_settings(el) -> CalcSettings:
+    cs = CalcSettings()
+    cs.iterate = _bool_attr(el.get("iterate"))
+    try:
+        cs.max_iterations = int(el.get("iterateCount") or 100)
+    except ValueError:
+        pass
+    try:
+        cs.max_change = float(el.get("iterateDelta") or 0.001)
+    except ValueError:
+        pass
+    cs.calc_mode = el.get("calcMode") or "auto"
+    cs.full_calc_on_load = _bool_attr(el.get("fullCalcOnLoad"))
+    return cs
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------
+
+def _sniff_ole(path: str) -> errors.WorkbookError:
+    """An OLE2 compound file: an encrypted OOXML package or a legacy .xls."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            if _ENCRYPTED_MARK in tail + chunk:
+                return errors.EncryptedWorkbookError(
+                    path, "password-protected (encrypted) workbook")
+            tail = chunk[-(len(_ENCRYPTED_MARK) - 1):]
+    return errors.UnsupportedFormatError(path, "legacy .xls (BIFF) workbook; save it as .xlsx")
+
+
+def _check_sizes(path: str, zf: zipfile.ZipFile, max_uncompressed: int,
+                 max_ratio: float) -> None:
+    total = 0
+    for info in zf.infolist():
+        total += info.file_size
+        if total > max_uncompressed:
+            raise errors.WorkbookTooLargeError(
+                path, f"uncompressed content exceeds the size limit of {max_uncompressed} "
+                "bytes (possible decompression bomb)")
+        if info.file_size > _RATIO_MIN_SIZE:
+            ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
+            if ratio > max_ratio:
+                raise errors.WorkbookTooLargeError(
+                    path, f"part {info.filename} expands {ratio:.0f}-fold when decompressed "
+                    f"(more than {max_ratio:g}; possible decompression bomb)")
+
+
+def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
+                  max_ratio: float = 200.0) -> WorkbookData:
+    """Read an .xlsx/.xlsm workbook into a `WorkbookData`.
+
+    Raises `xleval.errors.WorkbookError` subclasses only (for any bad input): FileMissingError,
+    UnsupportedFormatError, EncryptedWorkbookError, CorruptWorkbookError, WorkbookTooLargeError.
+    """
+    try:
+        path = os.fspath(path)
+    except TypeError as exc:
+        raise errors.FileMissingError(str(path), "not a file path") from exc
+    if not os.path.exists(path):
+        raise errors.FileMissingError(path, "no such file")
+    if os.path.isdir(path):
+        raise errors.FileMissingError(path, "is a directory, not a workbook file")
+    if not os.path.isfile(path):
+        raise errors.FileMissingError(path, "not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise errors.FileMissingError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not head:
+        raise errors.CorruptWorkbookError(path, "empty file (0 bytes); not an Excel workbook")
+    if head == _OLE_MAGIC:
+        raise _sniff_ole(path)
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        if head.startswith(b"PK"):
+            raise errors.CorruptWorkbookError(
+                path, "damaged or truncated zip archive") from exc
+        raise errors.UnsupportedFormatError(
+            path, "not an Excel workbook (not a zip file)") from exc
+    except NotImplementedError as exc:
+        raise errors.UnsupportedFormatError(
+            path, f"uses an unsupported zip feature ({exc})") from exc
+    except MemoryError as exc:
+        raise errors.WorkbookTooLargeError(path, "zip directory too large to read") from exc
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, EOFError, struct.error...
+        raise errors.CorruptWorkbookError(path, f"damaged zip archive ({exc})") from exc
+
+    # The loader allocates millions of small objects and frees none of them: the cyclic
+    # garbage collector would only rescan them over and over (15-20% of the load time).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with zf:
+            _check_sizes(path, zf, max_uncompressed, max_ratio)
+            return _Reader(path, zf, max_uncompressed).load()
+    except errors.WorkbookError:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise errors.CorruptWorkbookError(path, f"damaged zip archive ({exc})") from exc
+    except (zlib.error, EOFError) as exc:
+        raise errors.CorruptWorkbookError(
+            path, "damaged zip archive (compressed data is invalid or truncated)") from exc
+    except NotImplementedError as exc:
+        raise errors.UnsupportedFormatError(
+            path, f"uses an unsupported zip feature ({exc})") from exc
+    except RuntimeError as exc:
+        if "encrypted" in str(exc).lower() or "password" in str(exc).lower():
+            raise errors.EncryptedWorkbookError(
+                path, "zip entries are password-protected (encrypted)") from exc
+        raise errors.CorruptWorkbookError(path, f"unreadable workbook ({exc})") from exc
+    except MemoryError as exc:
+        raise errors.WorkbookTooLargeError(path, "not enough memory to load the workbook") \
+            from exc
+    except etree.LxmlError as exc:
+        raise errors.CorruptWorkbookError(path, f"malformed XML ({exc})") from exc
+    except OSError as exc:
+        raise errors.CorruptWorkbookError(path, f"cannot read the workbook ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - bad files must only raise WorkbookError
+        raise errors.CorruptWorkbookError(
+            path, f"unreadable workbook ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if gc_was_enabled:
+            gc.enable()
