@@ -219,12 +219,15 @@ class Compiler:
             v = argfns[i](cx)
             return None if v is R.OMITTED else v
 
+        def val(i, cx):
+            return value_of(arg(i, cx), cx)
+
         if name == "IF":
             if n < 1 or n > 3:
                 return lambda cx: V.VALUE
 
             def if_(cx):
-                cond = value_of(argfns[0](cx), cx)
+                cond = val(0, cx)
                 if isinstance(cond, Array):
                     t = value_of(arg(1, cx), cx) if n > 1 else True
                     f = value_of(arg(2, cx), cx) if n > 2 else False
@@ -248,7 +251,7 @@ class Compiler:
             only_na = name == "IFNA"
 
             def iferror(cx):
-                v = value_of(argfns[0](cx), cx)
+                v = val(0, cx)
                 if isinstance(v, Array):
                     fb = None
                     rows = []
@@ -273,7 +276,7 @@ class Compiler:
             def choose(cx):
                 if n < 2:
                     return V.VALUE
-                k = value_of(argfns[0](cx), cx)
+                k = val(0, cx)
                 if isinstance(k, Array):
                     vals = [value_of(arg(i, cx), cx) for i in range(1, n)]
                     return O.lift1(lambda x: _choose_one(x, vals), k)
@@ -291,7 +294,7 @@ class Compiler:
                 if n < 2 or n % 2:
                     return V.VALUE
                 for i in range(0, n, 2):
-                    c = value_of(argfns[i](cx), cx)
+                    c = val(i, cx)
                     if isinstance(c, Array):
                         c = c.rows[0][0]
                     b = _truth(c)
@@ -305,14 +308,14 @@ class Compiler:
             def switch(cx):
                 if n < 3:
                     return V.VALUE
-                x = value_of(argfns[0](cx), cx)
+                x = val(0, cx)
                 if isinstance(x, Array):
                     x = x.rows[0][0]
                 if isinstance(x, XLError):
                     return x
                 i = 1
                 while i + 1 < n:
-                    c = value_of(argfns[i](cx), cx)
+                    c = val(i, cx)
                     if isinstance(c, Array):
                         c = c.rows[0][0]
                     if isinstance(c, XLError):

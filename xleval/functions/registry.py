@@ -193,6 +193,16 @@ def _call(spec: FunctionSpec, cx, args: list):
         return V.NUM
     except RecursionError:
         return V.NUM
+    except Exception as e:  # noqa: BLE001 - a bug in one function must not stop the run
+        from ..evaluator.engine import NeedCell
+        if isinstance(e, NeedCell):
+            raise
+        ev = getattr(cx, "ev", None)
+        if ev is not None:
+            msg = f"{spec.name} failed internally ({type(e).__name__}); cell gets #VALUE!"
+            if msg not in ev.report.warnings:
+                ev.report.warnings.append(msg)
+        return V.VALUE
 
 
 def _flatten_numbers(cx, args: list):
