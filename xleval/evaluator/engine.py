@@ -623,6 +623,7 @@ class Engine:
                 need = e.key
             stack = [key]
             on_stack = {key}
+            attempts: dict = {}
             self._push_need(stack, on_stack, need, on_cycle)
             while stack:
                 k = stack[-1]
@@ -630,6 +631,14 @@ class Engine:
                 if cells[ks].get((kr, kc)) is not PENDING:
                     stack.pop()
                     on_stack.discard(k)
+                    continue
+                n_try = attempts[k] = attempts.get(k, 0) + 1
+                if n_try > 10_000:
+                    # safety net: never spin on a cell that cannot make progress
+                    cells[ks][(kr, kc)] = V.VALUE
+                    self.report.warnings.append(
+                        f"{self.sheet_names[ks]}!{cell_name(kr, kc)}: evaluation made no "
+                        "progress; cell set to #VALUE!")
                     continue
                 try:
                     self.eval_cell(ks, kr, kc)
@@ -642,6 +651,11 @@ class Engine:
 
     def _push_need(self, stack, on_stack, need, on_cycle) -> None:
         dep = self.anchor_of(need)
+        if dep != need and self.cells[dep[0]].get(dep[1:]) is not PENDING:
+            # the anchor is done but did not fill this covered cell (its evaluation was cut
+            # short by a circular reference): the cell shows 0 like the rest of the cycle
+            self.cells[need[0]][need[1:]] = 0.0
+            return
         if dep in on_stack or dep[1:] not in self.formulas[dep[0]]:
             # a circular reference found at run time (through INDIRECT/OFFSET...), or a
             # covered cell whose anchor vanished: break it like Excel does, with 0

@@ -39,10 +39,9 @@ def run_tail(engine, plan, on_cycle=None) -> None:
             engine.report.iterations += iterate(engine, comp, calc.max_iterations,
                                                 calc.max_change)
         else:
-            # Excel with iteration off leaves a circular reference at 0 and warns
-            for s, r, c in comp:
-                engine.cells[s][(r, c)] = 0.0
-                _fill_covered(engine, s, r, c, 0.0)
+            # Iteration off: evaluate normally; a cell that really reads itself at run time
+            # (IF may break a cycle the static graph sees) is left at 0, as Excel shows it
+            engine.compute(comp, on_cycle=on_cycle)
 
 
 def _fill_covered(engine, s, r, c, value) -> None:
