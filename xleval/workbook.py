@@ -218,8 +218,9 @@ class Workbook:
         if not self.calculated:
             self.calculate()
         parts = {s.name: s.part for s in self.data.sheets if s.part}
-        write_values(self.data.path, path, self.formula_values(), sheet_parts=parts,
-                     in_place=in_place)
+        values = {name: vals for name, vals in self.formula_values().items()
+                  if name in parts and vals}
+        write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place)
 
     def to_json(self, path: str) -> None:
         from .writer.tabular import write_json
