@@ -86,7 +86,8 @@ class Engine:
         self.n_local = len(wb.sheets)
         self.ext_index: dict[tuple[int, str], int] = {}
         for eb in wb.externals:
-            for sname in eb.sheet_names or list(eb.values):
+            # a linked sheet with no cached cells at all cannot be read: #REF! like Excel
+            for sname in [n for n in (eb.sheet_names or list(eb.values)) if eb.values.get(n)]:
                 idx = len(self.sheet_names)
                 self.sheet_names.append(f"[{eb.index}]{sname}")
                 vals = dict(eb.values.get(sname, {}))
@@ -127,6 +128,8 @@ class Engine:
 
     def resolve_sheets(self, sheet: str | None, sheet2: str | None, book: int | None,
                        current: int) -> list[int]:
+        if book == 0:
+            book = None          # [0] is the workbook itself
         if book is not None:
             if sheet is None:
                 raise KeyError("external book without sheet")
@@ -156,6 +159,8 @@ class Engine:
 
     def name_tree(self, name: str, sheet: str | None, book: int | None, current: int):
         """The parsed definition of a defined name and the sheet it is evaluated on."""
+        if book == 0:
+            book = None
         if book is not None:
             for eb in self.wb.externals:
                 if eb.index == book and name in eb.names:

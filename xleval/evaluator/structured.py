@@ -100,10 +100,16 @@ def resolve_structured(ev, table: str | None, spec: str, cx):
         parts = _split_colon(joined)
         idx = []
         for p in parts:
-            name = _unescape(_strip(p)).lower()
-            if name not in cols:
+            raw = _strip(p)
+            name = _unescape(raw).lower()
+            if name in cols:
+                idx.append(cols.index(name))
+                continue
+            # column names may carry leading/trailing spaces ("Field 4 ")
+            stripped = [c.strip() for c in cols]
+            if name.strip() not in stripped:
                 return V.REF
-            idx.append(cols.index(name))
+            idx.append(stripped.index(name.strip()))
         col_lo, col_hi = c1 + min(idx), c1 + max(idx)
     if this_row:
         row = cx.row
