@@ -18,7 +18,7 @@ from .. import values as V
 from ..functions import registry as R
 from ..loader.model import FormulaCell, WorkbookData
 from ..parser.ast import Func, Node
-from ..parser.parser import parse, shape_key
+from ..parser.parser import fast_shape_key, parse, shape_key
 from ..parser.tokenizer import FormulaSyntaxError, tokenize
 from ..refs import MAX_COL, MAX_ROW, cell_name
 from ..values import Array, XLError
@@ -432,6 +432,11 @@ class Engine:
         if fc.kind == "dataTable":
             key = f"TABLE|{fc.origin}"
             return self._new_shape(key, s, is_array, None, fc, "data table")
+        fast = fast_shape_key(fc.text, fc.origin)
+        if fast is not None:
+            shape = self._shape_by_key.get((s, is_array, fast))
+            if shape is not None:
+                return shape
         try:
             key, toks = shape_key(fc.text, fc.origin)
         except FormulaSyntaxError as e:
@@ -439,6 +444,8 @@ class Engine:
         full = (s, is_array, key)
         shape = self._shape_by_key.get(full)
         if shape is not None:
+            if fast is not None:
+                self._shape_by_key[(s, is_array, fast)] = shape
             return shape
         try:
             tree = parse(fc.text, fc.origin, toks)
@@ -447,6 +454,8 @@ class Engine:
         else:
             shape = self._new_shape(key, s, is_array, tree, fc, None)
         self._shape_by_key[full] = shape
+        if fast is not None:
+            self._shape_by_key[(s, is_array, fast)] = shape
         return shape
 
     def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:

@@ -127,6 +127,41 @@ def shape_key(text: str, origin: tuple[int, int]) -> tuple[str, list[tuple[str, 
     return "\x1f".join(parts), toks
 
 
+_FAST_REF = re.compile(
+    r"(?<![\w.$])(?:(\$?)([A-Za-z]{1,3})(\$?)([0-9]{1,7})"
+    r"|(\$?)([A-Za-z]{1,3}):(\$?)([A-Za-z]{1,3})"
+    r"|(\$?)([0-9]{1,7}):(\$?)([0-9]{1,7}))(?![\w.(!\[])")
+
+
+def fast_shape_key(text: str, origin: tuple[int, int]) -> str | None:
+    """The R1C1 shape key by one regex substitution, for the common formulas without
+    strings, quoted sheet names or brackets (where a reference-like substring could be
+    text); None when the slow, tokenizing path must decide."""
+    if '"' in text or "'" in text or "[" in text or "!" in text and _BANG_REF.search(text):
+        return None
+    orow, ocol = origin
+
+    def sub(m):
+        g = m.groups()
+        if g[1] is not None:
+            c = col_to_num(g[1])
+            r = int(g[3])
+            return (f"R{r}" if g[2] else f"R[{r - orow}]") + \
+                   (f"C{c}" if g[0] else f"C[{c - ocol}]")
+        if g[5] is not None:
+            a, b = col_to_num(g[5]), col_to_num(g[7])
+            return (f"C{a}" if g[4] else f"C[{a - ocol}]") + ":" + \
+                   (f"C{b}" if g[6] else f"C[{b - ocol}]")
+        a, b = int(g[9]), int(g[11])
+        return (f"R{a}" if g[8] else f"R[{a - orow}]") + ":" + \
+               (f"R{b}" if g[10] else f"R[{b - orow}]")
+    return "\x1e" + _FAST_REF.sub(sub, text)
+
+
+# a reference-looking sheet name followed by '!' (e.g. Q1!A1) would make the fast key unsafe
+_BANG_REF = re.compile(r"(?<![\w.$])\$?[A-Za-z]{1,3}\$?[0-9]{1,7}!")
+
+
 class _Parser:
     def __init__(self, toks: list[tuple[str, str]], origin: tuple[int, int]):
         self.toks = toks
