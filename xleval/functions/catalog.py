@@ -1,0 +1,157 @@
+"""Every Excel worksheet function, by Excel's category, and where xleval gets each one
+(native implementation, the formulas adapter, or missing).
+
+The list follows Excel's function reference (Microsoft 365): current functions including
+the dynamic-array and LAMBDA families, the legacy names kept for compatibility, CUBE*,
+web and add-in functions, plus JIS (DBCS's name in Japanese Excel) and USDOLLAR (the legacy
+name of DOLLAR), which files may contain. A function appears once, under its primary
+category.
+"""
+from __future__ import annotations
+
+_BY_CATEGORY: dict[str, str] = {
+    "Compatibility": """
+        BETADIST BETAINV BINOMDIST CHIDIST CHIINV CHITEST CONCATENATE CONFIDENCE COVAR
+        CRITBINOM EXPONDIST FDIST FINV FLOOR FORECAST FTEST GAMMADIST GAMMAINV HYPGEOMDIST
+        LOGINV LOGNORMDIST MODE NEGBINOMDIST NORMDIST NORMINV NORMSDIST NORMSINV PERCENTILE
+        PERCENTRANK POISSON QUARTILE RANK STDEV STDEVP TDIST TINV TTEST VAR VARP WEIBULL
+        ZTEST
+    """,
+    "Cube": """
+        CUBEKPIMEMBER CUBEMEMBER CUBEMEMBERPROPERTY CUBERANKEDMEMBER CUBESET CUBESETCOUNT
+        CUBEVALUE
+    """,
+    "Database": """
+        DAVERAGE DCOUNT DCOUNTA DGET DMAX DMIN DPRODUCT DSTDEV DSTDEVP DSUM DVAR DVARP
+    """,
+    "Date & Time": """
+        DATE DATEDIF DATEVALUE DAY DAYS DAYS360 EDATE EOMONTH HOUR ISOWEEKNUM MINUTE MONTH
+        NETWORKDAYS NETWORKDAYS.INTL NOW SECOND TIME TIMEVALUE TODAY WEEKDAY WEEKNUM WORKDAY
+        WORKDAY.INTL YEAR YEARFRAC
+    """,
+    "Engineering": """
+        BESSELI BESSELJ BESSELK BESSELY BIN2DEC BIN2HEX BIN2OCT BITAND BITLSHIFT BITOR
+        BITRSHIFT BITXOR COMPLEX CONVERT DEC2BIN DEC2HEX DEC2OCT DELTA ERF ERF.PRECISE ERFC
+        ERFC.PRECISE GESTEP HEX2BIN HEX2DEC HEX2OCT IMABS IMAGINARY IMARGUMENT IMCONJUGATE
+        IMCOS IMCOSH IMCOT IMCSC IMCSCH IMDIV IMEXP IMLN IMLOG10 IMLOG2 IMPOWER IMPRODUCT
+        IMREAL IMSEC IMSECH IMSIN IMSINH IMSQRT IMSUB IMSUM IMTAN OCT2BIN OCT2DEC OCT2HEX
+    """,
+    "Financial": """
+        ACCRINT ACCRINTM AMORDEGRC AMORLINC COUPDAYBS COUPDAYS COUPDAYSNC COUPNCD COUPNUM
+        COUPPCD CUMIPMT CUMPRINC DB DDB DISC DOLLARDE DOLLARFR DURATION EFFECT FV FVSCHEDULE
+        INTRATE IPMT IRR ISPMT MDURATION MIRR NOMINAL NPER NPV ODDFPRICE ODDFYIELD ODDLPRICE
+        ODDLYIELD PDURATION PMT PPMT PRICE PRICEDISC PRICEMAT PV RATE RECEIVED RRI SLN
+        STOCKHISTORY SYD TBILLEQ TBILLPRICE TBILLYIELD VDB XIRR XNPV YIELD YIELDDISC YIELDMAT
+    """,
+    "Information": """
+        CELL ERROR.TYPE INFO ISBLANK ISERR ISERROR ISEVEN ISFORMULA ISLOGICAL ISNA ISNONTEXT
+        ISNUMBER ISODD ISOMITTED ISREF ISTEXT N NA SHEET SHEETS TYPE
+    """,
+    "Logical": """
+        AND BYCOL BYROW FALSE IF IFERROR IFNA IFS LAMBDA LET MAKEARRAY MAP NOT OR REDUCE
+        SCAN SWITCH TRUE XOR
+    """,
+    "Lookup & Reference": """
+        ADDRESS AREAS CHOOSE CHOOSECOLS CHOOSEROWS COLUMN COLUMNS DROP EXPAND FIELDVALUE
+        FILTER FORMULATEXT GETPIVOTDATA GROUPBY HLOOKUP HSTACK HYPERLINK IMAGE INDEX INDIRECT
+        LOOKUP MATCH OFFSET PIVOTBY ROW ROWS RTD SORT SORTBY TAKE TOCOL TOROW TRANSPOSE
+        TRIMRANGE UNIQUE VLOOKUP VSTACK WRAPCOLS WRAPROWS XLOOKUP XMATCH
+    """,
+    "Math & Trig": """
+        ABS ACOS ACOSH ACOT ACOTH AGGREGATE ARABIC ASIN ASINH ATAN ATAN2 ATANH BASE CEILING
+        CEILING.MATH CEILING.PRECISE COMBIN COMBINA COS COSH COT COTH CSC CSCH DECIMAL
+        DEGREES EVEN EXP FACT FACTDOUBLE FLOOR.MATH FLOOR.PRECISE GCD INT ISO.CEILING LCM LN
+        LOG LOG10 MDETERM MINVERSE MMULT MOD MROUND MULTINOMIAL MUNIT ODD PERCENTOF PI POWER
+        PRODUCT QUOTIENT RADIANS RAND RANDARRAY RANDBETWEEN ROMAN ROUND ROUNDDOWN ROUNDUP SEC
+        SECH SEQUENCE SERIESSUM SIGN SIN SINH SQRT SQRTPI SUBTOTAL SUM SUMIF SUMIFS
+        SUMPRODUCT SUMSQ SUMX2MY2 SUMX2PY2 SUMXMY2 TAN TANH TRUNC
+    """,
+    "Statistical": """
+        AVEDEV AVERAGE AVERAGEA AVERAGEIF AVERAGEIFS BETA.DIST BETA.INV BINOM.DIST
+        BINOM.DIST.RANGE BINOM.INV CHISQ.DIST CHISQ.DIST.RT CHISQ.INV CHISQ.INV.RT CHISQ.TEST
+        CONFIDENCE.NORM CONFIDENCE.T CORREL COUNT COUNTA COUNTBLANK COUNTIF COUNTIFS
+        COVARIANCE.P COVARIANCE.S DEVSQ EXPON.DIST F.DIST F.DIST.RT F.INV F.INV.RT F.TEST
+        FISHER FISHERINV FORECAST.ETS FORECAST.ETS.CONFINT FORECAST.ETS.SEASONALITY
+        FORECAST.ETS.STAT FORECAST.LINEAR FREQUENCY GAMMA GAMMA.DIST GAMMA.INV GAMMALN
+        GAMMALN.PRECISE GAUSS GEOMEAN GROWTH HARMEAN HYPGEOM.DIST INTERCEPT KURT LARGE LINEST
+        LOGEST LOGNORM.DIST LOGNORM.INV MAX MAXA MAXIFS MEDIAN MIN MINA MINIFS MODE.MULT
+        MODE.SNGL NEGBINOM.DIST NORM.DIST NORM.INV NORM.S.DIST NORM.S.INV PEARSON
+        PERCENTILE.EXC PERCENTILE.INC PERCENTRANK.EXC PERCENTRANK.INC PERMUT PERMUTATIONA PHI
+        POISSON.DIST PROB QUARTILE.EXC QUARTILE.INC RANK.AVG RANK.EQ RSQ SKEW SKEW.P SLOPE
+        SMALL STANDARDIZE STDEV.P STDEV.S STDEVA STDEVPA STEYX T.DIST T.DIST.2T T.DIST.RT
+        T.INV T.INV.2T T.TEST TREND TRIMMEAN VAR.P VAR.S VARA VARPA WEIBULL.DIST Z.TEST
+    """,
+    "Text": """
+        ARRAYTOTEXT ASC BAHTTEXT CHAR CLEAN CODE CONCAT DBCS DETECTLANGUAGE DOLLAR EXACT FIND
+        FINDB FIXED LEFT LEFTB LEN LENB LOWER MID MIDB NUMBERVALUE PHONETIC PROPER
+        REGEXEXTRACT REGEXREPLACE REGEXTEST REPLACE REPLACEB REPT RIGHT RIGHTB SEARCH SEARCHB
+        SUBSTITUTE T TEXT TEXTAFTER TEXTBEFORE TEXTJOIN TEXTSPLIT TRANSLATE TRIM UNICHAR
+        UNICODE UPPER VALUE VALUETOTEXT
+        JIS USDOLLAR
+    """,
+    "Web": """
+        ENCODEURL FILTERXML WEBSERVICE
+    """,
+    "Add-in & Automation": """
+        CALL EUROCONVERT REGISTER.ID
+    """,
+}
+
+
+def _build() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for cat, names in _BY_CATEGORY.items():
+        for n in names.split():
+            if n in out:
+                raise ValueError(f"function {n} listed twice ({out[n]}, {cat})")
+            out[n] = cat
+    return dict(sorted(out.items()))
+
+
+EXCEL_FUNCTIONS: dict[str, str] = _build()
+
+# recalculated on every calculation regardless of their inputs
+VOLATILE_FUNCTIONS = frozenset({
+    "NOW", "TODAY", "RAND", "RANDBETWEEN", "RANDARRAY", "OFFSET", "INDIRECT", "CELL", "INFO",
+})
+
+# compiled by the evaluator itself (short-circuit / binding forms), not registry entries
+_SPECIAL_FORMS_FALLBACK = frozenset({"IF", "IFERROR", "IFNA", "CHOOSE", "IFS", "SWITCH",
+                                     "LET", "LAMBDA"})
+
+
+def _special_forms() -> frozenset:
+    try:
+        from ..evaluator.compiler import SPECIAL_FORMS
+        return frozenset(SPECIAL_FORMS)
+    except ImportError:
+        return _SPECIAL_FORMS_FALLBACK
+
+
+def coverage() -> list[dict]:
+    """For each Excel function: {"name", "category", "source", "volatile"} where source is
+    "native" (implemented by xleval: the registry or a form the compiler handles),
+    "formulas" (served by the formulas adapter) or "missing"."""
+    from . import load_all
+    from .adapter import formulas_function
+    from .registry import REGISTRY
+
+    load_all()
+    special = _special_forms()
+    out = []
+    for name, cat in EXCEL_FUNCTIONS.items():
+        spec = REGISTRY.get(name)
+        if spec is not None or name in special:
+            source = "native"
+            volatile = spec.volatile if spec is not None else False
+        else:
+            fspec = formulas_function(name)
+            if fspec is not None:
+                source = "formulas"
+                volatile = fspec.volatile
+            else:
+                source = "missing"
+                volatile = name in VOLATILE_FUNCTIONS
+        volatile = volatile or name in VOLATILE_FUNCTIONS
+        out.append({"name": name, "category": cat, "source": source, "volatile": volatile})
+    return out
