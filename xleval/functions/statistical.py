@@ -1,0 +1,1892 @@
+"""Excel's Statistical functions: aggregates (AVERAGE, COUNT, STDEV...), order statistics,
+regression (LINEST...), and the probability distributions, written without scipy.
+
+Argument rules (Excel's):
+  * the "number1, number2, ..." functions (AVERAGE, STDEV, MEDIAN...) count only numbers
+    inside references and arrays, coerce typed arguments, and fail on any error;
+  * the "A" variants (AVERAGEA, STDEVA, MAXA...) also count text inside references as 0
+    and TRUE/FALSE as 1/0;
+  * array-typed parameters (LARGE, PERCENTILE, CORREL, LINEST...) are evaluated as arrays.
+
+The shared numerical helpers (incomplete gamma/beta, inverse normal, percentiles...) are
+also used by SUBTOTAL and AGGREGATE in math.py.
+"""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_FLOOR, Decimal
+
+from .. import values as V
+from ..evaluator.refs import Range, RefList
+from ..values import Array, XLError
+from .registry import ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, VALUES, xl
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+_EPS = 1e-15
+
+
+# =========================================================================================
+# collecting arguments
+# =========================================================================================
+
+def nums_of_array(a) -> list[float]:
+    """The numbers of an array argument (references already expanded): text, booleans and
+    blanks are skipped, an error is raised."""
+    out = []
+    if not isinstance(a, Array):
+        a = Array([[a]])
+    for v in a.flat():
+        if isinstance(v, float):
+            out.append(v)
+        elif isinstance(v, XLError):
+            raise v
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out.append(float(v))
+    return out
+
+
+def nums_of_raw(cx, a) -> list[float]:
+    """Numbers of a reference or array argument (the RANK/AGGREGATE style)."""
+    if isinstance(a, (Range, RefList)):
+        out = []
+        for v in cx.ev.iter_ref_values(a):
+            if isinstance(v, float):
+                out.append(v)
+            elif isinstance(v, XLError):
+                raise v
+        return out
+    if isinstance(a, Array):
+        return nums_of_array(a)
+    if a is None:
+        return []
+    n = V.to_number(a)
+    if isinstance(n, XLError):
+        raise n
+    return [n]
+
+
+def _a_value(v):
+    """One value inside a reference/array for the A-functions (None: skipped)."""
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, float):
+        return v
+    if isinstance(v, str):
+        return 0.0
+    if isinstance(v, XLError):
+        raise v
+    return None
+
+
+def numbers_a(cx, args) -> list[float]:
+    """AVERAGEA/STDEVA/MAXA...: text in references counts as 0, booleans as 1/0."""
+    out = []
+    for a in args:
+        if isinstance(a, (Range, RefList)):
+            for v in cx.ev.iter_ref_values(a):
+                x = _a_value(v)
+                if x is not None:
+                    out.append(x)
+        elif isinstance(a, Array):
+            for v in a.flat():
+                x = _a_value(v)
+                if x is not None:
+                    out.append(x)
+        elif a is None:
+            out.append(0.0)
+        else:
+            n = V.to_number(a)
+            if isinstance(n, XLError):
+                raise n
+            out.append(n)
+    return out
+
+
+def first_error(values) -> None:
+    """Raise the first error among values, as Excel's array statistics scan them: #NULL!
+    (error code 0 inside Excel) is passed over like a non-number."""
+    for v in values:
+        if isinstance(v, XLError) and v != V.NULL:
+            raise v
+
+
+def paired(a: Array, b: Array, by_array: bool = False) -> tuple[list[float], list[float]]:
+    """Paired numbers of two arrays with the same number of cells (pairs with a non-number
+    skipped), and the error Excel reports: CORREL, SLOPE, COVARIANCE... check the sizes
+    (#N/A), then look pair by pair (first value, then second), passing over a pair whose
+    value is #NULL!; CHISQ.TEST (by_array) looks through the whole first array, then the
+    second, before the sizes."""
+    fa = list(a.flat())
+    fb = list(b.flat())
+    if by_array:
+        first_error(fa)
+        first_error(fb)
+    else:
+        if len(fa) != len(fb):
+            raise V.NA
+        for x, y in zip(fa, fb):
+            if isinstance(x, XLError):
+                if x == V.NULL:
+                    continue
+                raise x
+            if isinstance(y, XLError) and y != V.NULL:
+                raise y
+    if len(fa) != len(fb):
+        raise V.NA
+    xs, ys = [], []
+    for x, y in zip(fa, fb):
+        if isinstance(x, float) and isinstance(y, float):
+            xs.append(x)
+            ys.append(y)
+    return xs, ys
+
+
+def nums_skip_null(a: Array) -> list[float]:
+    vals = list(a.flat())
+    first_error(vals)
+    return [v for v in vals if isinstance(v, float)]
+
+
+# =========================================================================================
+# moments
+# =========================================================================================
+
+def total(xs) -> float:
+    """Left-to-right summation, as Excel adds (its rounding errors included)."""
+    t = 0.0
+    for x in xs:
+        t += x
+    return t
+
+
+def mean(xs: list[float]) -> float:
+    if not xs:
+        raise V.DIV0
+    return total(xs) / len(xs)
+
+
+def devsq(xs: list[float]) -> float:
+    m = total(xs) / len(xs)
+    return total((x - m) ** 2 for x in xs)
+
+
+def var_s(xs: list[float]) -> float:
+    if len(xs) < 2:
+        raise V.DIV0
+    return devsq(xs) / (len(xs) - 1)
+
+
+def var_p(xs: list[float]) -> float:
+    if not xs:
+        raise V.DIV0
+    return devsq(xs) / len(xs)
+
+
+def median(xs: list[float]) -> float:
+    if not xs:
+        raise V.NUM
+    s = sorted(xs)
+    n = len(s)
+    h = n // 2
+    if n % 2:
+        return s[h]
+    return (s[h - 1] + s[h]) / 2
+
+
+def mode_sngl(xs: list[float]) -> float:
+    """The most frequent value; among equally frequent ones the first to appear."""
+    counts: dict[float, int] = {}
+    for x in xs:
+        counts[x] = counts.get(x, 0) + 1
+    best, bc = None, 1
+    for x in xs:
+        c = counts[x]
+        if c > bc:
+            best, bc = x, c
+    if best is None:
+        raise V.NA
+    return best
+
+
+def large(xs: list[float], k: float) -> float:
+    """The k-th largest (a fractional k rounds up: LARGE(x, 2.2) is the 3rd largest)."""
+    n = len(xs)
+    if n == 0 or k < 1 or k > n:
+        raise V.NUM
+    return sorted(xs, reverse=True)[math.ceil(_r15(k)) - 1]
+
+
+def small(xs: list[float], k: float) -> float:
+    """The k-th smallest, computed as Excel does as LARGE(x, n + 1 - k), so a fractional k
+    rounds down."""
+    n = len(xs)
+    if n == 0 or k < 1 or k > n:
+        raise V.NUM
+    return large(xs, n + 1 - k)
+
+
+def percentile_inc(xs: list[float], k: float) -> float:
+    n = len(xs)
+    if n == 0 or k < 0 or k > 1:
+        raise V.NUM
+    s = sorted(xs)
+    h = (n - 1) * k
+    i = int(math.floor(h))
+    if i >= n - 1:
+        return s[-1]
+    return s[i] + (h - i) * (s[i + 1] - s[i])
+
+
+def percentile_exc(xs: list[float], k: float) -> float:
+    n = len(xs)
+    if n == 0 or k <= 0 or k >= 1:
+        raise V.NUM
+    s = sorted(xs)
+    h = (n + 1) * k
+    h = _r15(h)
+    if h < 1 or h > n:
+        raise V.NUM
+    i = int(math.floor(h))
+    if i >= n:
+        return s[-1]
+    return s[i - 1] + (h - i) * (s[i] - s[i - 1])
+
+
+def quartile_inc(xs: list[float], q: float) -> float:
+    if q < 0 or q > 4:
+        raise V.NUM
+    return percentile_inc(xs, math.trunc(q) / 4)
+
+
+def quartile_exc(xs: list[float], q: float) -> float:
+    if q <= 0 or q >= 4:
+        raise V.NUM
+    q = math.trunc(q)
+    if q <= 0 or q >= 4:
+        raise V.NUM
+    return percentile_exc(xs, q / 4)
+
+
+def _r15(x: float) -> float:
+    return V.round15(x)
+
+
+# =========================================================================================
+# special functions
+# =========================================================================================
+
+def _lentz_beta(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (DLMF 8.17.22), evaluated by the
+    modified Lentz method."""
+    tiny = 1e-300
+    c = 1.0
+    d = 1.0 - (a + b) * x / (a + 1.0)
+    if abs(d) < tiny:
+        d = tiny
+    d = 1.0 / d
+    h = d
+    for m in range(1, 200000):
+        m2 = 2 * m
+        # even step
+        num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2))
+        d = 1.0 + num * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + num / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        h *= d * c
+        # odd step
+        num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0))
+        d = 1.0 + num * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + num / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < 1e-16:
+            break
+    return h
+
+
+def ibeta(a: float, b: float, x: float) -> tuple[float, float]:
+    """Regularized incomplete beta I_x(a, b) and its complement 1 - I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0, 1.0
+    if x >= 1.0:
+        return 1.0, 0.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        r = front * _lentz_beta(a, b, x) / a
+        return r, 1.0 - r
+    r = front * _lentz_beta(b, a, 1.0 - x) / b
+    return 1.0 - r, r
+
+
+def gammainc(a: float, x: float) -> tuple[float, float]:
+    """Regularized lower and upper incomplete gamma functions P(a, x), Q(a, x)."""
+    if x <= 0.0:
+        return 0.0, 1.0
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1.0:
+        # series: P = e^-x x^a / Gamma(a) * sum x^n / (a (a+1) ... (a+n))
+        term = 1.0 / a
+        total = term
+        ap = a
+        for _ in range(100000):
+            ap += 1.0
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * 1e-17:
+                break
+        p = math.exp(log_front) * total
+        return p, 1.0 - p
+    # continued fraction for Q (Legendre), modified Lentz
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for i in range(1, 100000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < tiny:
+            d = tiny
+        c = b + an / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < 1e-16:
+            break
+    q = math.exp(log_front) * h
+    return 1.0 - q, q
+
+
+def norm_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / _SQRT2)
+
+
+def norm_pdf(z: float) -> float:
+    return math.exp(-0.5 * z * z) / _SQRT2PI
+
+
+def norm_ppf(p: float) -> float:
+    """Inverse of the standard normal distribution, to full double precision."""
+    if p <= 0.0 or p >= 1.0:
+        raise V.NUM
+    if p > 0.5:
+        return -norm_ppf(1.0 - p) if 1.0 - p > 0 else math.inf
+    # p <= 0.5: start from Abramowitz & Stegun 26.2.23, then Halley steps on erfc
+    t = math.sqrt(-2.0 * math.log(p))
+    z = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+          / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t))
+    for _ in range(6):
+        e = 0.5 * math.erfc(-z / _SQRT2) - p
+        u = e * _SQRT2PI * math.exp(0.5 * z * z)
+        dz = u / (1.0 + 0.5 * z * u)
+        z -= dz
+        if abs(dz) <= 1e-16 * max(1.0, abs(z)):
+            break
+    return z
+
+
+def t_cdf(t: float, df: float) -> float:
+    x = df / (df + t * t)
+    tail = 0.5 * ibeta(df / 2.0, 0.5, x)[0]
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_sf(t: float, df: float) -> float:
+    return t_cdf(-t, df)
+
+
+def t_pdf(t: float, df: float) -> float:
+    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)
+                    - 0.5 * math.log(df * math.pi)
+                    - (df + 1) / 2 * math.log1p(t * t / df))
+
+
+def chi2_cdf(x: float, k: float) -> tuple[float, float]:
+    return gammainc(k / 2.0, x / 2.0)
+
+
+def chi2_pdf(x: float, k: float) -> float:
+    if x == 0:
+        if k < 2:
+            raise V.NUM
+        return 0.5 if k == 2 else 0.0
+    return math.exp((k / 2 - 1) * math.log(x) - x / 2 - (k / 2) * math.log(2) - math.lgamma(k / 2))
+
+
+def f_cdf(x: float, d1: float, d2: float) -> tuple[float, float]:
+    if x <= 0:
+        return 0.0, 1.0
+    return ibeta(d1 / 2.0, d2 / 2.0, d1 * x / (d1 * x + d2))
+
+
+def f_pdf(x: float, d1: float, d2: float) -> float:
+    if x == 0:
+        if d1 < 2:
+            raise V.NUM
+        return 1.0 if d1 == 2 else 0.0
+    return math.exp(0.5 * (d1 * math.log(d1 * x) + d2 * math.log(d2) - (d1 + d2) * math.log(d1 * x + d2))
+                    - math.log(x) - (math.lgamma(d1 / 2) + math.lgamma(d2 / 2) - math.lgamma((d1 + d2) / 2)))
+
+
+def beta_pdf(x: float, a: float, b: float) -> float:
+    if x == 0:
+        if a < 1:
+            raise V.NUM
+        return b if a == 1 else 0.0
+    if x == 1:
+        if b < 1:
+            raise V.NUM
+        return a if b == 1 else 0.0
+    return math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x)
+                    + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b))
+
+
+def gamma_pdf(x: float, a: float, b: float) -> float:
+    if x == 0:
+        if a < 1:
+            raise V.NUM
+        return 1.0 / b if a == 1 else 0.0
+    return math.exp((a - 1) * math.log(x) - x / b - math.lgamma(a) - a * math.log(b))
+
+
+def solve_increasing(f, target: float, lo: float, hi: float, deriv=None,
+                     x0: float | None = None, lower_bound: float = -math.inf,
+                     upper_bound: float = math.inf) -> float:
+    """x with f(x) = target for an increasing f: the bracket [lo, hi] is widened until it
+    holds the root, then safeguarded Newton steps (or bisection) narrow it."""
+    flo = f(lo) - target
+    for _ in range(2000):
+        if flo <= 0:
+            break
+        hi = lo
+        lo = lo - 2 * (abs(lo) + 1) if lower_bound == -math.inf else lower_bound + (lo - lower_bound) / 2
+        flo = f(lo) - target
+    fhi = f(hi) - target
+    for _ in range(2000):
+        if fhi >= 0:
+            break
+        lo, flo = hi, fhi
+        hi = hi + 2 * (abs(hi) + 1) if upper_bound == math.inf else upper_bound - (upper_bound - hi) / 2
+        fhi = f(hi) - target
+    if flo > 0 or fhi < 0:
+        raise V.NUM
+    x = x0 if x0 is not None and lo < x0 < hi else (lo + hi) / 2
+    for _ in range(400):
+        fx = f(x) - target
+        if fx == 0:
+            return x
+        if fx < 0:
+            lo = x
+        else:
+            hi = x
+        nx = None
+        if deriv is not None:
+            try:
+                d = deriv(x)
+            except (XLError, ValueError, OverflowError, ZeroDivisionError):
+                d = 0.0
+            if d > 0 and math.isfinite(d):
+                nx = x - fx / d
+                if not (lo < nx < hi):
+                    nx = None
+        if nx is None:
+            nx = (lo + hi) / 2
+        if abs(nx - x) <= 1e-15 * max(abs(x), 1e-300) or hi - lo <= 1e-15 * max(abs(lo), abs(hi), 1e-300):
+            return nx
+        x = nx
+    return x
+
+
+# =========================================================================================
+# basic aggregates
+# =========================================================================================
+
+@xl("AVERAGE", NUMBERS)
+def AVERAGE(xs):
+    return mean(xs)
+
+
+@xl("AVERAGEA", VALUES, ctx=True)
+def AVERAGEA(cx, args):
+    return mean(numbers_a(cx, args))
+
+
+@xl("MIN", NUMBERS)
+def MIN(xs):
+    return min(xs) if xs else 0.0
+
+
+@xl("MAX", NUMBERS)
+def MAX(xs):
+    return max(xs) if xs else 0.0
+
+
+@xl("MINA", VALUES, ctx=True)
+def MINA(cx, args):
+    xs = numbers_a(cx, args)
+    return min(xs) if xs else 0.0
+
+
+@xl("MAXA", VALUES, ctx=True)
+def MAXA(cx, args):
+    xs = numbers_a(cx, args)
+    return max(xs) if xs else 0.0
+
+
+def count_numbers(cx, args) -> int:
+    n = 0
+    for a in args:
+        if isinstance(a, (Range, RefList)):
+            for v in cx.ev.iter_ref_values(a):
+                if isinstance(v, float):
+                    n += 1
+        elif isinstance(a, Array):
+            for v in a.flat():
+                if isinstance(v, float):
+                    n += 1
+        elif a is None or isinstance(a, (float, bool)):
+            n += 1
+        elif isinstance(a, str):
+            if V.text_to_number(a) is not None:
+                n += 1
+    return n
+
+
+def count_nonblank(cx, args) -> int:
+    n = 0
+    for a in args:
+        if isinstance(a, (Range, RefList)):
+            for _ in cx.ev.iter_ref_values(a):
+                n += 1
+        elif isinstance(a, Array):
+            for v in a.flat():
+                if v is not None:
+                    n += 1
+        else:
+            n += 1
+    return n
+
+
+@xl("COUNT", VALUES, ctx=True)
+def COUNT(cx, args):
+    return float(count_numbers(cx, args))
+
+
+@xl("COUNTA", VALUES, ctx=True)
+def COUNTA(cx, args):
+    return float(count_nonblank(cx, args))
+
+
+@xl("COUNTBLANK", REF, ctx=True)
+def COUNTBLANK(cx, ref):
+    areas = ref.areas if isinstance(ref, RefList) else [ref]
+    if len(areas) != 1:
+        raise V.VALUE
+    total = areas[0].nrows * areas[0].ncols
+    filled = 0
+    for v in cx.ev.iter_ref_values(areas[0]):
+        if v != "":
+            filled += 1
+    return float(total - filled)
+
+
+@xl("MEDIAN", NUMBERS)
+def MEDIAN(xs):
+    return median(xs)
+
+
+def _mode_numbers(cx, args) -> list[float]:
+    """MODE's arguments: numbers inside references and arrays; typed text is passed over
+    and an omitted argument is #VALUE!."""
+    out = []
+    for a in args:
+        if isinstance(a, (Range, RefList)):
+            for v in cx.ev.iter_ref_values(a):
+                if isinstance(v, float):
+                    out.append(v)
+                elif isinstance(v, XLError):
+                    raise v
+        elif isinstance(a, Array):
+            out.extend(nums_of_array(a))
+        elif a is None:
+            raise V.VALUE
+        elif isinstance(a, XLError):
+            raise a
+        elif isinstance(a, float):
+            out.append(a)
+    return out
+
+
+@xl("MODE.SNGL", VALUES, ctx=True, aliases=("MODE",))
+def MODE_SNGL(cx, args):
+    return mode_sngl(_mode_numbers(cx, args))
+
+
+@xl("MODE.MULT", VALUES, ctx=True)
+def MODE_MULT(cx, args):
+    xs = _mode_numbers(cx, args)
+    counts: dict[float, int] = {}
+    for x in xs:
+        counts[x] = counts.get(x, 0) + 1
+    top = max(counts.values(), default=0)
+    if top < 2:
+        raise V.NA
+    out, seen = [], set()
+    for x in xs:
+        if counts[x] == top and x not in seen:
+            seen.add(x)
+            out.append([x])
+    return Array(out)
+
+
+@xl("STDEV.S", NUMBERS, aliases=("STDEV",))
+def STDEV_S(xs):
+    return math.sqrt(var_s(xs))
+
+
+@xl("STDEV.P", NUMBERS, aliases=("STDEVP",))
+def STDEV_P(xs):
+    return math.sqrt(var_p(xs))
+
+
+@xl("STDEVA", VALUES, ctx=True)
+def STDEVA(cx, args):
+    return math.sqrt(var_s(numbers_a(cx, args)))
+
+
+@xl("STDEVPA", VALUES, ctx=True)
+def STDEVPA(cx, args):
+    return math.sqrt(var_p(numbers_a(cx, args)))
+
+
+@xl("VAR.S", NUMBERS, aliases=("VAR",))
+def VAR_S(xs):
+    return var_s(xs)
+
+
+@xl("VAR.P", NUMBERS, aliases=("VARP",))
+def VAR_P(xs):
+    return var_p(xs)
+
+
+@xl("VARA", VALUES, ctx=True)
+def VARA(cx, args):
+    return var_s(numbers_a(cx, args))
+
+
+@xl("VARPA", VALUES, ctx=True)
+def VARPA(cx, args):
+    return var_p(numbers_a(cx, args))
+
+
+@xl("AVEDEV", NUMBERS)
+def AVEDEV(xs):
+    if not xs:
+        raise V.NUM
+    m = total(xs) / len(xs)
+    return total(abs(x - m) for x in xs) / len(xs)
+
+
+@xl("DEVSQ", NUMBERS)
+def DEVSQ(xs):
+    if not xs:
+        raise V.NUM
+    return devsq(xs)
+
+
+@xl("GEOMEAN", NUMBERS)
+def GEOMEAN(xs):
+    if not xs or any(x <= 0 for x in xs):
+        raise V.NUM
+    return math.exp(total(math.log(x) for x in xs) / len(xs))
+
+
+@xl("HARMEAN", NUMBERS)
+def HARMEAN(xs):
+    if not xs or any(x <= 0 for x in xs):
+        raise V.NUM
+    return len(xs) / total(1.0 / x for x in xs)
+
+
+@xl("KURT", NUMBERS)
+def KURT(xs):
+    n = len(xs)
+    if n < 4:
+        raise V.DIV0
+    m = total(xs) / n
+    s = math.sqrt(devsq(xs) / (n - 1))
+    if s == 0:
+        raise V.DIV0
+    q = total(((x - m) / s) ** 4 for x in xs)
+    return (n * (n + 1) / ((n - 1) * (n - 2) * (n - 3)) * q
+            - 3.0 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
+
+
+@xl("SKEW", NUMBERS)
+def SKEW(xs):
+    n = len(xs)
+    if n < 3:
+        raise V.DIV0
+    m = total(xs) / n
+    s = math.sqrt(devsq(xs) / (n - 1))
+    if s == 0:
+        raise V.DIV0
+    return n / ((n - 1) * (n - 2)) * total(((x - m) / s) ** 3 for x in xs)
+
+
+@xl("SKEW.P", NUMBERS)
+def SKEW_P(xs):
+    n = len(xs)
+    if n < 3:
+        raise V.DIV0
+    m = total(xs) / n
+    s = math.sqrt(devsq(xs) / n)
+    if s == 0:
+        raise V.DIV0
+    return total(((x - m) / s) ** 3 for x in xs) / n
+
+
+# =========================================================================================
+# order statistics
+# =========================================================================================
+
+@xl("LARGE", ARRAY, NUMBER)
+def LARGE(arr, k):
+    return large(nums_of_array(arr), k)
+
+
+@xl("SMALL", ARRAY, NUMBER)
+def SMALL(arr, k):
+    return small(nums_of_array(arr), k)
+
+
+def _rank_values(cx, ref):
+    if isinstance(ref, (Range, RefList)):
+        out = []
+        for v in cx.ev.iter_ref_values(ref):
+            if isinstance(v, float):
+                out.append(v)
+        return out
+    if isinstance(ref, Array):
+        return [v for v in ref.flat() if isinstance(v, float)]
+    raise V.VALUE
+
+
+@xl("RANK.EQ", NUMBER, RAW, NUMBER, ctx=True, aliases=("RANK",))
+def RANK_EQ(cx, x, ref, order=0.0):
+    xs = _rank_values(cx, ref)
+    if x not in xs:
+        raise V.NA
+    if order:
+        return 1.0 + sum(1 for v in xs if v < x)
+    return 1.0 + sum(1 for v in xs if v > x)
+
+
+@xl("RANK.AVG", NUMBER, RAW, NUMBER, ctx=True)
+def RANK_AVG(cx, x, ref, order=0.0):
+    xs = _rank_values(cx, ref)
+    ties = sum(1 for v in xs if v == x)
+    if not ties:
+        raise V.NA
+    before = sum(1 for v in xs if (v < x if order else v > x))
+    return before + (ties + 1) / 2.0
+
+
+@xl("PERCENTILE.INC", ARRAY, NUMBER, aliases=("PERCENTILE",))
+def PERCENTILE_INC(arr, k):
+    return percentile_inc(nums_of_array(arr), k)
+
+
+@xl("PERCENTILE.EXC", ARRAY, NUMBER)
+def PERCENTILE_EXC(arr, k):
+    return percentile_exc(nums_of_array(arr), k)
+
+
+@xl("QUARTILE.INC", ARRAY, NUMBER, aliases=("QUARTILE",))
+def QUARTILE_INC(arr, q):
+    return quartile_inc(nums_of_array(arr), q)
+
+
+@xl("QUARTILE.EXC", ARRAY, NUMBER)
+def QUARTILE_EXC(arr, q):
+    return quartile_exc(nums_of_array(arr), q)
+
+
+def _trunc_digits(x: float, digits: int) -> float:
+    """x rounded down to `digits` decimals, on its 15-digit decimal form."""
+    d = Decimal(f"{x:.15g}")
+    return float(d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_FLOOR))
+
+
+def _percentrank(xs, x, sig, exclusive: bool):
+    if sig is None:
+        sig = 3
+    if sig < 1:
+        raise V.NUM
+    n = len(xs)
+    if n == 0:
+        raise V.NUM
+    s = sorted(xs)
+    if x < s[0] or x > s[-1]:
+        raise V.NA
+
+    def rank_of(v):  # position of a value present in the data
+        less = 0
+        for y in s:
+            if y < v:
+                less += 1
+            else:
+                break
+        if exclusive:
+            return (less + 1) / (n + 1)
+        return less / (n - 1) if n > 1 else 1.0
+
+    if x in s:
+        r = rank_of(x)
+    else:
+        lo = max(v for v in s if v < x)
+        hi = min(v for v in s if v > x)
+        rl, rh = rank_of(lo), rank_of(hi)
+        r = rl + (x - lo) / (hi - lo) * (rh - rl)
+    return _trunc_digits(r, int(sig))
+
+
+@xl("PERCENTRANK.INC", ARRAY, NUMBER, INT, aliases=("PERCENTRANK",))
+def PERCENTRANK_INC(arr, x, sig=None):
+    return _percentrank(nums_of_array(arr), x, sig, False)
+
+
+@xl("PERCENTRANK.EXC", ARRAY, NUMBER, INT)
+def PERCENTRANK_EXC(arr, x, sig=None):
+    return _percentrank(nums_of_array(arr), x, sig, True)
+
+
+@xl("TRIMMEAN", ARRAY, NUMBER)
+def TRIMMEAN(arr, percent):
+    xs = nums_of_array(arr)
+    if percent < 0 or percent >= 1:
+        raise V.NUM
+    n = len(xs)
+    if n == 0:
+        raise V.NUM
+    k = int(math.floor(_r15(n * percent) / 2))
+    s = sorted(xs)
+    s = s[k:n - k]
+    return total(s) / len(s)
+
+
+@xl("FREQUENCY", ARRAY, ARRAY)
+def FREQUENCY(data, bins):
+    xs = nums_of_array(data)
+    bs = nums_of_array(bins)
+    if not bs:
+        bs = [0.0]          # no bins at all: Excel counts as if there were one bin at 0
+    order = sorted(range(len(bs)), key=lambda i: bs[i])
+    counts = [0] * (len(bs) + 1)
+    sb = [bs[i] for i in order]
+    import bisect
+    for x in xs:
+        j = bisect.bisect_left(sb, x)
+        counts[order[j] if j < len(sb) else len(bs)] += 1
+    return Array([[float(c)] for c in counts])
+
+
+# =========================================================================================
+# paired data and regression
+# =========================================================================================
+
+def _correl(xs, ys):
+    n = len(xs)
+    if n < 1:
+        raise V.DIV0
+    mx = total(xs) / n
+    my = total(ys) / n
+    sxy = total((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = total((x - mx) ** 2 for x in xs)
+    syy = total((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        raise V.DIV0
+    return sxy / math.sqrt(sxx * syy)
+
+
+@xl("CORREL", ARRAY, ARRAY)
+def CORREL(a, b):
+    return _correl(*paired(a, b))
+
+
+@xl("PEARSON", ARRAY, ARRAY)
+def PEARSON(a, b):
+    return _correl(*paired(a, b))
+
+
+@xl("RSQ", ARRAY, ARRAY)
+def RSQ(ys, xs):
+    y, x = paired(ys, xs)
+    return _correl(x, y) ** 2
+
+
+def _cov(a, b, sample: bool):
+    xs, ys = paired(a, b)
+    n = len(xs)
+    if n == 0 or (sample and n < 2):
+        raise V.DIV0
+    mx = total(xs) / n
+    my = total(ys) / n
+    s = total((x - mx) * (y - my) for x, y in zip(xs, ys))
+    return s / (n - 1 if sample else n)
+
+
+@xl("COVARIANCE.P", ARRAY, ARRAY, aliases=("COVAR",))
+def COVARIANCE_P(a, b):
+    return _cov(a, b, False)
+
+
+@xl("COVARIANCE.S", ARRAY, ARRAY)
+def COVARIANCE_S(a, b):
+    return _cov(a, b, True)
+
+
+def _simple_fit(ys_arr, xs_arr):
+    ys, xs = paired(ys_arr, xs_arr)
+    n = len(xs)
+    if n == 0:
+        raise V.DIV0
+    mx = total(xs) / n
+    my = total(ys) / n
+    sxx = total((x - mx) ** 2 for x in xs)
+    sxy = total((x - mx) * (y - my) for x, y in zip(xs, ys))
+    if sxx == 0:
+        raise V.DIV0
+    slope = sxy / sxx
+    return slope, my - slope * mx, xs, ys, mx, my, sxx, sxy
+
+
+@xl("SLOPE", ARRAY, ARRAY)
+def SLOPE(ys, xs):
+    return _simple_fit(ys, xs)[0]
+
+
+@xl("INTERCEPT", ARRAY, ARRAY)
+def INTERCEPT(ys, xs):
+    return _simple_fit(ys, xs)[1]
+
+
+@xl("STEYX", ARRAY, ARRAY)
+def STEYX(ys_arr, xs_arr):
+    ys, xs = paired(ys_arr, xs_arr)
+    n = len(xs)
+    if n < 3:
+        raise V.DIV0
+    mx = total(xs) / n
+    my = total(ys) / n
+    sxx = total((x - mx) ** 2 for x in xs)
+    syy = total((y - my) ** 2 for y in ys)
+    sxy = total((x - mx) * (y - my) for x, y in zip(xs, ys))
+    if sxx == 0:
+        raise V.DIV0
+    return math.sqrt(max(syy - sxy * sxy / sxx, 0.0) / (n - 2))
+
+
+@xl("FORECAST.LINEAR", NUMBER, ARRAY, ARRAY, aliases=("FORECAST",))
+def FORECAST(x, ys, xs):
+    slope, icpt = _simple_fit(ys, xs)[:2]
+    return icpt + slope * x
+
+
+def _numeric_matrix(arr: Array) -> list[list[float]]:
+    """Every cell a number, or #VALUE! (the regression functions turn errors, text, booleans
+    and blanks alike into #VALUE!)."""
+    rows = []
+    for row in arr.rows:
+        out = []
+        for v in row:
+            if not isinstance(v, float):
+                raise V.VALUE
+            out.append(v)
+        rows.append(out)
+    return rows
+
+
+def _design(known_y: Array, known_x: Array | None):
+    """ys (list) and the predictor columns (list of lists), with Excel's orientation rules:
+    a column of y's takes x variables from columns, a row of y's from rows."""
+    ny, nyc = known_y.nrows, known_y.ncols
+    n = ny * nyc
+    if known_x is not None:
+        nx, nxc = known_x.nrows, known_x.ncols
+        ok = ((ny == 1 and nyc == 1) or (nyc == 1 and (nx == ny or (nx == 1 and nxc == n)))
+              or (ny == 1 and (nxc == nyc or (nxc == 1 and nx == n)))
+              or (nx == ny and nxc == nyc))
+        if not ok:
+            raise V.REF
+    ym = _numeric_matrix(known_y)
+    ys = [v for row in ym for v in row]
+    if known_x is None:
+        return ys, [[float(i + 1) for i in range(n)]], "col" if nyc == 1 else "row"
+    xm = _numeric_matrix(known_x)
+    if ny == 1 and nyc == 1:
+        # one observation: every x is a variable
+        if nx * nxc < 1:
+            raise V.REF
+        return ys, [[v] for row in xm for v in row], "one"
+    if nyc == 1:
+        if nx != ny:
+            if nx * nxc == n and nx == 1:
+                return ys, [[v for v in xm[0]]], "col"
+            raise V.REF
+        return ys, [[xm[r][c] for r in range(nx)] for c in range(nxc)], "col"
+    if ny == 1:
+        if nxc != nyc:
+            if nx * nxc == n and nxc == 1:
+                return ys, [[row[0] for row in xm]], "row"
+            raise V.REF
+        return ys, [list(row) for row in xm], "row"
+    # y is a 2-D block: x must have the same shape (one variable)
+    if nx != ny or nxc != nyc:
+        raise V.REF
+    return ys, [[v for row in xm for v in row]], "grid"
+
+
+def _lstsq(ys: list[float], cols: list[list[float]], const: bool):
+    """Least squares by Householder QR with Excel's handling of collinear predictors (their
+    coefficient and standard error are 0 and the degrees of freedom grow).
+    Returns (coefs for cols, intercept, stats dict)."""
+    import numpy as np
+    n = len(ys)
+    k = len(cols)
+    y = np.asarray(ys, dtype=float)
+    X = np.asarray(cols, dtype=float).T if k else np.zeros((n, 0))
+    if const:
+        ym = y.mean()
+        Xc = X - X.mean(axis=0) if k else X
+        yc = y - ym
+    else:
+        Xc, yc, ym = X, y, 0.0
+    # drop predictors that are (numerically) combinations of earlier ones
+    keep: list[int] = []
+    basis = np.zeros((n, 0))
+    for j in range(k):
+        v = Xc[:, j].astype(float)
+        nv = float(np.linalg.norm(v))
+        if nv == 0:
+            continue
+        r = v - basis @ (basis.T @ v) if basis.shape[1] else v
+        r = r - basis @ (basis.T @ r) if basis.shape[1] else r
+        nr = float(np.linalg.norm(r))
+        if nr <= 1e-12 * nv:
+            continue
+        keep.append(j)
+        basis = np.column_stack([basis, r / nr])
+    coefs = np.zeros(k)
+    ses = np.zeros(k)
+    p = len(keep)
+    df = n - p - (1 if const else 0)
+    A = Xc[:, keep] if p else np.zeros((n, 0))
+    if p:
+        sol, *_ = np.linalg.lstsq(A, yc, rcond=None)
+        coefs[keep] = sol
+    fitted = A @ coefs[keep] if p else np.zeros(n)
+    resid = yc - fitted
+    ssresid = float(resid @ resid)
+    sstot = float(yc @ yc)
+    if ssresid <= 1e-20 * sstot:
+        ssresid = 0.0           # an exact fit: Excel's residuals come out as exact zeros
+    ssreg = max(sstot - ssresid, 0.0)
+    b = float(ym - (X.mean(axis=0) @ coefs if k else 0.0)) if const else 0.0
+    stats = {"df": df, "ssresid": ssresid, "ssreg": ssreg, "sstot": sstot, "p": p,
+             "keep": keep, "se": ses, "se_b": None}
+    if df > 0:
+        s2 = ssresid / df
+        if p:
+            inv = np.linalg.inv(A.T @ A)
+            ses[keep] = np.sqrt(np.maximum(np.diag(inv) * s2, 0.0))
+            if const:
+                xm = X.mean(axis=0)[keep]
+                stats["se_b"] = math.sqrt(max(s2 * (1.0 / n + float(xm @ inv @ xm)), 0.0))
+        elif const:
+            stats["se_b"] = math.sqrt(s2 / n)
+        stats["sey"] = math.sqrt(s2)
+    else:
+        stats["sey"] = None
+    return coefs.tolist(), b, stats
+
+
+def _linest(known_y, known_x, const, stats, log: bool):
+    ys, cols, _ = _design(known_y, known_x)
+    if log:
+        if any(y <= 0 for y in ys):
+            raise V.NUM
+        ys = [math.log(y) for y in ys]
+    n = len(ys)
+    for c in cols:
+        if len(c) != n:
+            raise V.REF
+    coefs, b, st = _linest_core(ys, cols, const)
+    k = len(cols)
+    first = [math.exp(c) if log else c for c in reversed(coefs)]
+    first.append((math.exp(b) if log else b) if const else (1.0 if log else 0.0))
+    if not stats:
+        return Array([first])
+    se = [float(s) for s in reversed(st["se"].tolist())]
+    df = st["df"]
+    if df <= 0:
+        se_row = [V.NUM] * k + [V.NUM if const else V.NA]
+        r2 = 1.0 if st["sstot"] > 0 else V.NUM
+        row3 = [r2, V.NUM]
+        row4 = [V.NUM, float(max(df, 0))]
+    else:
+        se_row = se + [st["se_b"] if const and st["se_b"] is not None else V.NA]
+        sstot = st["sstot"]
+        r2 = st["ssreg"] / sstot if sstot > 0 else V.NUM
+        row3 = [r2, st["sey"]]
+        p = st["p"]
+        if st["ssresid"] == 0:
+            F = V.NUM
+        elif p == 0:
+            F = V.NUM
+        else:
+            F = (st["ssreg"] / p) / (st["ssresid"] / df)
+        row4 = [F, float(df)]
+    row5 = [st["ssreg"], st["ssresid"]]
+    width = k + 1
+    pad = lambda r: r + [V.NA] * (width - len(r))  # noqa: E731
+    return Array([first, se_row, pad(row3), pad(row4), pad(row5)])
+
+
+def _linest_core(ys, cols, const):
+    return _lstsq(ys, cols, const)
+
+
+def _flag(v, default: bool) -> bool:
+    """An optional TRUE/FALSE argument of the regression functions: omitted (even as an empty
+    argument) means the default; an error is #VALUE!."""
+    if v is None:
+        return default
+    if isinstance(v, XLError):
+        raise V.VALUE
+    b = V.to_bool(v)
+    if isinstance(b, XLError):
+        raise V.VALUE
+    return b
+
+
+@xl("LINEST", ARRAY, ARRAY, ANY, ANY)
+def LINEST(known_y, known_x=None, const=None, stats=None):
+    return _linest(known_y, known_x, _flag(const, True), _flag(stats, False), False)
+
+
+@xl("LOGEST", ARRAY, ARRAY, ANY, ANY)
+def LOGEST(known_y, known_x=None, const=None, stats=None):
+    return _linest(known_y, known_x, _flag(const, True), _flag(stats, False), True)
+
+
+def _trend(known_y, known_x, new_x, const, log: bool):
+    ys, cols, orient = _design(known_y, known_x)
+    if log:
+        if any(y <= 0 for y in ys):
+            raise V.NUM
+        ys = [math.log(y) for y in ys]
+    coefs, b, _ = _lstsq(ys, cols, _flag(const, True))
+    k = len(cols)
+    if new_x is None:
+        if known_x is None:
+            new_x = Array([[float(i + 1)] for i in range(len(ys))]) if orient != "row" else \
+                Array([[float(i + 1) for i in range(len(ys))]])
+        else:
+            new_x = known_x
+    nm = _numeric_matrix(new_x)
+
+    def predict(xrow):
+        v = b + total(c * x for c, x in zip(coefs, xrow))
+        return math.exp(v) if log else v
+
+    if k == 1:
+        return Array([[predict([v]) for v in row] for row in nm])
+    if orient in ("col", "one") and new_x.ncols == k:
+        return Array([[predict(row)] for row in nm])
+    if orient == "row" and new_x.nrows == k:
+        return Array([[predict([nm[r][c] for r in range(k)]) for c in range(new_x.ncols)]])
+    raise V.REF
+
+
+@xl("TREND", ARRAY, ARRAY, ARRAY, ANY)
+def TREND(known_y, known_x=None, new_x=None, const=None):
+    return _trend(known_y, known_x, new_x, const, False)
+
+
+@xl("GROWTH", ARRAY, ARRAY, ARRAY, ANY)
+def GROWTH(known_y, known_x=None, new_x=None, const=None):
+    return _trend(known_y, known_x, new_x, const, True)
+
+
+# =========================================================================================
+# simple transforms
+# =========================================================================================
+
+@xl("STANDARDIZE", NUMBER, NUMBER, NUMBER)
+def STANDARDIZE(x, m, sd):
+    if sd <= 0:
+        raise V.NUM
+    return (x - m) / sd
+
+
+@xl("FISHER", NUMBER)
+def FISHER(x):
+    if x <= -1 or x >= 1:
+        raise V.NUM
+    return 0.5 * math.log((1 + x) / (1 - x))
+
+
+@xl("FISHERINV", NUMBER)
+def FISHERINV(y):
+    return math.tanh(y)
+
+
+@xl("PROB", ARRAY, ARRAY, NUMBER, NUMBER)
+def PROB(x_range, probs, lower, upper=None):
+    fx = list(x_range.flat())
+    fp = list(probs.flat())
+    if len(fx) != len(fp):
+        raise V.NA
+    xs, ps = [], []
+    for x, p in zip(fx, fp):
+        if isinstance(x, XLError):
+            raise x
+        if isinstance(p, XLError):
+            raise p
+        if isinstance(x, float) and isinstance(p, float):
+            if p < 0 or p > 1:
+                raise V.NUM
+            xs.append(x)
+            ps.append(p)
+    if abs(total(ps) - 1.0) > 1e-7:
+        raise V.NUM
+    if upper is None:
+        upper = lower
+    return total(p for x, p in zip(xs, ps) if lower <= x <= upper)
+
+
+@xl("GAUSS", NUMBER)
+def GAUSS(z):
+    return 0.5 * math.erf(z / _SQRT2)
+
+
+@xl("PHI", NUMBER)
+def PHI(x):
+    return norm_pdf(x)
+
+
+# =========================================================================================
+# normal and log-normal
+# =========================================================================================
+
+@xl("NORM.DIST", NUMBER, NUMBER, NUMBER, BOOL)
+def NORM_DIST(x, m, sd, cumulative):
+    if sd <= 0:
+        raise V.NUM
+    z = (x - m) / sd
+    return norm_cdf(z) if cumulative else norm_pdf(z) / sd
+
+
+@xl("NORMDIST", NUMBER, NUMBER, NUMBER, BOOL)
+def NORMDIST(x, m, sd, cumulative):
+    return NORM_DIST(x, m, sd, cumulative)
+
+
+@xl("NORM.INV", NUMBER, NUMBER, NUMBER, aliases=("NORMINV",))
+def NORM_INV(p, m, sd):
+    if sd <= 0 or p <= 0 or p >= 1:
+        raise V.NUM
+    return m + sd * norm_ppf(p)
+
+
+@xl("NORM.S.DIST", NUMBER, BOOL)
+def NORM_S_DIST(z, cumulative):
+    return norm_cdf(z) if cumulative else norm_pdf(z)
+
+
+@xl("NORMSDIST", NUMBER)
+def NORMSDIST(z):
+    return norm_cdf(z)
+
+
+@xl("NORM.S.INV", NUMBER, aliases=("NORMSINV",))
+def NORM_S_INV(p):
+    return norm_ppf(p)
+
+
+@xl("LOGNORM.DIST", NUMBER, NUMBER, NUMBER, BOOL)
+def LOGNORM_DIST(x, m, sd, cumulative):
+    if x <= 0 or sd <= 0:
+        raise V.NUM
+    z = (math.log(x) - m) / sd
+    return norm_cdf(z) if cumulative else norm_pdf(z) / (sd * x)
+
+
+@xl("LOGNORMDIST", NUMBER, NUMBER, NUMBER)
+def LOGNORMDIST(x, m, sd):
+    return LOGNORM_DIST(x, m, sd, True)
+
+
+@xl("LOGNORM.INV", NUMBER, NUMBER, NUMBER, aliases=("LOGINV",))
+def LOGNORM_INV(p, m, sd):
+    if sd <= 0 or p <= 0 or p >= 1:
+        raise V.NUM
+    return math.exp(m + sd * norm_ppf(p))
+
+
+# =========================================================================================
+# Student's t
+# =========================================================================================
+
+def _df(x: float, lo: float = 1.0) -> float:
+    d = math.trunc(x)
+    if d < lo:
+        raise V.NUM
+    return float(d)
+
+
+@xl("T.DIST", NUMBER, NUMBER, BOOL)
+def T_DIST(x, df, cumulative):
+    if not cumulative and 0 <= df < 1:
+        raise V.DIV0
+    df = _df(df)
+    return t_cdf(x, df) if cumulative else t_pdf(x, df)
+
+
+@xl("T.DIST.2T", NUMBER, NUMBER)
+def T_DIST_2T(x, df):
+    df = _df(df)
+    if x < 0:
+        raise V.NUM
+    return min(2.0 * t_cdf(-x, df), 1.0)
+
+
+@xl("T.DIST.RT", NUMBER, NUMBER)
+def T_DIST_RT(x, df):
+    df = _df(df)
+    return t_cdf(-x, df)
+
+
+@xl("TDIST", NUMBER, NUMBER, NUMBER)
+def TDIST(x, df, tails):
+    df = _df(df)
+    tails = math.trunc(tails)
+    if x < 0 or tails not in (1, 2):
+        raise V.NUM
+    return t_cdf(-x, df) * tails
+
+
+def t_ppf(p: float, df: float) -> float:
+    """Left-tail inverse of Student's t."""
+    if p == 0.5:
+        return 0.0
+    if p > 0.5:
+        return -t_ppf(1.0 - p, df)
+    # p < 0.5: solve the lower tail on the negative axis through the incomplete beta
+    z0 = norm_ppf(p)
+
+    def f(t):
+        return t_cdf(t, df)
+
+    return solve_increasing(f, p, min(z0 * 2, -1.0), 0.0, deriv=lambda t: t_pdf(t, df),
+                            x0=z0, upper_bound=0.0)
+
+
+@xl("T.INV", NUMBER, NUMBER)
+def T_INV(p, df):
+    df = _df(df)
+    if p <= 0 or p >= 1:
+        raise V.NUM
+    return t_ppf(p, df)
+
+
+@xl("T.INV.2T", NUMBER, NUMBER, aliases=("TINV",))
+def T_INV_2T(p, df):
+    df = _df(df)
+    if p <= 0 or p > 1:
+        raise V.NUM
+    if p == 1:
+        return 0.0
+    return -t_ppf(p / 2.0, df)
+
+
+def _ttest(a, b, tails, kind):
+    tails = math.trunc(tails)
+    kind = math.trunc(kind)
+    if tails not in (1, 2) or kind not in (1, 2, 3):
+        raise V.NUM
+    if kind == 1:
+        xs, ys = paired(a, b)
+        d = [x - y for x, y in zip(xs, ys)]
+        n = len(d)
+        if n < 2:
+            raise V.DIV0
+        s = math.sqrt(var_s(d))
+        if s == 0:
+            raise V.DIV0
+        t = abs(mean(d)) / (s / math.sqrt(n))
+        df = n - 1.0
+    else:
+        xs = nums_skip_null(a)
+        ys = nums_skip_null(b)
+        n1, n2 = len(xs), len(ys)
+        if n1 < 2 or n2 < 2:
+            raise V.DIV0
+        m1, m2 = mean(xs), mean(ys)
+        v1, v2 = var_s(xs), var_s(ys)
+        if kind == 2:
+            df = n1 + n2 - 2.0
+            sp = ((n1 - 1) * v1 + (n2 - 1) * v2) / df
+            se = math.sqrt(sp * (1.0 / n1 + 1.0 / n2))
+        else:
+            q1, q2 = v1 / n1, v2 / n2
+            se = math.sqrt(q1 + q2)
+            if se == 0:
+                raise V.DIV0
+            df = (q1 + q2) ** 2 / (q1 * q1 / (n1 - 1) + q2 * q2 / (n2 - 1))
+        if se == 0:
+            raise V.DIV0
+        t = abs(m1 - m2) / se
+    return t_cdf(-t, df) * tails
+
+
+@xl("T.TEST", ARRAY, ARRAY, NUMBER, NUMBER, aliases=("TTEST",))
+def T_TEST(a, b, tails, kind):
+    return _ttest(a, b, tails, kind)
+
+
+# =========================================================================================
+# chi-squared and F
+# =========================================================================================
+
+def _chidf(k):
+    k = math.trunc(k)
+    if k < 1 or k > 1e10:
+        raise V.NUM
+    return float(k)
+
+
+@xl("CHISQ.DIST", NUMBER, NUMBER, BOOL)
+def CHISQ_DIST(x, k, cumulative):
+    k = _chidf(k)
+    if x < 0:
+        raise V.NUM
+    return chi2_cdf(x, k)[0] if cumulative else chi2_pdf(x, k)
+
+
+@xl("CHISQ.DIST.RT", NUMBER, NUMBER, aliases=("CHIDIST",))
+def CHISQ_DIST_RT(x, k):
+    k = _chidf(k)
+    if x < 0:
+        raise V.NUM
+    return chi2_cdf(x, k)[1]
+
+
+def chi2_ppf(p: float, k: float, upper: bool = False) -> float:
+    """x with P(X <= x) = p (or P(X > x) = p when upper)."""
+    if upper:
+        if p == 1:
+            return 0.0
+        f = lambda x: -chi2_cdf(x, k)[1]  # noqa: E731
+        target = -p
+    else:
+        if p == 0:
+            return 0.0
+        f = lambda x: chi2_cdf(x, k)[0]  # noqa: E731
+        target = p
+    return solve_increasing(f, target, 0.0, max(k, 1.0) * 2, deriv=None if upper else
+                            (lambda x: chi2_pdf(x, k) if x > 0 else 0.0), lower_bound=0.0)
+
+
+@xl("CHISQ.INV", NUMBER, NUMBER)
+def CHISQ_INV(p, k):
+    k = _chidf(k)
+    if p < 0 or p >= 1:
+        raise V.NUM
+    return chi2_ppf(p, k)
+
+
+@xl("CHISQ.INV.RT", NUMBER, NUMBER, aliases=("CHIINV",))
+def CHISQ_INV_RT(p, k):
+    k = _chidf(k)
+    if p <= 0 or p > 1:
+        raise V.NUM
+    return chi2_ppf(p, k, upper=True)
+
+
+@xl("CHISQ.TEST", ARRAY, ARRAY, aliases=("CHITEST",))
+def CHISQ_TEST(actual, expected):
+    xs, es = paired(actual, expected, by_array=True)
+    if not xs:
+        raise V.DIV0
+    stat = 0.0
+    for x, e in zip(xs, es):
+        if e == 0:
+            raise V.DIV0
+        stat += (x - e) ** 2 / e
+    r, c = actual.nrows, actual.ncols
+    df = (r - 1) * (c - 1) if r > 1 and c > 1 else (r * c - 1)
+    if df < 1:
+        raise V.NA
+    return chi2_cdf(stat, float(df))[1]
+
+
+def _fdf(d):
+    d = math.trunc(d)
+    if d < 1 or d >= 1e10:
+        raise V.NUM
+    return float(d)
+
+
+@xl("F.DIST", NUMBER, NUMBER, NUMBER, BOOL)
+def F_DIST(x, d1, d2, cumulative):
+    d1, d2 = _fdf(d1), _fdf(d2)
+    if x < 0:
+        raise V.NUM
+    return f_cdf(x, d1, d2)[0] if cumulative else f_pdf(x, d1, d2)
+
+
+@xl("F.DIST.RT", NUMBER, NUMBER, NUMBER, aliases=("FDIST",))
+def F_DIST_RT(x, d1, d2):
+    d1, d2 = _fdf(d1), _fdf(d2)
+    if x < 0:
+        raise V.NUM
+    return f_cdf(x, d1, d2)[1]
+
+
+def f_ppf(p, d1, d2, upper=False):
+    # through the beta quantile: x = d2 * b / (d1 * (1 - b))
+    b = beta_ppf(p, d1 / 2.0, d2 / 2.0, upper=upper)
+    if b >= 1:
+        raise V.NUM
+    return d2 * b / (d1 * (1.0 - b))
+
+
+@xl("F.INV", NUMBER, NUMBER, NUMBER)
+def F_INV(p, d1, d2):
+    d1, d2 = _fdf(d1), _fdf(d2)
+    if p < 0 or p > 1:
+        raise V.NUM
+    if p == 0:
+        return 0.0
+    return f_ppf(p, d1, d2)
+
+
+@xl("F.INV.RT", NUMBER, NUMBER, NUMBER, aliases=("FINV",))
+def F_INV_RT(p, d1, d2):
+    d1, d2 = _fdf(d1), _fdf(d2)
+    if p <= 0 or p > 1:
+        raise V.NUM
+    if p == 1:
+        return 0.0
+    return f_ppf(p, d1, d2, upper=True)
+
+
+@xl("F.TEST", ARRAY, ARRAY, aliases=("FTEST",))
+def F_TEST(a, b):
+    xs = nums_skip_null(a)
+    ys = nums_skip_null(b)
+    if len(xs) < 2 or len(ys) < 2:
+        raise V.DIV0
+    v1, v2 = var_s(xs), var_s(ys)
+    if v1 == 0 or v2 == 0:
+        raise V.DIV0
+    lo, up = f_cdf(v1 / v2, len(xs) - 1.0, len(ys) - 1.0)
+    return min(2.0 * min(lo, up), 1.0)
+
+
+# =========================================================================================
+# beta and gamma
+# =========================================================================================
+
+def beta_ppf(p: float, a: float, b: float, upper: bool = False) -> float:
+    if upper:
+        f = lambda x: -ibeta(a, b, x)[1]  # noqa: E731
+        target = -p
+        d = None
+    else:
+        f = lambda x: ibeta(a, b, x)[0]  # noqa: E731
+        target = p
+        d = lambda x: beta_pdf(x, a, b)  # noqa: E731
+    lo, hi = 0.0, 1.0
+    # bisection with Newton on the bounded interval
+    x = solve_increasing(f, target, lo, hi, deriv=d, x0=a / (a + b), lower_bound=0.0,
+                         upper_bound=1.0)
+    return x
+
+
+def _beta_args(x, a, b, lo, hi):
+    if lo is None:
+        lo = 0.0
+    if hi is None:
+        hi = 1.0
+    if a <= 0 or b <= 0 or lo >= hi or x < lo or x > hi:
+        raise V.NUM
+    return (x - lo) / (hi - lo), lo, hi
+
+
+@xl("BETA.DIST", NUMBER, NUMBER, NUMBER, BOOL, NUMBER, NUMBER)
+def BETA_DIST(x, a, b, cumulative, lo=None, hi=None):
+    t, lo, hi = _beta_args(x, a, b, lo, hi)
+    if cumulative:
+        return ibeta(a, b, t)[0]
+    return beta_pdf(t, a, b) / (hi - lo)
+
+
+@xl("BETADIST", NUMBER, NUMBER, NUMBER, NUMBER, NUMBER)
+def BETADIST(x, a, b, lo=None, hi=None):
+    t, lo, hi = _beta_args(x, a, b, lo, hi)
+    return ibeta(a, b, t)[0]
+
+
+@xl("BETA.INV", NUMBER, NUMBER, NUMBER, NUMBER, NUMBER, aliases=("BETAINV",))
+def BETA_INV(p, a, b, lo=None, hi=None):
+    lo = 0.0 if lo is None else lo
+    hi = 1.0 if hi is None else hi
+    if p <= 0 or p >= 1 or a <= 0 or b <= 0 or lo >= hi:
+        raise V.NUM
+    return lo + (hi - lo) * beta_ppf(p, a, b)
+
+
+@xl("GAMMA", NUMBER)
+def GAMMA(x):
+    if x <= 0 and x == math.floor(x):
+        raise V.NUM
+    return math.gamma(x)
+
+
+@xl("GAMMALN", NUMBER, aliases=("GAMMALN.PRECISE",))
+def GAMMALN(x):
+    if x <= 0:
+        raise V.NUM
+    return math.lgamma(x)
+
+
+@xl("GAMMA.DIST", NUMBER, NUMBER, NUMBER, BOOL, aliases=("GAMMADIST",))
+def GAMMA_DIST(x, a, b, cumulative):
+    if x < 0 or a <= 0 or b <= 0:
+        raise V.NUM
+    if cumulative:
+        return gammainc(a, x / b)[0]
+    return gamma_pdf(x, a, b)
+
+
+@xl("GAMMA.INV", NUMBER, NUMBER, NUMBER, aliases=("GAMMAINV",))
+def GAMMA_INV(p, a, b):
+    if p < 0 or p >= 1 or a <= 0 or b <= 0:
+        raise V.NUM
+    if p == 0:
+        return 0.0
+    x = solve_increasing(lambda t: gammainc(a, t)[0], p, 0.0, max(a, 1.0) * 2,
+                         deriv=lambda t: gamma_pdf(t, a, 1.0) if t > 0 else 0.0,
+                         lower_bound=0.0)
+    return x * b
+
+
+@xl("EXPON.DIST", NUMBER, NUMBER, BOOL, aliases=("EXPONDIST",))
+def EXPON_DIST(x, lam, cumulative):
+    if x < 0 or lam <= 0:
+        raise V.NUM
+    if cumulative:
+        return -math.expm1(-lam * x)
+    return lam * math.exp(-lam * x)
+
+
+@xl("WEIBULL.DIST", NUMBER, NUMBER, NUMBER, BOOL, aliases=("WEIBULL",))
+def WEIBULL_DIST(x, a, b, cumulative):
+    if x < 0 or a <= 0 or b <= 0:
+        raise V.NUM
+    if cumulative:
+        return -math.expm1(-((x / b) ** a))
+    if x == 0:
+        if a < 1:
+            raise V.NUM
+        return 1.0 / b if a == 1 else 0.0
+    return a / b ** a * x ** (a - 1) * math.exp(-((x / b) ** a))
+
+
+# =========================================================================================
+# discrete distributions
+# =========================================================================================
+
+def _log_comb(n: float, k: float) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def binom_pmf(k: int, n: int, p: float) -> float:
+    if p == 0:
+        return 1.0 if k == 0 else 0.0
+    if p == 1:
+        return 1.0 if k == n else 0.0
+    if n <= 1000:
+        return math.comb(n, k) * p ** k * (1 - p) ** (n - k)
+    return math.exp(_log_comb(n, k) + k * math.log(p) + (n - k) * math.log1p(-p))
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    if k >= n:
+        return 1.0
+    if p == 0:
+        return 1.0
+    if p == 1:
+        return 0.0
+    if n <= 1000:
+        return min(total(binom_pmf(i, n, p) for i in range(k + 1)), 1.0)
+    return ibeta(n - k, k + 1.0, 1.0 - p)[0]
+
+
+@xl("BINOM.DIST", INT, INT, NUMBER, BOOL, aliases=("BINOMDIST",))
+def BINOM_DIST(k, n, p, cumulative):
+    if k < 0 or k > n or p < 0 or p > 1:
+        raise V.NUM
+    return binom_cdf(k, n, p) if cumulative else binom_pmf(k, n, p)
+
+
+@xl("BINOM.DIST.RANGE", INT, NUMBER, INT, INT)
+def BINOM_DIST_RANGE(n, p, s, s2=None):
+    if s2 is None:
+        s2 = s
+    if n < 0 or p < 0 or p > 1 or s < 0 or s > n or s2 < s or s2 > n:
+        raise V.NUM
+    return total(binom_pmf(i, n, p) for i in range(s, s2 + 1)) if s2 - s <= 100000 else \
+        binom_cdf(s2, n, p) - (binom_cdf(s - 1, n, p) if s > 0 else 0.0)
+
+
+@xl("BINOM.INV", INT, NUMBER, NUMBER, aliases=("CRITBINOM",))
+def BINOM_INV(n, p, alpha):
+    if n < 0 or p < 0 or p > 1 or alpha < 0 or alpha > 1:
+        raise V.NUM
+    total = 0.0
+    for k in range(n + 1):
+        total += binom_pmf(k, n, p)
+        if total >= alpha * (1 - 1e-15):
+            return float(k)
+    return float(n)
+
+
+@xl("HYPGEOM.DIST", INT, INT, INT, INT, BOOL)
+def HYPGEOM_DIST(s, n, K, N, cumulative):
+    if s < 0 or n < 0 or K < 0 or N < 0 or n > N or K > N:
+        raise V.NUM
+    lo, hi = max(0, n - N + K), min(n, K)
+
+    def pmf(i):
+        return math.exp(_log_comb(K, i) + _log_comb(N - K, n - i) - _log_comb(N, n)) \
+            if N > 1000 else math.comb(K, i) * math.comb(N - K, n - i) / math.comb(N, n)
+
+    if cumulative:
+        if s < lo:
+            return 0.0
+        if s >= hi:
+            return 1.0
+        return min(total(pmf(i) for i in range(lo, s + 1)), 1.0)
+    if s < lo or s > hi:
+        return 0.0
+    return pmf(s)
+
+
+@xl("HYPGEOMDIST", INT, INT, INT, INT)
+def HYPGEOMDIST(s, n, K, N):
+    return HYPGEOM_DIST(s, n, K, N, False)
+
+
+def _negbinom_pmf(f, s, p):
+    if p == 1:
+        return 1.0 if f == 0 else 0.0
+    if p == 0:
+        return 0.0
+    if f + s <= 1000:
+        return math.comb(f + s - 1, s - 1) * p ** s * (1 - p) ** f
+    return math.exp(_log_comb(f + s - 1, s - 1) + s * math.log(p) + f * math.log1p(-p))
+
+
+@xl("NEGBINOM.DIST", INT, INT, NUMBER, BOOL)
+def NEGBINOM_DIST(f, s, p, cumulative):
+    if f < 0 or s < 1 or p <= 0 or p > 1:     # [excel] p = 0 is #NUM! too
+        raise V.NUM
+    if cumulative:
+        if p == 0:
+            return 0.0
+        if p == 1:
+            return 1.0
+        return ibeta(float(s), f + 1.0, p)[0]
+    return _negbinom_pmf(f, s, p)
+
+
+@xl("NEGBINOMDIST", INT, INT, NUMBER)
+def NEGBINOMDIST(f, s, p):
+    return NEGBINOM_DIST(f, s, p, False)
+
+
+@xl("POISSON.DIST", INT, NUMBER, BOOL, aliases=("POISSON",))
+def POISSON_DIST(x, m, cumulative):
+    if x < 0 or m < 0:
+        raise V.NUM
+    if m == 0:
+        return 1.0 if (cumulative or x == 0) else 0.0
+    if cumulative:
+        if x <= 1000:
+            term = math.exp(-m)
+            if term > 0:
+                total = term
+                for i in range(1, x + 1):
+                    term *= m / i
+                    total += term
+                return min(total, 1.0)
+        return gammainc(x + 1.0, m)[1]
+    return math.exp(x * math.log(m) - m - math.lgamma(x + 1.0))
+
+
+# =========================================================================================
+# confidence intervals and z test
+# =========================================================================================
+
+@xl("CONFIDENCE.NORM", NUMBER, NUMBER, INT, aliases=("CONFIDENCE",))
+def CONFIDENCE_NORM(alpha, sd, n):
+    if alpha <= 0 or alpha >= 1 or sd <= 0 or n < 1:
+        raise V.NUM
+    return norm_ppf(1 - alpha / 2) * sd / math.sqrt(n)
+
+
+@xl("CONFIDENCE.T", NUMBER, NUMBER, INT)
+def CONFIDENCE_T(alpha, sd, n):
+    if alpha <= 0 or alpha >= 1 or sd <= 0 or n < 1:
+        raise V.NUM
+    if n == 1:
+        raise V.DIV0
+    return -t_ppf(alpha / 2, n - 1.0) * sd / math.sqrt(n)
+
+
+@xl("Z.TEST", ARRAY, NUMBER, NUMBER, aliases=("ZTEST",))
+def Z_TEST(arr, x, sigma=None):
+    xs = nums_of_array(arr)
+    n = len(xs)
+    if n == 0:
+        raise V.NA
+    if sigma is not None and sigma <= 0:
+        raise V.NUM
+    if n < 2:
+        raise V.DIV0
+    if sigma is None:
+        sigma = math.sqrt(var_s(xs))
+    if sigma == 0:
+        raise V.DIV0
+    z = (mean(xs) - x) / (sigma / math.sqrt(n))
+    return 0.5 * math.erfc(z / _SQRT2)
+
