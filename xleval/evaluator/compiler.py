@@ -188,7 +188,7 @@ class Compiler:
             return lambda cx: V.NAME
         # arguments of array-typed parameters are evaluated as arrays, as Excel does
         for i, f in enumerate(argfns):
-            if spec.kind(i) == R.ARRAY:
+            if spec.kind(i) == R.ARRAY or i in spec.array_args:
                 argfns[i] = (lambda f: lambda cx: f(cx.as_array()))(f)
         if spec.volatile:
             info.volatile = True

@@ -59,6 +59,8 @@ class SheetData:
     max_row: int = 0
     max_col: int = 0
     state: str = "visible"                   # visible / hidden / veryHidden
+    hidden_rows: set[int] = field(default_factory=set)     # rows hidden (filtered included)
+    filtered_rows: set[int] = field(default_factory=set)   # hidden rows inside the autoFilter
     kind: str = "worksheet"                  # worksheet / chartsheet / dialogsheet / macrosheet
 
 

@@ -492,7 +492,13 @@ class _Reader:
         last_row = 0
         V = F = IS = T = R = None
 
-        for _ev, row in etree.iterparse(fh, events=("end",), tag="{*}row", **_XML_OPTS):
+        hidden = sheet.hidden_rows
+        autofilter = None
+        for _ev, row in etree.iterparse(fh, events=("end",), tag=("{*}row", "{*}autoFilter"),
+                                        **_XML_OPTS):
+            if row.tag.endswith("autoFilter"):
+                autofilter = _range_or_none(row.get("ref"))
+                continue
             if V is None:
                 tag = row.tag
                 ns = tag[:tag.rfind("}") + 1]
@@ -510,6 +516,8 @@ class _Reader:
             else:
                 rownum = last_row + 1
             last_row = rownum
+            if row.get("hidden") in ("1", "true"):
+                hidden.add(rownum)
             col = 0
             if active:
                 active = [a for a in active if a[2] >= rownum]
@@ -685,6 +693,9 @@ class _Reader:
                 values[pos] = cached.pop(pos)
         sheet.max_row = max_row
         sheet.max_col = max_col
+        if autofilter is not None and hidden:
+            # rows hidden inside the filter range (below its header) are filtered out
+            sheet.filtered_rows = {r for r in hidden if autofilter[0] < r <= autofilter[2]}
 
     # -- tables --------------------------------------------------------------------------
 
