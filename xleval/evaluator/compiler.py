@@ -156,6 +156,15 @@ class Compiler:
 
     def _name(self, node: Name, sheet: int, info: CompileInfo):
         ev = self.ev
+        if node.name.upper().startswith("_XLETA.") and node.sheet is None:
+            fname = node.name[7:].upper()
+            spec = ev.function(fname)
+            if spec is None:
+                info.unsupported.add(fname)
+                return lambda cx: V.NAME
+            from .lambdas import EtaLambda
+            eta = EtaLambda(spec)
+            return lambda cx: eta
         target = ev.name_tree(node.name, node.sheet, node.book, sheet)
         if target is None:
             # LAMBDA parameters and LET variables are looked up in the context at run time
@@ -296,6 +305,8 @@ class Compiler:
                 for i in range(0, n, 2):
                     c = val(i, cx)
                     if isinstance(c, Array):
+                        if c.nrows * c.ncols > 1:
+                            return _ifs_array(c, i, n, val, cx)
                         c = c.rows[0][0]
                     b = _truth(c)
                     if isinstance(b, XLError):
@@ -309,6 +320,8 @@ class Compiler:
                 if n < 3:
                     return V.VALUE
                 x = val(0, cx)
+                if isinstance(x, Array) and x.nrows * x.ncols > 1:
+                    return _switch_array(x, n, val, cx)
                 if isinstance(x, Array):
                     x = x.rows[0][0]
                 if isinstance(x, XLError):
@@ -320,9 +333,8 @@ class Compiler:
                         c = c.rows[0][0]
                     if isinstance(c, XLError):
                         return c
-                    if type(c) is type(x) or (c is None or x is None):
-                        if V.compare(x, c) == 0 and (type(c) is type(x)):
-                            return arg(i + 1, cx)
+                    if _switch_match(x, c):
+                        return arg(i + 1, cx)
                     i += 2
                 if i < n:
                     return arg(i, cx)
@@ -378,3 +390,83 @@ def _choose_one(x, vals):
     if isinstance(v, Array):
         return v.rows[0][0]
     return 0.0 if v is None else v
+
+
+def _switch_match(x, c) -> bool:
+    """SWITCH's equality: same type and equal (text case-insensitively); a blank matches a
+    blank or the number 0 only (not "" or FALSE, unlike the = operator)."""
+    if x is None or c is None:
+        other = c if x is None else x
+        return other is None or (isinstance(other, float) and other == 0)
+    return type(c) is type(x) and V.compare(x, c) == 0
+
+
+def _ifs_array(first, start: int, n: int, val, cx):
+    """IFS with array conditions: evaluated element by element (all arguments evaluated)."""
+    conds = [first] + [val(i, cx) for i in range(start + 2, n, 2)]
+    vals = [val(i, cx) for i in range(start + 1, n, 2)]
+    items = conds + vals
+    nr = max(x.nrows if isinstance(x, Array) else 1 for x in items)
+    nc = max(x.ncols if isinstance(x, Array) else 1 for x in items)
+
+    def el(x, r, c):
+        v = x.get(r, c) if isinstance(x, Array) else x
+        return 0.0 if v is None else v
+
+    rows = []
+    for r in range(nr):
+        row = []
+        for c in range(nc):
+            out = V.NA
+            for cond, v in zip(conds, vals):
+                cv = el(cond, r, c)
+                if isinstance(cv, XLError):
+                    out = cv
+                    break
+                b = _truth(cv)
+                if isinstance(b, XLError):
+                    out = b
+                    break
+                if b:
+                    out = el(v, r, c)
+                    break
+            row.append(out)
+        rows.append(row)
+    return Array(rows)
+
+
+def _switch_array(x, n: int, val, cx):
+    """SWITCH over an array expression, element by element."""
+    args = [val(i, cx) for i in range(1, n)]
+    pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
+    default = args[-1] if len(args) % 2 else None
+    items = [x] + args
+    nr = max(a.nrows if isinstance(a, Array) else 1 for a in items)
+    nc = max(a.ncols if isinstance(a, Array) else 1 for a in items)
+
+    def el(a, r, c):
+        return a.get(r, c) if isinstance(a, Array) else a
+
+    rows = []
+    for r in range(nr):
+        row = []
+        for c in range(nc):
+            xv = el(x, r, c)
+            out = V.NA
+            if isinstance(xv, XLError):
+                out = xv
+            else:
+                for case, res in pairs:
+                    cv = el(case, r, c)
+                    if isinstance(cv, XLError):
+                        out = cv
+                        break
+                    if _switch_match(xv, cv):
+                        out = el(res, r, c)
+                        break
+                else:
+                    if default is not None:
+                        out = el(default, r, c)
+            row.append(out)
+        rows.append(row)
+    return Array(rows)

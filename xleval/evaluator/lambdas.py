@@ -30,8 +30,25 @@ def _param(node) -> str | None:
     return None
 
 
+class EtaLambda(Lambda):
+    """A function passed by name where a lambda is expected (BYROW(r, SUM) is stored as
+    _xleta.SUM): calling it calls the function."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec):
+        super().__init__(["X", "Y", "Z"], None, None)
+        self.spec = spec
+
+    def __repr__(self):
+        return f"EtaLambda({self.spec.name})"
+
+
 def call_lambda(lam, args: list, cx):
     """Apply a lambda value to already evaluated arguments."""
+    if isinstance(lam, EtaLambda):
+        from ..functions.registry import invoke
+        return invoke(lam.spec, cx, list(args))
     if not isinstance(lam, Lambda):
         return V.VALUE
     if len(args) > len(lam.params):

@@ -9,7 +9,7 @@ row/column of the range), as Excel does, so ISBLANK, ISREF or SUMIF work inside 
 from __future__ import annotations
 
 from .. import values as V
-from ..evaluator.lambdas import Lambda, call_lambda
+from ..evaluator.lambdas import EtaLambda, Lambda, call_lambda
 from ..evaluator.refs import Range, RefList
 from ..values import Array, XLError
 from .registry import BOOL, RAW, VALUES, xl
@@ -99,6 +99,8 @@ def FALSE():
 def _lambda(v, nparams: int) -> Lambda:
     if isinstance(v, XLError):
         raise v
+    if isinstance(v, EtaLambda):      # a function passed by name: any arity it accepts
+        return v
     if not isinstance(v, Lambda) or len(v.params) != nparams:
         raise V.VALUE
     return v

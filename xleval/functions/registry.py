@@ -320,7 +320,7 @@ def invoke(spec: FunctionSpec, cx, args: list):
                     err = x
                     break
                 x = _coerce(kind, x) if kind not in (SCALAR, ANY) else x
-                if isinstance(x, XLError):
+                if isinstance(x, XLError) and kind != ANY:
                     err = x
                     break
                 el[i] = x

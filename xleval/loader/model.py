@@ -91,6 +91,7 @@ class WorkbookData:
     externals: list[ExternalBook] = field(default_factory=list)
     date1904: bool = False
     calc: CalcSettings = field(default_factory=CalcSettings)
+    application: str = ""                    # docProps/app.xml <Application> (Mac CHAR set)
 
     def sheet(self, name: str) -> SheetData:
         low = name.lower()

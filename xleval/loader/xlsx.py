@@ -294,6 +294,20 @@ class _Reader:
                         return "xlsm"
         return "xlsx"
 
+    def application(self) -> str:
+        """The saving application (docProps/app.xml), e.g. 'Microsoft Macintosh Excel'."""
+        part = self.find("docProps/app.xml")
+        if not part:
+            return ""
+        try:
+            root = self.parse(part)
+        except Exception:  # noqa: BLE001 - metadata only: never fail a load on it
+            return ""
+        for el in root:
+            if _local(el.tag) == "Application":
+                return (el.text or "").strip()
+        return ""
+
     def load(self) -> WorkbookData:
         wb_part = self.workbook_part()
         rels = {rid: (typ, target, ext) for rid, typ, target, ext in self.rels(wb_part)}
@@ -315,6 +329,7 @@ class _Reader:
             elif ln == "externalReferences":
                 ext_ids = [_rid(x) for x in el if _local(x.tag) == "externalReference"]
         self.date1904 = data.date1904
+        data.application = self.application()
 
         for i, s in enumerate(sheet_entries):
             typ, target, ext = rels.get(_rid(s) or "", ("", "", False))
