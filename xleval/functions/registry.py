@@ -232,6 +232,15 @@ def _flatten_numbers(cx, args: list):
     return out
 
 
+class _Deferred:
+    """An error found while collecting aggregate arguments, raised in argument order."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error):
+        self.error = error
+
+
 def invoke(spec: FunctionSpec, cx, args: list):
     """Call a registered function on evaluated arguments (thunks for LAZY kinds)."""
     n = len(args)
@@ -253,9 +262,6 @@ def invoke(spec: FunctionSpec, cx, args: list):
                     broadcast = (broadcast or []) + [i]
                     conv.append(a)
                     continue
-            if isinstance(a, XLError) and kind != ANY:
-                if broadcast is None:
-                    return a
             conv.append(a)
         elif kind in COLLECTING:
             rest = [None if x is OMITTED else x for x in args[i:]]
@@ -263,7 +269,7 @@ def invoke(spec: FunctionSpec, cx, args: list):
                 try:
                     conv.append(_flatten_numbers(cx, rest))
                 except XLError as e:
-                    return e
+                    conv.append(_Deferred(e))   # reported after earlier arguments' errors
             else:
                 conv.append(rest)
             break
@@ -288,16 +294,22 @@ def invoke(spec: FunctionSpec, cx, args: list):
         else:  # RAW, LAZY
             conv.append(None if a is OMITTED else a)
     if broadcast is None:
+        # Excel reads arguments left to right: the first one that fails decides the error
         for i, a in enumerate(conv):
             kind = spec.kind(i)
             if kind in COLLECTING:
+                if isinstance(a, _Deferred):
+                    return a.error
                 break
-            if kind in SCALAR_KINDS and kind not in (SCALAR, ANY):
-                c = _coerce(kind, a)
+            if kind in SCALAR_KINDS and kind != ANY:
+                c = _coerce(kind, a) if kind != SCALAR else a
                 if isinstance(c, XLError):
                     return c
                 conv[i] = c
         return _call(spec, cx, conv)
+    for a in conv:
+        if isinstance(a, _Deferred):
+            return a.error
     # broadcasting: the result is an array as large as the largest argument
     nr = max(conv[i].nrows for i in broadcast)
     nc = max(conv[i].ncols for i in broadcast)
