@@ -336,6 +336,16 @@ class Engine:
             return a
         if isinstance(b, XLError):
             return b
+        if isinstance(a, RefList) or isinstance(b, RefList):
+            areas = []
+            for x in (a.areas if isinstance(a, RefList) else [a]):
+                for y in (b.areas if isinstance(b, RefList) else [b]):
+                    z = self.intersect_op(x, y)
+                    if isinstance(z, Range):
+                        areas.append(z)
+            if not areas:
+                return V.NULL
+            return areas[0] if len(areas) == 1 else RefList(areas)
         if not isinstance(a, Range) or not isinstance(b, Range):
             return V.VALUE
         if a.sheet != b.sheet:
@@ -483,6 +493,7 @@ class Engine:
     # ------------------------------------------------------------------------------------
     def reset_pending(self) -> None:
         """Mark every formula cell (and array-covered cell) as not yet computed."""
+        self.__dict__.pop("_lookup_cache", None)     # lookup indexes of the last run
         for s in range(self.n_local):
             d = self.cells[s]
             for k in self.formulas[s]:

@@ -1684,7 +1684,9 @@ class _Agg:
 
 
 def _agg_from_value(cx, f, name_hint=None) -> _Agg:
-    from ..evaluator.lambdas import Lambda, call_lambda
+    from ..evaluator.lambdas import EtaLambda, Lambda, call_lambda
+    if isinstance(f, EtaLambda):          # a function passed by name (SUM, _xleta.SUM)
+        return _agg_from_spec(cx, f.spec.name, f.spec)
     if isinstance(f, Lambda):
         if len(f.params) >= 2:
             return _Agg(name_hint or "LAMBDA", lambda a, t: call_lambda(f, [a, t], cx))
