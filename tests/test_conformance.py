@@ -14,8 +14,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / ".." / "shared" / "conformance"
 FLOOR = json.loads((ROOT / "tests" / "conformance_floor.json").read_text())
 
-pytestmark = pytest.mark.skipif(not (CONFORMANCE / "MANIFEST.tsv").is_file(),
-                                reason="conformance corpus not present")
+pytestmark = [
+    pytest.mark.skipif(not (CONFORMANCE / "MANIFEST.tsv").is_file(),
+                       reason="conformance corpus not present"),
+    # one scorer run of the whole corpus (about 3-5 minutes on 2 cores) serves both tests
+    pytest.mark.timeout(1800),
+]
 
 
 @pytest.fixture(scope="module")

@@ -167,18 +167,9 @@ class Compiler:
             return lambda cx: eta
         target = ev.name_tree(node.name, node.sheet, node.book, sheet)
         if target is None:
-            # LAMBDA parameters and LET variables are looked up in the context at run time;
-            # a bare function name (GROUPBY(..., SUM)) is the function as a lambda value
+            # LAMBDA parameters and LET variables are looked up in the context at run time
+            # (a bare function name is #NAME? in a cell; files store eta lambdas as _xleta.X)
             key = node.name.upper()
-            spec = ev.function(key) if node.sheet is None and node.book is None else None
-            if spec is not None:
-                from .lambdas import EtaLambda
-                eta = EtaLambda(spec)
-
-                def local_or_function(cx):
-                    v = ev.local_name(cx, key)
-                    return eta if v is V.NAME else v
-                return local_or_function
             return lambda cx: ev.local_name(cx, key)
         tree, scope_sheet = target
         return self._c(tree, scope_sheet, info)

@@ -538,6 +538,9 @@ class Engine:
             return v
         if isinstance(v, int):
             return float(v)
+        from .lambdas import Lambda
+        if isinstance(v, Lambda):
+            return V.CALC           # a lambda value cannot be shown in a cell
         return V.VALUE
 
     def _store_array(self, s, r, c, fc: FormulaCell, v, cx) -> None:
@@ -579,8 +582,7 @@ class Engine:
                 for cc in range(c1, c2 + 1):
                     i, j = rr - r1, cc - c1
                     if i < nr and j < nc:
-                        x = v.rows[i][j]
-                        d[(rr, cc)] = 0.0 if x is None else x
+                        d[(rr, cc)] = self.finish_value(v.rows[i][j], cx)
                     else:
                         d[(rr, cc)] = None
             if nr > r2 - r1 + 1 or nc > c2 - c1 + 1:
@@ -591,7 +593,7 @@ class Engine:
                 x = v.get(rr - r1, cc - c1)
                 if isinstance(x, (Range, RefList)):
                     x = self.deref(x, cx)
-                d[(rr, cc)] = 0.0 if x is None else x
+                d[(rr, cc)] = self.finish_value(x, cx)
 
     def _spill_beyond(self, s, r1, c1, fc, v: Array) -> None:
         """A dynamic array grew past the range Excel recorded: spill into empty cells, or
@@ -615,8 +617,7 @@ class Engine:
         for i in range(v.nrows):
             for j in range(v.ncols):
                 rr, cc = r1 + i, c1 + j
-                x = v.rows[i][j]
-                d[(rr, cc)] = 0.0 if x is None else x
+                d[(rr, cc)] = self.finish_value(v.rows[i][j], cx)
                 self.extent[s][0] = max(self.extent[s][0], rr)
                 self.extent[s][1] = max(self.extent[s][1], cc)
         if not hasattr(self, "_spill_extent"):

@@ -1,0 +1,145 @@
+"""The command line as a user runs it: real processes, real files."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIX = ROOT / "fixtures" / "workbooks"
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("XLEVAL_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "xleval", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_calc_writes_workbook_and_prints_summary(tmp_path):
+    out = tmp_path / "model.xlsx"
+    p = run("calc", FIX / "quarterly_model.xlsx", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "formulas" in p.stdout and "errors" in p.stdout and "time" in p.stdout
+    assert out.is_file()
+    # the written cached values are read back by an independent reader (openpyxl)
+    import openpyxl
+    wb = openpyxl.load_workbook(out, data_only=True)
+    assert wb["Model"]["D2"].value == 1200
+    assert wb["Summary"]["B8"].value == 0     # COUNTIF of "<0" over positive nets
+    formulas = openpyxl.load_workbook(out)
+    assert formulas["Model"]["F2"].value == "=D2*E2"
+
+
+def test_calc_cells_and_formats(tmp_path):
+    p = run("calc", FIX / "chain.xlsx", "--cells", "Chain!D3,Chain!A1:A2")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert lines[0] == "Chain!D3\t2000"
+    assert lines[1] == "Chain!A1:A2\t1"
+    js = tmp_path / "v.json"
+    assert run("calc", FIX / "circular.xlsx", "-o", js).returncode == 0
+    data = json.loads(js.read_text())
+    assert data["sheets"]["Loan"]["B1"] == 10000
+    csv = tmp_path / "v.csv"
+    assert run("calc", FIX / "circular.xlsx", "-o", csv, "--sheet", "Loan").returncode == 0
+    assert csv.read_text().splitlines()[0].startswith("Opening,10000")
+
+
+def test_refuses_to_overwrite_input_without_in_place(tmp_path):
+    src = tmp_path / "c.xlsx"
+    shutil.copy(FIX / "circular.xlsx", src)
+    before = src.read_bytes()
+    p = run("calc", src, "-o", src)
+    assert p.returncode == 2 and "--in-place" in p.stderr
+    assert src.read_bytes() == before
+    assert run("calc", src, "--in-place", "-q").returncode == 0
+
+
+def _bad_inputs(tmp: pathlib.Path):
+    (tmp / "empty.xlsx").write_bytes(b"")
+    (tmp / "text.xlsx").write_text("just some text\n")
+    good = (FIX / "circular.xlsx").read_bytes()
+    (tmp / "truncated.xlsx").write_bytes(good[: len(good) // 2])
+    with zipfile.ZipFile(tmp / "notabook.xlsx", "w") as z:
+        z.writestr("hello.txt", "hi")
+    ole = bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 504
+    (tmp / "legacy.xls").write_bytes(ole + b"Workbook".ljust(64, b"\0"))
+    (tmp / "locked.xlsx").write_bytes(ole + "EncryptedPackage".encode("utf-16-le"))
+    with zipfile.ZipFile(tmp / "badxml.xlsx", "w") as z:
+        with zipfile.ZipFile(FIX / "circular.xlsx") as src:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename.startswith("xl/worksheets/sheet"):
+                    data = data[: len(data) // 2]
+                z.writestr(info, data)
+    (tmp / "adir.xlsx").mkdir()
+    return {
+        "missing.xlsx": "no such file", "adir.xlsx": "directory", "empty.xlsx": "empty",
+        "text.xlsx": "not a zip", "truncated.xlsx": "", "notabook.xlsx": "not an Excel",
+        "legacy.xls": "legacy", "locked.xlsx": "password", "badxml.xlsx": "",
+    }
+
+
+def test_bad_input_one_line_no_traceback_no_output(tmp_path):
+    cases = _bad_inputs(tmp_path)
+    for name, words in cases.items():
+        out = tmp_path / ("out_" + name.replace(".xls", ".xlsx").replace(".xlsxx", ".xlsx"))
+        p = run("calc", tmp_path / name, "-o", out)
+        assert p.returncode == 2, (name, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1, (name, p.stderr)
+        assert "Traceback" not in p.stderr
+        assert name in lines[0]
+        assert words.lower() in lines[0].lower(), (name, lines[0])
+        assert not out.exists()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("out_") or ".tmp" in f]
+
+
+def test_graph_command(tmp_path):
+    p = run("graph", FIX / "chain.xlsx", "--json")
+    assert p.returncode == 0, p.stderr
+    stats = json.loads(p.stdout)
+    assert stats["formulas"] == 2003
+    assert stats["sheets"]["Chain"]["longest_chain"] >= 2000
+    dot = tmp_path / "g.dot"
+    p = run("graph", FIX / "quarterly_model.xlsx", "--dot", dot)
+    assert p.returncode == 0 and dot.read_text().startswith("digraph")
+    assert "cycles" in run("graph", FIX / "circular.xlsx").stdout
+
+
+def test_check_command_reports_agreement(tmp_path):
+    js = tmp_path / "check.json"
+    p = run("check", FIX / "quarterly_model.xlsx", "--json", js)
+    assert p.returncode == 0, p.stdout + p.stderr
+    data = json.loads(js.read_text())
+    assert data["compared"] > 100 and data["matched"] == data["compared"]
+    names = {row["function"] for row in data["coverage"]}
+    assert {"VLOOKUP", "SUMIFS", "TEXT"} <= names
+
+
+def test_functions_command_lists_coverage():
+    p = run("functions", "--json")
+    assert p.returncode == 0
+    rows = json.loads(p.stdout)
+    by = {r["name"]: r for r in rows}
+    assert by["SUM"]["source"] == "native"
+    assert by["XLOOKUP"]["source"] == "native"
+    assert by["CUBEVALUE"]["source"] == "missing"
+    assert len(rows) > 450
+
+
+def test_now_pins_today(tmp_path):
+    import openpyxl
+    src = tmp_path / "t.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "=TODAY()"
+    wb.active["A2"] = "=YEAR(NOW())"
+    wb.save(src)
+    p = run("calc", src, "--now", "2024-02-29T10:00", "--cells", "Sheet!A1,Sheet!A2")
+    assert p.returncode == 0, p.stderr
+    assert "45351" in p.stdout and "2024" in p.stdout     # 2024-02-29 is serial 45351
