@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from . import errors
+from .functions.custom import function, unregister as unregister_function
 from .values import XLError
 from .workbook import Workbook, evaluate, load
 
-__all__ = ["load", "Workbook", "evaluate", "errors", "XLError"]
+__all__ = ["load", "Workbook", "evaluate", "errors", "XLError", "function",
+           "unregister_function"]
 __version__ = "0.1.0"

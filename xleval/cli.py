@@ -93,7 +93,8 @@ def cmd_calc(args) -> int:
     import xleval
     t0 = time.perf_counter()
     now = _parse_now(args.now)
-    wb = xleval.load(args.input, now=now)
+    wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
+                     link_timeout=args.link_timeout)
     wb.calculate(strategy=args.strategy, workers=args.workers)
     out = args.output
     if args.in_place:
@@ -142,9 +143,28 @@ def cmd_calc(args) -> int:
                 "parse_errors": [{"cell": c, "formula": f, "error": e}
                                  for c, f, e in rep.parse_errors],
                 "timings": rep.timings, "warnings": rep.warnings}
-        with atomic_output(args.report) as tmp:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2)
+        with atomic_output(args.report) as fh:
+            fh.write(json.dumps(data, indent=2).encode("utf-8"))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench, format_table, plot, write_json
+
+    def ints(text):
+        try:
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise XlevalError(f"--workers: expected numbers like 1,2,4, not {text!r}") from None
+    strategies = tuple(x.strip() for x in args.strategies.split(",") if x.strip())
+    data = bench(args.input, strategies=strategies, workers=ints(args.workers),
+                 repeat=args.repeat, per_sheet=not args.no_sheets,
+                 log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
+    print(format_table(data), end="")
+    if args.json:
+        write_json(data, args.json)
+    if args.plot:
+        plot(data, args.plot)
     return 0
 
 
@@ -187,9 +207,8 @@ def cmd_check(args) -> int:
     rep = check(wb)
     if args.json:
         from .writer.xlsx import atomic_output
-        with atomic_output(args.json) as tmp:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(rep.to_dict(), fh, indent=2, ensure_ascii=False)
+        with atomic_output(args.json) as fh:
+            fh.write(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False).encode("utf-8"))
     print(f"workbook   {args.input}")
     print("functions used (before computing):")
     print(f"  {'function':<24} {'cells':>7}  source")
@@ -210,6 +229,33 @@ def cmd_check(args) -> int:
     else:
         print("differences none")
     return 1 if rep.by_kind.get("real") else 0
+
+
+def cmd_links(args) -> int:
+    import xleval
+    from .links import list_links
+    wb = xleval.load(args.input)
+    rows = list_links(wb, args.links_dir, limit=args.limit)
+    if args.json:
+        print(json.dumps({"workbook": args.input, "links": rows}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    print(f"workbook   {args.input}")
+    if not rows:
+        print("links      none")
+        return 0
+    print(f"{'link':<6} {'status':<11} {'cells':>6}  target -> resolved path")
+    for r in rows:
+        dest = r["resolved"] or "-"
+        print(f"[{r['index']}]".ljust(6) + f" {r['status']:<11} {r['cells']:>6}  "
+              f"{r['target'] or '(none)'} -> {dest}")
+        if r["reason"]:
+            print(f"{'':<27}{r['reason']}")
+        if r["first_cells"]:
+            more = f" ... (+{r['cells'] - len(r['first_cells'])})" \
+                if r["cells"] > len(r["first_cells"]) else ""
+            print(f"{'':<27}used by {', '.join(r['first_cells'])}{more}")
+    return 0
 
 
 def cmd_functions(args) -> int:
@@ -248,9 +294,8 @@ def _write_dot(wb, path: str) -> None:
     for li in range(1, len(plan.layers)):
         lines.append(f"  u{li - 1}_0 -> u{li}_0 [style=dotted];")
     lines.append("}")
-    with atomic_output(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+    with atomic_output(path) as fh:
+        fh.write(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,13 +311,33 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sheet", help="sheet for CSV output / unqualified --cells")
     c.add_argument("--cells", help="comma-separated cells or ranges to print, e.g. Sheet1!A1,B2:B4")
     c.add_argument("--in-place", action="store_true", help="overwrite the input workbook")
-    c.add_argument("--strategy", default="serial", choices=("serial", "pool", "process", "auto"),
-                   help="evaluation strategy (default: serial)")
+    c.add_argument("--strategy", default="auto", choices=("serial", "pool", "process", "auto"),
+                   help="evaluation strategy (default: auto, which stays serial unless "
+                        "worker processes are predicted to pay)")
     c.add_argument("--workers", type=int, default=None, help="worker processes")
     c.add_argument("--now", help="pin NOW()/TODAY() (ISO date-time or serial number)")
     c.add_argument("--report", help="write the run report as JSON to this file")
+    c.add_argument("--links", default="cached", choices=("cached", "update", "off"),
+                   help="external workbook links: Excel's cached values (default), update "
+                        "(recalculate the linked workbooks first) or off (#REF!)")
+    c.add_argument("--links-dir", help="folder linked workbooks may also be read from "
+                                       "(besides the workbook's own folder)")
+    c.add_argument("--link-timeout", type=float, default=None, metavar="SECONDS",
+                   help="per linked workbook, in update mode (default 60)")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary")
     c.set_defaults(func=cmd_calc)
+
+    b = sub.add_parser("bench", help="time the evaluation under each strategy")
+    b.add_argument("input", help=".xlsx or .xlsm workbook")
+    b.add_argument("--strategies", default="serial,pool,process,auto",
+                   help="comma-separated strategies (default: all)")
+    b.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
+    b.add_argument("--repeat", type=int, default=3, help="runs per measurement (min is kept)")
+    b.add_argument("--json", help="write the results as JSON to this file")
+    b.add_argument("--plot", help="write a bar chart (PNG, needs matplotlib) to this file")
+    b.add_argument("--no-sheets", action="store_true", help="time the whole workbook only")
+    b.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    b.set_defaults(func=cmd_bench)
 
     g = sub.add_parser("graph", help="show the dependency graph's shape")
     g.add_argument("input")
@@ -286,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--limit", type=int, default=30, help="differences to print (default 30)")
     k.add_argument("--now", help="pin NOW()/TODAY() (ISO date-time or serial number)")
     k.set_defaults(func=cmd_check)
+
+    lk = sub.add_parser("links", help="list the external workbook links and where they lead")
+    lk.add_argument("input")
+    lk.add_argument("--json", action="store_true", help="print the list as JSON")
+    lk.add_argument("--links-dir", help="folder linked workbooks may also be read from")
+    lk.add_argument("--limit", type=int, default=5, help="cells shown per link (default 5)")
+    lk.set_defaults(func=cmd_links)
 
     f = sub.add_parser("functions", help="list Excel's functions and who implements each")
     f.add_argument("--json", action="store_true")

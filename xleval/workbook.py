@@ -77,18 +77,38 @@ class Workbook:
     def graph_stats(self) -> dict:
         return plan_stats(self.engine, self.graph())
 
-    def calculate(self, *, strategy: str = "serial", workers: int | None = None) -> RunReport:
-        """Recalculate every formula cell. Returns the run report."""
+    def calculate(self, *, strategy: str = "serial", workers: int | None = None,
+                  links: str | None = None, links_dir: str | None = None,
+                  link_timeout: float | None = None) -> RunReport:
+        """Recalculate every formula cell. Returns the run report. `links` ('cached',
+        'update', 'off'), `links_dir` and `link_timeout` override the settings given to
+        `load` (see xleval.links)."""
+        from .links import prepare as prepare_links
+        prepare_links(self, links, links_dir, link_timeout)
         plan = self.graph()
         ev = self.engine
         t0 = time.perf_counter()
-        ev.reset_pending()
+        from .functions.custom import run_with_io
         from .scheduler import run_plan
-        run_plan(ev, plan, strategy=strategy, workers=workers)
+
+        def run_once():
+            ev.reset_pending()
+            run_plan(ev, plan, strategy=strategy, workers=workers)
+        run_with_io(ev, run_once)    # one pass, or deferred passes when io functions are used
         ev.report.timings["evaluate"] = time.perf_counter() - t0
         self._count_errors()
         self.calculated = True
         return ev.report
+
+    def register_function(self, name: str, fn, *, io: bool = False,
+                          timeout: float | None = None) -> None:
+        """Make a Python function callable from this workbook's formulas (see
+        `xleval.function` for arguments, results and io=True)."""
+        from .functions.custom import register_on_engine
+        register_on_engine(self.engine, name, fn, io=io, timeout=timeout)
+        if self.engine._prepared:           # formulas were compiled without it: recompile
+            from .links import rebuild_engine
+            rebuild_engine(self)
 
     def _count_errors(self) -> None:
         counts: dict[str, int] = {}
@@ -220,7 +240,9 @@ class Workbook:
         parts = {s.name: s.part for s in self.data.sheets if s.part}
         values = {name: vals for name, vals in self.formula_values().items()
                   if name in parts and vals}
-        write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place)
+        from .links import external_values
+        write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place,
+                     external_values=external_values(self))
 
     def to_json(self, path: str) -> None:
         from .writer.tabular import write_json
@@ -248,12 +270,19 @@ def _normalise(v):
         return str(v)
 
 
-def load(path: str | os.PathLike, *, now: float | None = None) -> Workbook:
-    """Load an .xlsx/.xlsm workbook. Raises xleval.errors.WorkbookError subclasses."""
+def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cached",
+         links_dir: str | os.PathLike | None = None,
+         link_timeout: float | None = None) -> Workbook:
+    """Load an .xlsx/.xlsm workbook. Raises xleval.errors.WorkbookError subclasses.
+    `links`: 'cached' (Excel's cached values of linked workbooks), 'update' (recalculate the
+    linked workbooks found in the workbook's folder or `links_dir`) or 'off' (#REF!)."""
+    from .links import check_mode, configure as configure_links
     from .loader import load_workbook
+    check_mode(links)
     t0 = time.perf_counter()
     data = load_workbook(os.fspath(path))
     wb = Workbook(data, now=now)
+    configure_links(wb, links, links_dir, link_timeout)
     wb.load_seconds = time.perf_counter() - t0
     wb.engine.report.timings["load"] = wb.load_seconds
     return wb

@@ -1,13 +1,83 @@
-"""Executing an evaluation plan. `serial` evaluates layer after layer in this process;
-the parallel strategies (pool / process / auto) plug in here."""
+"""Executing an evaluation plan.
+
+  serial   every layer in order in this process (serial.py, the reference)
+  pool     a persistent multiprocessing.Pool; layers above a size threshold are cut into
+           tasks, smaller ones run inline (pool.py)
+  process  one process per block of a layer's units, results through a pipe (process.py)
+  auto     per layer, a cost model picks inline / pool / process (auto.py)
+
+Every strategy gives the values `serial` gives. Cells with dynamic references, volatile
+functions, data tables and dynamic arrays always run in the main process, and so does the
+tail (strongly connected components, cycles). The start method is the `start_method=`
+argument, else XLEVAL_START_METHOD, else multiprocessing's (fork, spawn and forkserver all
+work). `run_plan` returns a RunStats (also left on `engine.schedule_stats`).
+"""
 from __future__ import annotations
 
+import time
+
+from ..errors import XlevalError
+from .base import RunStats, default_workers, resolve_start_method
 from .serial import run_serial
 
-STRATEGIES = ("serial",)
+STRATEGIES = ("serial", "pool", "process", "auto")
 
 
-def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = None) -> None:
-    if strategy not in STRATEGIES and strategy != "auto":
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    run_serial(engine, plan)
+class SchedulerError(XlevalError, ValueError):
+    """A bad strategy, worker count or start method (the CLI's exit code 2)."""
+
+
+def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = None,
+             start_method: str | None = None) -> RunStats:
+    if strategy not in STRATEGIES:
+        raise SchedulerError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if workers is not None and workers < 1:
+        raise SchedulerError(f"workers must be at least 1, not {workers}")
+    t0 = time.perf_counter()
+    w = workers or default_workers()
+    if strategy == "auto" and _daemonic():
+        w = 1                        # a daemonic process may not start workers
+    if strategy == "serial" or (strategy == "auto" and w < 2) or not plan.layers:
+        stats = RunStats("serial" if strategy == "serial" else strategy, 1 if
+                         strategy == "serial" else w)
+        run_serial(engine, plan)
+        n = sum(len(u.cells) for layer in plan.layers for u in layer)
+        stats.main_eval = time.perf_counter() - t0
+        if strategy != "serial":
+            stats.counts["inline"] = [len(plan.layers), n]
+    else:
+        from . import base
+        from .pool import POOL_MIN_CELLS, PoolExecutor
+        from .process import PROCESS_MIN_CELLS, ProcessExecutor
+        try:
+            method = resolve_start_method(start_method)
+        except ValueError as e:
+            raise SchedulerError(str(e)) from None
+        run = base.Run(engine, plan, strategy, w, method)
+        executors = {"pool": PoolExecutor(run), "process": ProcessExecutor(run)}
+        if strategy == "auto":
+            from .auto import AutoPolicy
+            policy = AutoPolicy(run, executors)
+        elif strategy == "pool":
+            policy = base.FixedPolicy("pool", POOL_MIN_CELLS, w)
+        else:
+            policy = base.FixedPolicy("process", PROCESS_MIN_CELLS, w)
+        base.execute(run, policy, executors)
+        _report_cycles(engine, run.cycles)
+        stats = run.stats
+    stats.seconds = time.perf_counter() - t0
+    engine.schedule_stats = stats
+    return stats
+
+
+def _daemonic() -> bool:
+    import multiprocessing as mp
+    return bool(getattr(mp.current_process(), "daemon", False))
+
+
+def _report_cycles(engine, cycles_found) -> None:
+    from ..refs import cell_name
+    for cyc in cycles_found:
+        names = [f"{engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in cyc]
+        if names not in engine.report.cycles:
+            engine.report.cycles.append(names)

@@ -1,0 +1,542 @@
+"""Main-process side shared by the parallel strategies: which cells may leave the main
+process, deltas, cutting a layer into tasks, storing results, run statistics.
+
+A layer's work units are split into
+  * parallel units: evaluated by workers (or inline when a layer is too small to pay);
+  * main-only units: shapes with dynamic references (INDIRECT, OFFSET, `A1:INDEX(..)`, spill
+    references `A1#`), volatile functions, data tables and dynamic-array anchors (which may
+    spill past their recorded range). They run in the main process after the parallel part
+    of their layer, through `engine.compute` and its pull fallback.
+A worker that hits a value it does not have returns the cell as not done; the main process
+evaluates it after the layer. Values a worker sends back are the same values the serial
+evaluation computes, so every strategy gives identical results.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from ..evaluator.engine import PENDING
+from ..graph.build import WorkUnit
+from ..parser.ast import Postfix, walk
+
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+class WorkerFailure(Exception):
+    """A worker died or failed while evaluating a layer."""
+
+    def __init__(self, layer: int, what: str, detail: str = ""):
+        super().__init__(f"{what} ({detail})" if detail else what)
+        self.layer = layer
+        self.what = what
+        self.detail = detail
+
+    def warning(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return (f"{self.what} while evaluating layer {self.layer}{detail}; "
+                "layer recomputed in-process")
+
+
+class StartFailure(WorkerFailure):
+    """Worker processes could not be started at all (a daemonic process, no fork...)."""
+
+
+def resolve_start_method(start_method: str | None = None) -> str:
+    """The explicit argument, else XLEVAL_START_METHOD, else multiprocessing's current
+    method (which is the platform default unless the program set another)."""
+    import multiprocessing as mp
+    m = start_method or os.environ.get("XLEVAL_START_METHOD") or mp.get_start_method()
+    m = m.strip().lower()
+    if m not in START_METHODS or m not in mp.get_all_start_methods():
+        raise ValueError(f"start method {m!r} is not available here; choose from "
+                         f"{', '.join(x for x in START_METHODS if x in mp.get_all_start_methods())}")
+    return m
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class LayerChoice:
+    layer: int
+    cells: int
+    choice: str                       # inline / pool / process
+    predicted: dict | None = None     # auto: predicted seconds per option
+
+
+@dataclass
+class RunStats:
+    """What a run of a plan did, for `xleval bench` and debugging."""
+    strategy: str = "serial"
+    workers: int = 1
+    start_method: str = ""
+    seconds: float = 0.0              # wall time of run_plan
+    main_eval: float = 0.0            # evaluating in the main process
+    dispatch: float = 0.0             # main process: starting workers, building tasks and
+    #                                   deltas, storing results, recovering from failures
+    worker_eval: float = 0.0          # summed over workers (wall time)
+    worker_cpu: float = 0.0           # the same, CPU time
+    worker_sync: float = 0.0          # workers applying deltas, summed
+    pool_start: float = 0.0
+    delta_bytes: int = 0
+    tasks: int = 0
+    choices: list[LayerChoice] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)       # choice -> [layers, cells]
+
+    def choose(self, layer: int, cells: int, choice: str, predicted=None, keep=True) -> None:
+        c = self.counts.setdefault(choice, [0, 0])
+        c[0] += 1
+        c[1] += cells
+        if keep and len(self.choices) < 500:
+            self.choices.append(LayerChoice(layer, cells, choice, predicted))
+
+    def dispatch_share(self) -> float:
+        """Share of the wall time spent on dispatch and transfer: the main process's own
+        dispatch work plus the workers' delta work (spread over the workers)."""
+        if self.seconds <= 0:
+            return 0.0
+        over = self.dispatch + self.worker_sync / max(1, self.workers)
+        return min(1.0, over / self.seconds)
+
+    def as_dict(self) -> dict:
+        return {
+            "strategy": self.strategy, "workers": self.workers,
+            "start_method": self.start_method, "seconds": self.seconds,
+            "main_eval": self.main_eval, "dispatch": self.dispatch,
+            "worker_eval": self.worker_eval, "worker_cpu": self.worker_cpu,
+            "worker_sync": self.worker_sync,
+            "pool_start": self.pool_start, "delta_bytes": self.delta_bytes,
+            "tasks": self.tasks, "dispatch_share": self.dispatch_share(),
+            "counts": {k: {"layers": v[0], "cells": v[1]} for k, v in self.counts.items()},
+            "layers": [{"layer": c.layer, "cells": c.cells, "choice": c.choice,
+                        **({"predicted": c.predicted} if c.predicted else {})}
+                       for c in self.choices],
+        }
+
+
+def unit_keys(units):
+    for u in units:
+        s = u.sheet
+        for r, c in u.cells:
+            yield (s, r, c)
+
+
+def n_cells(units) -> int:
+    return sum(len(u.cells) for u in units)
+
+
+class Run:
+    """State of one parallel run of a plan: the engine, the plan, deltas, statistics."""
+
+    def __init__(self, engine, plan, strategy: str, workers: int, start_method: str):
+        self.engine = engine
+        self.plan = plan
+        self.workers = workers
+        self.start_method = start_method
+        self.stats = RunStats(strategy, workers, start_method)
+        self.cycles: list = []
+        # which shapes must stay in the main process: cached on the engine (shape ids are
+        # stable; a shape never changes once made)
+        got = engine.__dict__.get("_schedule_main_only")
+        if got is None:
+            got = engine.__dict__["_schedule_main_only"] = {}
+        self._main_only: dict[int, bool] = got
+        self._deltas: dict[int, bytes] = {}
+        self._sent_meta = None
+        self.layer = -1               # layers <= this one are complete in the main process
+        self.keep_deltas = False      # process under spawn: children need every delta
+        self.failures = 0
+        self._files: list[str] = []
+        self._payload_path: str | None = None
+
+    # ---------------------------------------------------------------------------------
+    # files handed to spawned workers (see worker.init_spawn)
+    # ---------------------------------------------------------------------------------
+    def temp_file(self, data: bytes, what: str) -> str:
+        import tempfile
+        d = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        fd, path = tempfile.mkstemp(prefix=f"xleval-{what}-", suffix=".pickle", dir=d)
+        self._files.append(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return path
+
+    def payload_path(self) -> str:
+        """The workbook data a spawned worker rebuilds its engine from (written once)."""
+        if self._payload_path is None:
+            from .worker import spawn_payload
+            self._payload_path = self.temp_file(spawn_payload(self.engine), "workbook")
+        return self._payload_path
+
+    def remove_file(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        if path in self._files:
+            self._files.remove(path)
+
+    def remove_files(self) -> None:
+        for path in self._files:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._files.clear()
+        self._payload_path = None
+
+    # ---------------------------------------------------------------------------------
+    # which work may leave the main process
+    # ---------------------------------------------------------------------------------
+    def main_only(self, unit: WorkUnit) -> bool:
+        code = self._main_only.get(unit.shape)
+        if code is None:
+            code = self._main_only[unit.shape] = self._shape_code(unit.shape)
+        if code == 2:              # an array formula: a dynamic array may spill anywhere
+            f = self.engine.formulas[unit.sheet]
+            return any(f[rc].dynamic for rc in unit.cells)
+        return code == 1
+
+    def _shape_code(self, sid: int) -> int:
+        """1: main process only; 2: array formula (per cell: dynamic arrays are main only);
+        0: may go to a worker."""
+        if self._shape_main_only(sid):
+            return 1
+        return 2 if self.engine.shapes[sid].array else 0
+
+    def _shape_main_only(self, sid: int) -> bool:
+        ev = self.engine
+        shape = ev.shapes[sid]
+        info = shape.info
+        if info.dynamic or info.volatile or shape.key.startswith("TABLE|"):
+            return True
+        if shape.tree is None:
+            return False
+        from ..graph.build import _templates
+        try:
+            if _templates(ev, shape).dynamic:
+                return True
+        except Exception:  # noqa: BLE001 - when in doubt, keep it in the main process
+            return True
+        return any(isinstance(n, Postfix) and n.op == "#" for n in walk(shape.tree))
+
+    def split(self, layer):
+        codes = self._main_only
+        par, main = [], []
+        for u in layer:
+            code = codes.get(u.shape)
+            if code == 0:
+                par.append(u)
+            elif self.main_only(u):
+                main.append(u)
+            else:
+                par.append(u)
+        return par, main
+
+    # ---------------------------------------------------------------------------------
+    # evaluating in the main process
+    # ---------------------------------------------------------------------------------
+    def compute(self, keys) -> int:
+        t0 = time.perf_counter()
+        n = self.engine.compute(keys, on_cycle=self.cycles.append)
+        self.stats.main_eval += time.perf_counter() - t0
+        return n
+
+    def compute_units(self, units) -> int:
+        return self.compute(unit_keys(units))
+
+    # ---------------------------------------------------------------------------------
+    # tasks and results
+    # ---------------------------------------------------------------------------------
+    @staticmethod
+    def make_tasks(units, n_tasks: int):
+        """Cut units into `n_tasks` lists of chunks (shape id, sheet, cells) with about the
+        same number of cells; a unit larger than a share is split, consecutive units of one
+        sheet are merged into one chunk (shape id -1: several shapes; the worker looks each
+        cell's shape up itself)."""
+        total = n_cells(units)
+        n_tasks = max(1, min(n_tasks, total))
+        bounds = [round(total * (t + 1) / n_tasks) for t in range(n_tasks)]
+        tasks: list[list] = [[] for _ in range(n_tasks)]
+        owned: set[int] = set()         # cell lists made here (the others belong to units)
+        t = pos = 0
+        for u in units:
+            cells = u.cells
+            i, size = 0, len(cells)
+            while i < size:
+                while pos >= bounds[t]:
+                    t += 1
+                take = min(size - i, bounds[t] - pos)
+                part = cells if (i == 0 and take == size) else cells[i:i + take]
+                chunks = tasks[t]
+                if chunks and chunks[-1][1] == u.sheet:
+                    sid, s, got = chunks[-1]
+                    if id(got) not in owned:
+                        got = list(got)
+                        owned.add(id(got))
+                    got.extend(part)
+                    chunks[-1] = (sid if sid == u.shape else -1, s, got)
+                else:
+                    chunks.append((u.shape, u.sheet, part))
+                i += take
+                pos += take
+        return [t for t in tasks if t]
+
+    def store_results(self, chunks, results) -> list:
+        """Write a task's results into the main store; returns the keys not done."""
+        cells = self.engine.cells
+        formulas = self.engine.formulas
+        not_done = []
+        for (sid, s, keys), (vals, covered, nd) in zip(chunks, results):
+            d = cells[s]
+            d.update(zip(keys, vals))
+            for i, cvals in covered:
+                rc = keys[i]
+                r1, c1, r2, c2 = formulas[s][rc].ref
+                it = iter(cvals)
+                for rr in range(r1, r2 + 1):
+                    for cc in range(c1, c2 + 1):
+                        if (rr, cc) != rc:
+                            d[(rr, cc)] = next(it)
+            for i in nd:
+                d[keys[i]] = PENDING
+                not_done.append((s, *keys[i]))
+        return not_done
+
+    # ---------------------------------------------------------------------------------
+    # deltas
+    # ---------------------------------------------------------------------------------
+    def _meta(self):
+        ev = self.engine
+        spill = dict(getattr(ev, "_spill_extent", {}) or {})
+        meta = ([tuple(e) for e in ev.extent[:ev.n_local]], spill)
+        if meta == self._sent_meta:
+            return None
+        self._sent_meta = meta
+        return meta
+
+    def _pack(self, triples) -> bytes:
+        """Pickle per-sheet cell/value lists as a delta."""
+        per: dict[int, tuple] = {}
+        for s, keys, vals in triples:
+            if not keys:
+                continue
+            got = per.get(s)
+            if got is None:
+                got = per[s] = (array("i"), array("i"), [])
+            rows, cols, out = got
+            if PENDING in vals:          # (never after a complete layer; a snapshot filters)
+                keep = [(k, v) for k, v in zip(keys, vals) if v is not PENDING]
+                if not keep:
+                    continue
+                keys = [k for k, _ in keep]
+                vals = [v for _, v in keep]
+            rs, cs = zip(*keys)
+            rows.extend(rs)
+            cols.extend(cs)
+            out.extend(vals)
+        parts = [(s, rows, cols, vals) for s, (rows, cols, vals) in per.items() if vals]
+        data = pickle.dumps((self._meta(), parts), protocol=pickle.HIGHEST_PROTOCOL)
+        self.stats.delta_bytes += len(data)
+        return data
+
+    def _extra_cells(self, s, keys):
+        """Cells besides `keys` whose values a layer produced: what array formulas cover
+        and dynamic arrays spilled past their recorded range."""
+        ev = self.engine
+        f = ev.formulas[s]
+        spill = getattr(ev, "_spill_extent", None) or {}
+        out = []
+        for rc in keys:
+            fc = f.get(rc)
+            if fc is None or fc.ref is None:
+                continue
+            r1, c1, r2, c2 = fc.ref
+            ext = spill.get((s, *rc))
+            if ext:
+                r2, c2 = max(r2, ext[0]), max(c2, ext[1])
+            for rr in range(r1, r2 + 1):
+                for cc in range(c1, c2 + 1):
+                    if (rr, cc) != rc:
+                        out.append((rr, cc))
+        return out
+
+    def layer_delta(self, j: int) -> bytes:
+        got = self._deltas.get(j)
+        if got is not None:
+            return got
+        ev = self.engine
+        per: dict[int, list] = {}
+        arrays = []
+        for u in self.plan.layers[j]:
+            got = per.get(u.sheet)
+            if got is None:
+                per[u.sheet] = list(u.cells)
+            else:
+                got.extend(u.cells)
+            if ev.shapes[u.shape].array:
+                arrays.append(u)
+        for u in arrays:
+            per[u.sheet].extend(self._extra_cells(u.sheet, u.cells))
+        triples = [(s, keys, list(map(ev.cells[s].get, keys))) for s, keys in per.items()]
+        data = self._deltas[j] = self._pack(triples)
+        return data
+
+    def snapshot(self, j: int, *, cache: bool = True) -> bytes:
+        """One delta holding every formula (and covered) cell value the main process has
+        now: what a freshly spawned worker needs to be in sync with layers <= j."""
+        ev = self.engine
+        triples = []
+        for s in range(ev.n_local):
+            d = ev.cells[s]
+            keys = [k for k in ev.formulas[s] if d.get(k) is not PENDING]
+            keys += [k for k in ev.covered[s] if d.get(k) is not PENDING]
+            spill = getattr(ev, "_spill_extent", None) or {}
+            for (ss, r1, c1), (r2, c2) in spill.items():
+                if ss == s:
+                    keys += [(r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+            triples.append((s, keys, list(map(d.get, keys))))
+        self._sent_meta = None
+        data = self._pack(triples)
+        if cache:
+            self._deltas[j] = data
+        return data
+
+    def deltas_after(self, base: int, upto: int, floor: int = -2):
+        """The deltas of layers base+1 .. upto (starting no earlier than `floor`, where a
+        snapshot stands for every layer before it)."""
+        t0 = time.perf_counter()
+        out = [(j, self._deltas.get(j) or self.layer_delta(j))
+               for j in range(max(base + 1, floor), upto + 1)]
+        self.stats.dispatch += time.perf_counter() - t0
+        return out
+
+    def forget_deltas(self, upto: int) -> None:
+        """Deltas every live worker has applied are not needed any more."""
+        if self.keep_deltas:
+            return
+        for j in [j for j in self._deltas if j <= upto]:
+            del self._deltas[j]
+
+    def reset_deltas(self) -> None:
+        self._deltas.clear()
+        self._sent_meta = None
+
+
+# ----------------------------------------------------------------------------------------
+# the layer loop shared by pool / process / auto
+# ----------------------------------------------------------------------------------------
+MAX_FAILURES = 3
+
+
+class FixedPolicy:
+    """`pool` / `process`: send out every layer with at least `min_cells` parallel cells."""
+
+    def __init__(self, choice: str, min_cells: int, workers: int):
+        self.choice = choice
+        self.min_cells = min_cells
+        self.workers = workers
+
+    def quick_inline(self, k: int, n: int) -> bool:
+        return n < self.min_cells
+
+    def inlined(self, n: int, seconds: float) -> None:
+        pass
+
+    def decide(self, k: int, par: list):
+        if n_cells(par) < self.min_cells:
+            return "inline", par, None, None
+        return self.choice, par, None, None
+
+    def observe(self, choice: str, predicted, seconds: float) -> None:
+        pass
+
+
+def execute(run: Run, policy, executors: dict) -> None:
+    """Evaluate the plan's layers: each either inline (in this process, serial order) or
+    sent out by the executor the policy chose; then the tail, serially."""
+    from .serial import run_tail
+    engine = run.engine
+    plan = run.plan
+    stats = run.stats
+    batch: list = []          # consecutive inline layers, evaluated in one go
+    batch_cells = 0
+    disabled = False
+
+    def flush():
+        nonlocal batch_cells
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        run.compute(unit_keys(u for layer in batch for u in layer))
+        policy.inlined(batch_cells, time.perf_counter() - t0)
+        batch.clear()
+        batch_cells = 0
+
+    ok = False
+    try:
+        for k, layer in enumerate(plan.layers):
+            n = n_cells(layer)
+            if disabled or policy.quick_inline(k, n):
+                batch.append(layer)
+                batch_cells += n
+                stats.choose(k, n, "inline", keep=False)
+                run.layer = k
+                continue
+            flush()
+            par, main = run.split(layer)
+            choice, todo, predicted, ntasks = (policy.decide(k, par) if par else
+                                               ("inline", par, None, None))
+            stats.choose(k, n, choice, predicted, keep=choice != "inline" or predicted)
+            if choice == "inline":
+                t0 = time.perf_counter()
+                run.compute_units(layer)
+                policy.inlined(n, time.perf_counter() - t0)
+                run.layer = k
+                continue
+            # (a cell the main process already computed, pulled ahead by a dynamic reference,
+            # is evaluated again by its worker: same value, no harm)
+            not_done: list = []
+            if todo:
+                ex = executors[choice]
+                t0 = time.perf_counter()
+                try:
+                    not_done = ex.run_layer(k, todo, ntasks) if ntasks else ex.run_layer(k, todo)
+                    policy.observe(choice, predicted, time.perf_counter() - t0)
+                except WorkerFailure as f:
+                    engine.report.warnings.append(f.warning())
+                    t1 = time.perf_counter()
+                    ex.close(kill=True)
+                    run.reset_deltas()
+                    stats.dispatch += time.perf_counter() - t1
+                    run.failures += 1
+                    if isinstance(f, StartFailure):
+                        disabled = True
+                    elif run.failures >= MAX_FAILURES:
+                        disabled = True
+                        engine.report.warnings.append(
+                            f"parallel evaluation stopped after {run.failures} worker failures; "
+                            "the remaining layers were evaluated in-process")
+                    run.compute_units(todo)          # what the workers did not deliver
+            if not_done:
+                run.compute(not_done)
+            if main:
+                run.compute_units(main)
+            run.layer = k
+        flush()
+        ok = True
+    finally:
+        try:
+            for ex in executors.values():
+                ex.close(kill=not ok)
+        finally:
+            run.remove_files()
+    run_tail(engine, plan, on_cycle=run.cycles.append)
