@@ -388,5 +388,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry() -> None:
+    """Console entry point: run, flush, and leave without tearing down millions of Python
+    objects one by one (that can take seconds on a large workbook; every output file is
+    already written and closed, every worker process joined)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

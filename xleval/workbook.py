@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import time
 from typing import Iterable
@@ -65,10 +67,11 @@ class Workbook:
     def graph(self) -> Plan:
         """The dependency graph's evaluation plan (built once, reused)."""
         if self.plan is None:
-            t0 = time.perf_counter()
-            self.engine.prepare()
-            self.plan = build_plan(self.engine)
-            self.engine.report.timings["graph"] = time.perf_counter() - t0
+            with _no_gc():
+                self.engine.prepare()
+                t0 = time.perf_counter()
+                self.plan = build_plan(self.engine)
+                self.engine.report.timings["graph"] = time.perf_counter() - t0
             self.engine.report.cycles = [
                 [f"{self.engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in comp]
                 for comp in self.plan.cycles]
@@ -94,7 +97,8 @@ class Workbook:
         def run_once():
             ev.reset_pending()
             run_plan(ev, plan, strategy=strategy, workers=workers)
-        run_with_io(ev, run_once)    # one pass, or deferred passes when io functions are used
+        with _no_gc():
+            run_with_io(ev, run_once)    # one pass, or deferred passes with io functions
         ev.report.timings["evaluate"] = time.perf_counter() - t0
         self._count_errors()
         self.calculated = True
@@ -241,8 +245,9 @@ class Workbook:
         values = {name: vals for name, vals in self.formula_values().items()
                   if name in parts and vals}
         from .links import external_values
-        write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place,
-                     external_values=external_values(self))
+        with _no_gc():
+            write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place,
+                         external_values=external_values(self))
 
     def to_json(self, path: str) -> None:
         from .writer.tabular import write_json
@@ -251,6 +256,19 @@ class Workbook:
     def to_csv(self, path: str, sheet: str | None = None) -> None:
         from .writer.tabular import write_csv
         write_csv(self.sheet_values(sheet or self.sheet_names[0]), path)
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Building millions of small objects (shapes, graph lists) makes the cyclic garbage
+    collector rescan them over and over; nothing built here forms garbage cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _normalise(v):

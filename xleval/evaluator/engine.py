@@ -120,8 +120,20 @@ class Engine:
         spec = self.user_functions.get(name)
         if spec is not None:
             return spec
+        # cached per name; a function registered later (REGISTRY grows) invalidates misses
+        cache = self.__dict__.setdefault("_fn_cache", {})
+        version = len(R.REGISTRY)
+        hit = cache.get(name)
+        if hit is not None and (hit[1] is not None or hit[0] == version):
+            return hit[1]
+        from ..evaluator.compiler import SPECIAL_FORMS
+        if name in SPECIAL_FORMS:
+            cache[name] = (version, None)      # compiled by the compiler itself
+            return None
         from ..functions import lookup_function
-        return lookup_function(name)
+        spec = lookup_function(name)
+        cache[name] = (len(R.REGISTRY), spec)
+        return spec
 
     def sheet_index(self, name: str) -> int:
         return self._sheet_idx[name.lower()]
