@@ -89,13 +89,45 @@ def _summary(wb, path: str, out: str | None, seconds: float) -> str:
     return "\n".join(lines)
 
 
+class _Progress:
+    """A one-line progress bar on stderr for long runs (only when stderr is a terminal)."""
+
+    def __init__(self, total: int):
+        self.total = max(total, 1)
+        self.done = 0
+        self.last = -1
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        pct = min(100, int(100 * self.done / self.total))
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r  evaluating [{bar:<25}] {pct:3d}%")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.last >= 0:
+            sys.stderr.write("\r" + " " * 50 + "\r")
+            sys.stderr.flush()
+
+
 def cmd_calc(args) -> int:
     import xleval
     t0 = time.perf_counter()
     now = _parse_now(args.now)
     wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
                      link_timeout=args.link_timeout)
-    wb.calculate(strategy=args.strategy, workers=args.workers)
+    bar = None
+    if sys.stderr.isatty() and not args.quiet:
+        n = sum(len(sd.formulas) for sd in wb.data.sheets)
+        if n >= 20000:
+            bar = wb.engine.progress = _Progress(n)
+    try:
+        wb.calculate(strategy=args.strategy, workers=args.workers)
+    finally:
+        if bar is not None:
+            bar.close()
     out = args.output
     if args.in_place:
         out = args.input

@@ -111,6 +111,7 @@ class Engine:
         self.covered: list[dict[tuple[int, int], tuple[int, int]]] = [{} for _ in self.sheet_names]
         self.report = RunReport()
         self.user_functions: dict[str, R.FunctionSpec] = {}
+        self.progress = None     # optional callable(n): n more cells evaluated (CLI bar)
         self._prepared = False
 
     # ------------------------------------------------------------------------------------
@@ -649,6 +650,7 @@ class Engine:
         Returns the number of cells evaluated."""
         cells = self.cells
         evaluated = 0
+        progress = self.progress
         for key in order:
             s, r, c = key
             if cells[s].get((r, c)) is not PENDING:
@@ -656,6 +658,8 @@ class Engine:
             try:
                 self.eval_cell(s, r, c)
                 evaluated += 1
+                if progress is not None and not evaluated % 4096:
+                    progress(4096)
                 continue
             except NeedCell as e:
                 need = e.key
