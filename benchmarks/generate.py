@@ -320,7 +320,7 @@ SHAPES = {"wide": wide, "chain": chain, "lookup": lookup, "finance": finance,
 
 # sizes for `all`, chosen so every workbook calculates serially in a few seconds here;
 # hetero is the 100,000-formula target workbook
-DEFAULT_ROWS = {"wide": 20000, "chain": 20000, "lookup": 10000, "finance": 1500,
+DEFAULT_ROWS = {"wide": 10000, "chain": 20000, "lookup": 10000, "finance": 1500,
                 "hetero": 20000, "sheets": 16000}
 
 

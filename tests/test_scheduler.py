@@ -36,6 +36,14 @@ def _exit_in_worker(x):
     return x
 
 
+@xl("XLTEST.SLOW", NUMBER)
+def _slow(x):
+    end = time.perf_counter() + 0.002            # an expensive cell: 2 ms of CPU
+    while time.perf_counter() < end:
+        pass
+    return x * 2
+
+
 @xl("XLTEST.KILL", NUMBER)
 def _kill_in_worker(x):
     if os.getpid() != MAIN_PID:
@@ -149,7 +157,7 @@ def dispatch_everything(monkeypatch):
     monkeypatch.setattr(pool_mod, "POOL_MIN_CELLS", 1)
     # (a process per block of every one-cell layer of a long chain would take minutes)
     monkeypatch.setattr(process_mod, "PROCESS_MIN_CELLS", 2)
-    monkeypatch.setattr(auto_mod.AutoPolicy, "quick_inline", lambda self, k, n: n < 2)
+    monkeypatch.setattr(auto_mod.AutoPolicy, "min_cells", lambda self: 2)
     monkeypatch.setattr(auto_mod.AutoPolicy, "floor", lambda self: 0.0)
     monkeypatch.setattr(auto_mod.AutoPolicy, "_pool_time", lambda self, k, C, n, s: (0.0, 2))
     monkeypatch.setattr(auto_mod.AutoPolicy, "_start_cost_one", lambda self: 0.0)
@@ -248,6 +256,24 @@ def test_auto_keeps_small_work_inline():
     stats = wb.engine.schedule_stats
     assert set(stats.counts) == {"inline"}
     assert stats.tasks == 0
+    assert_no_children()
+
+
+@pytest.mark.timeout(120)
+def test_auto_sends_expensive_layers_out():
+    """Cells worth ~2 ms each: the model sends the wide layers to workers (and the values
+    are serial's)."""
+    cells = {f"A{r}": float(r) for r in range(1, 201)}
+    cells.update({f"B{r}": f"=XLTEST.SLOW(A{r})" for r in range(1, 201)})
+    cells.update({f"C{r}": f"=XLTEST.SLOW(B{r})+1" for r in range(1, 201)})
+    make = lambda: xleval.Workbook.from_dict({"S": cells})        # noqa: E731
+    want, _ = _serial_values(make)
+    wb = make()
+    stats = _run(wb, "auto", "fork")
+    assert wb.formula_values() == want
+    assert set(stats.counts) & {"pool", "process"}, stats.counts
+    first = next(c for c in stats.choices if c.choice != "inline")
+    assert first.predicted["inline"] > first.predicted[first.choice]
     assert_no_children()
 
 
@@ -374,29 +400,56 @@ def test_keyboard_interrupt_terminates_workers(dispatch_everything, monkeypatch)
     assert_no_children()
 
 
-@pytest.mark.timeout(180)
-def test_ctrl_c_on_cli_exits_promptly_without_children(tmp_path):
-    psutil = pytest.importorskip("psutil")
-    book = tmp_path / "slow.xlsx"
+@pytest.fixture(scope="module")
+def slow_book(tmp_path_factory):
+    """A workbook whose evaluation takes a few seconds (SUMIFS over a table)."""
+    book = tmp_path_factory.mktemp("slow") / "slow.xlsx"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "lookup",
                     "--rows", "3000", "-o", str(book)], check=True, capture_output=True)
+    return book
+
+
+def _start_calc_and_wait_for_workers(book):
+    psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XLEVAL_START_METHOD": "fork"}
     proc = subprocess.Popen([sys.executable, "-m", "xleval", "calc", str(book), "--strategy",
                              "pool", "--workers", "2", "-q"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        parent = psutil.Process(proc.pid)
-        kids = []
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
+    parent = psutil.Process(proc.pid)
+    kids = []
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
             kids = [k for k in parent.children(recursive=True)
                     if "resource_tracker" not in " ".join(k.cmdline() or [])]
-            if len(kids) >= 2:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the calculation finished before workers were seen"
-        assert kids, "no worker processes started"
-        time.sleep(0.3)
+        except psutil.Error:
+            kids = []
+        if len(kids) >= 2:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None or not kids:
+        proc.kill()
+        pytest.fail("the calculation finished before its workers were seen")
+    time.sleep(0.3)
+    return proc, kids
+
+
+def _alive(kids):
+    import psutil
+    out = []
+    for k in kids:
+        try:
+            if k.is_running() and k.status() != psutil.STATUS_ZOMBIE:
+                out.append(k.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_on_cli_exits_promptly_without_children(slow_book):
+    proc, kids = _start_calc_and_wait_for_workers(slow_book)
+    try:
         proc.send_signal(signal.SIGINT)
         t0 = time.time()
         out, err = proc.communicate(timeout=30)
@@ -404,12 +457,23 @@ def test_ctrl_c_on_cli_exits_promptly_without_children(tmp_path):
         assert proc.returncode == 130, err
         assert "interrupted" in err and "Traceback" not in err
         time.sleep(0.2)
-        alive = [k.pid for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
-        assert alive == []
+        assert _alive(kids) == []
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.timeout(180)
+def test_workers_die_with_a_killed_parent(slow_book):
+    """SIGKILL leaves the parent no chance to clean up: the workers must go by themselves."""
+    proc, kids = _start_calc_and_wait_for_workers(slow_book)
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while _alive(kids) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _alive(kids) == []
 
 
 # ----------------------------------------------------------------------------------------

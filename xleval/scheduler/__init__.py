@@ -1,10 +1,17 @@
 """Executing an evaluation plan.
 
   serial   every layer in order in this process (serial.py, the reference)
-  pool     a persistent multiprocessing.Pool; layers above a size threshold are cut into
-           tasks, smaller ones run inline (pool.py)
-  process  one process per block of a layer's units, results through a pipe (process.py)
-  auto     per layer, a cost model picks inline / pool / process (auto.py)
+  pool     persistent worker processes for the run (one pipe each, so a worker keeps the
+           same rows in every layer); layers below XLEVAL_POOL_MIN_CELLS (256) run inline
+           (pool.py)
+  process  one short-lived process per block of a layer's units, results through a pipe;
+           layers below XLEVAL_PROCESS_MIN_CELLS (2000) run inline (process.py)
+  auto     per layer, a cost model picks inline / pool / process (auto.py); stays serial
+           with one worker or in a daemonic process
+
+Nothing compiled is ever pickled: workers inherit the main process's engine (fork) or
+rebuild it from the plain workbook data (spawn, forkserver), and work, deltas and results
+are plain data (worker.py, base.py).
 
 Every strategy gives the values `serial` gives. Cells with dynamic references, volatile
 functions, data tables and dynamic arrays always run in the main process, and so does the

@@ -1,51 +1,58 @@
 """Strategy `auto`: per layer, a cost model picks inline, pool or process.
 
-The model (all figures in seconds, measured during the run itself):
+The model (seconds, measured during the run itself):
 
-  c      evaluation cost per cell in the main process: per shape, from timing a strided
-         sample of the layer's cells in the main process (those results are kept), else
-         the sample's trimmed mean; layers evaluated inline refine a running mean `pc`
+  c      evaluation cost per cell in the main process: per shape, from timing 8 short runs
+         of consecutive cells spread over the layer, here (their results are kept), else
+         the runs' trimmed mean; inline layers refine a running mean `pc`; `bias` scales
+         samples down when the workers' measured CPU shows they overestimate
   C      predicted inline time of the layer's remaining cells = sum over units of n_u * c_u
-  W      workers; T tasks (about C / 25 rtt, at most 3 per worker, never more than cells)
-  rtt    round trip of an empty pool task (probe right after the pool starts)
+  eta    a worker's time per cell relative to the main process's, per executor, learned
+         from the workers' evaluation time on the layers they ran (fork: copy-on-write faults
+         on the inherited compiled formulas; `process` starts fresh every layer, so it pays
+         more; a busy machine: workers wait for a CPU)
+  W, T   workers; tasks (each worth >= 4 rtt, one per worker at least when that holds,
+         at most 3 per worker, never more than cells)
+  rtt    round trip of an empty task (probe when the pool starts; 0.5 ms before)
   x      main-process cost per cell sent out and stored back (pickling the cell list and
-         the values, dict updates): micro-benchmarked once per run
+         the values, dict updates): micro-benchmarked once per process (~1 ms)
   d      cost per delta cell (gather + pickle in the main process, unpickle + apply in a
          worker); D = cells of the layers the least synced worker lacks
-  start  cost of starting one process: measured once this run has started a pool or a
-         process, estimated before (fork: from the resident size; spawn/forkserver:
-         interpreter start + rebuilding the engine from the pickled workbook), plus, under
-         spawn, compiling the shapes a worker has not met yet
-  kappa  per executor, EWMA of actual / predicted time of the layers it ran (clamped)
+  start  seconds to start one process: measured once this run started one, estimated
+         before (fork: from the resident size; spawn/forkserver: interpreter start +
+         rebuilding the engine), plus, under spawn, compiling the shapes a worker lacks
+  kappa  per executor, EWMA of measured / predicted wall time of the layers it ran
 
   inline   = C
-  pool     = kappa_pool * (C * eta / min(W, T) + (T / W) * rtt + n * x + D * d)
-             (+ starting the pool, see below)
-  process  = kappa_proc * (W * start + C * eta / W + n * x)        (fork: no deltas)
-             spawn: + every computed value as a snapshot (F * d)
+  pool     = kappa_pool * (C * eta_pool / min(W, T) + (T / W) * rtt + n * x + D * d)
+  process  = kappa_proc * (W * start + C * eta_proc / W + n * x)  (+ spawn: a snapshot)
 
-A layer goes out only when the best parallel prediction is < 0.8 x inline. The pool is
-started when what it saves on this layer plus the predicted savings on the layers still to
-come (same per-cell cost, their sizes known from the plan) exceeds 1.25 x its start cost.
-Layers predicted below a few milliseconds skip all of this (one multiplication) and are
-evaluated inline together, so chains of tiny layers run at serial speed.
+A layer goes out only when the best prediction is < 0.8 x inline. Starting the pool is an
+investment: it must be repaid 1.25 times by this layer's saving plus the savings predicted
+for the layers still to come (their sizes are known from the plan). Layers predicted below
+a few milliseconds skip all this (one multiplication) and are evaluated inline together,
+so chains of tiny layers run at serial speed. Safety: when two layers in a row sent out
+were not faster than their inline prediction, the rest of the run stays inline.
 """
 from __future__ import annotations
 
+import math
 import os
 import pickle
-import statistics
 import time
 
 from ..evaluator.engine import PENDING
 from ..graph.build import WorkUnit
 from .base import Run, n_cells
 
-ETA = 1.1                     # a worker evaluates a little slower (cold caches, page faults)
+# prior worker slowdown before one is measured (see eta): the copy-on-write cost grows with
+# the share of distinct shapes (a fork worker copies the pages of the closures it calls)
+ETA0, ETA_DIVERSE, ETA_PROCESS = 1.05, 0.3, 0.25
 GAIN = 0.8                    # go parallel only below this fraction of the inline time
-SAMPLE = 24                   # cells timed per layer in the main process
-TASK_RTTS = 25                # aim for tasks of at least this many round trips of work
+RUNS, RUN_LEN = 8, 4           # runs of consecutive cells timed per layer in the main process
+TASK_RTTS = 4                 # a task should be worth at least this many round trips
 _CALIBRATED: tuple | None = None
+_OVERHEAD: float | None = None
 
 
 class AutoPolicy:
@@ -57,17 +64,22 @@ class AutoPolicy:
         self.fork = run.start_method == "fork"
         self.pc_shape: dict[int, float] = {}
         self.pc: float | None = None
+        self.eta: dict[str, float] = {}         # learned; until then the prior
         self.kappa = {"pool": 1.0, "process": 1.0}
         self.x: float | None = None
         self.d: float | None = None
-        self.start_one: float | None = None      # seconds to start one process
-        self.sizes = [n_cells(layer) for layer in run.plan.layers]
+        self.start_one: float | None = None      # estimate before anything was started
+        self.sizes = run.sizes
         self.n_formulas = sum(len(f) for f in run.engine.formulas[:run.engine.n_local])
         self.met_shapes: set[int] = set()        # shapes pool workers have compiled (spawn)
         self.declined: tuple | None = None       # (pc, layer) when the pool was not worth it
+        self.bias = 1.0            # correction of sampled costs, from what workers measured
+        self.losses = 0                           # consecutive layers sent out that lost
+        self._diversity = 0.0
+        self.off = False
+        self._pending: tuple | None = None
         ev = run.engine
-        shapes = max(1, len(ev.shapes))
-        self.compile_per_shape = ev.report.timings.get("compile", 0.0) / shapes
+        self.compile_per_shape = ev.report.timings.get("compile", 0.0) / max(1, len(ev.shapes))
 
     # ---------------------------------------------------------------------------------
     def floor(self) -> float:
@@ -76,10 +88,14 @@ class AutoPolicy:
             return max(0.002, 4 * self.pool.rtt)
         return 0.004 if self.fork else 0.05
 
-    def quick_inline(self, k: int, n: int) -> bool:
-        if n < 2 * self.W:
-            return True
-        return self.pc is not None and n * self.pc < self.floor()
+    def min_cells(self) -> float:
+        """Layers with fewer cells run inline without asking decide()."""
+        if self.off or self.W < 2:
+            return math.inf
+        m = 2 * self.W
+        if self.pc:
+            m = max(m, math.ceil(self.floor() / self.pc))
+        return m
 
     def inlined(self, n: int, seconds: float) -> None:
         if n:
@@ -93,51 +109,66 @@ class AutoPolicy:
 
     # ---------------------------------------------------------------------------------
     def _sample(self, par: list):
-        """Evaluate a strided sample of the layer's cells here, timing each (the values are
-        kept). Returns the sample's per-cell mean, and the units without the sampled
-        cells."""
+        """Evaluate a few short runs of consecutive cells spread over the layer, here,
+        timing each run as a whole (the values are kept): timing cells one by one would
+        add the call overhead and a cold start to every cell. Returns the per-cell mean
+        (trimmed) and the units without the sampled cells."""
         ev = self.run.engine
         total = n_cells(par)
-        want = min(SAMPLE, total)
-        step = total / want
-        picks = sorted({int(i * step) for i in range(want)})
-        times: dict[int, list] = {}
+        runs = min(RUNS, max(1, total // RUN_LEN))
+        step = total / runs
+        starts = [int(i * step) for i in range(runs)]
+        overhead = self._call_overhead()
+        per_run: list[float] = []
         rest = []
         t_all = 0.0
         pos = 0
-        pi = 0
+        si = 0
         for u in par:
             size = len(u.cells)
-            hit = []
-            while pi < len(picks) and picks[pi] < pos + size:
-                hit.append(picks[pi] - pos)
-                pi += 1
-            pos += size
-            if not hit:
+            if si >= len(starts) or starts[si] >= pos + size:
+                pos += size
                 rest.append(u)
                 continue
-            for i in hit:
-                rc = u.cells[i]
+            taken = set()
+            while si < len(starts) and starts[si] < pos + size:
+                a = starts[si] - pos
+                b = min(size, a + RUN_LEN)
+                keys = [(u.sheet, *rc) for rc in u.cells[a:b]]
                 t0 = time.perf_counter()
-                ev.compute([(u.sheet, *rc)], on_cycle=self.run.cycles.append)
+                ev.compute(keys, on_cycle=self.run.cycles.append)
                 dt = time.perf_counter() - t0
                 t_all += dt
-                times.setdefault(u.shape, []).append(dt)
-            if len(hit) < size:
-                hs = set(hit)
+                per = max(0.0, dt - overhead) / len(keys)
+                per_run.append(per)
+                got = self.pc_shape.get(u.shape)
+                self.pc_shape[u.shape] = per if got is None else 0.5 * (got + per)
+                taken.update(range(a, b))
+                si += 1
+            pos += size
+            if len(taken) < size:
                 rest.append(WorkUnit(u.shape, u.sheet,
-                                     [rc for i, rc in enumerate(u.cells) if i not in hs]))
+                                     [rc for i, rc in enumerate(u.cells) if i not in taken]))
         self.run.stats.main_eval += t_all
-        flat = sorted(t for ts in times.values() for t in ts)
-        if not flat:
+        if not per_run:
             return self.pc or 0.0, rest
-        if len(flat) >= 8:
-            flat = flat[:-1]                      # one outlier (a cache being built)
-        mean = sum(flat) / len(flat)
-        for sid, ts in times.items():
-            self.pc_shape[sid] = statistics.median(ts) if len(ts) >= 3 else sum(ts) / len(ts)
+        per_run.sort()
+        if len(per_run) >= 6:
+            per_run = per_run[:-1]                # one outlier (a cache being built)
+        mean = self.bias * sum(per_run) / len(per_run)
         self._learn(mean)
         return mean, rest
+
+    def _call_overhead(self) -> float:
+        """Seconds `engine.compute` takes for a cell that needs no work."""
+        global _OVERHEAD
+        if _OVERHEAD is None:
+            ev = self.run.engine
+            t0 = time.perf_counter()
+            for _ in range(50):
+                ev.compute([])
+            _OVERHEAD = (time.perf_counter() - t0) / 50
+        return _OVERHEAD
 
     def _calibrate(self) -> None:
         """Per-cell transfer and delta costs, from a tiny synthetic round (~1 ms, once per
@@ -155,10 +186,10 @@ class AutoPolicy:
         res = pickle.loads(pickle.dumps([(vals, [], [])], pickle.HIGHEST_PROTOCOL))
         store.update(zip(task[0][2], res[0][0]))
         t1 = time.perf_counter()
-        got = [store.get(k) for k in keys]
+        got = list(map(store.get, keys))
         from array import array
-        blob = pickle.dumps((None, [(0, array("i", [k[0] for k in keys]),
-                                     array("i", [k[1] for k in keys]), got)]),
+        rs, cs = zip(*keys)
+        blob = pickle.dumps((None, [(0, array("i", rs), array("i", cs), got)]),
                             pickle.HIGHEST_PROTOCOL)
         _, parts = pickle.loads(blob)
         for _s, rows, cols, vs in parts:
@@ -170,10 +201,10 @@ class AutoPolicy:
         _CALIBRATED = (self.x, self.d)
 
     def _start_cost_one(self) -> float:
-        """Seconds to start one worker process: measured once a pool or a process has been
-        started in this run, estimated before (fork: copying the page tables of this
-        process, ~4 ms per GB resident; spawn/forkserver: a fresh interpreter importing
-        xleval, then unpickling and indexing the workbook data)."""
+        """Seconds to start one worker process: measured once this run has started a pool or
+        a process, estimated before (fork: copying the page tables of this process, ~4 ms
+        per GB resident; spawn/forkserver: a fresh interpreter importing xleval, then
+        unpickling and indexing the workbook data)."""
         measured = None
         stats = self.run.stats
         if stats.pool_start > 0:
@@ -206,30 +237,46 @@ class AutoPolicy:
         for u in par:
             m = len(u.cells)
             n += m
-            c_total += m * pcs.get(u.shape, mean)
+            c_total += m * (pcs[u.shape] * self.bias if u.shape in pcs else mean)
             if u.shape not in met:
                 new += 1
         return c_total, n, new
 
-    def _delta_cells(self, k: int, base: int) -> int:
-        return sum(self.sizes[max(0, base + 1):k])
+    def _rtt(self) -> float:
+        return self.pool.rtt if self.pool.rtt is not None else (0.0005 if self.fork else 0.001)
+
+    def _eta(self, kind: str) -> float:
+        got = self.eta.get(kind)
+        if got is not None:
+            return got
+        e = ETA0 + (ETA_DIVERSE * self._diversity if self.fork else 0.0)
+        return e + (ETA_PROCESS if kind == "process" else 0.0)
+
+    def _tasks(self, C: float, n: int, rtt: float) -> int:
+        """How many tasks to cut a layer into: up to 3 per worker, each worth a few round
+        trips, at least one per worker when that is worth it."""
+        W = self.W
+        T = int(min(3 * W, n, C / (TASK_RTTS * rtt)))
+        if C / W >= TASK_RTTS * rtt:
+            T = max(T, min(W, n))
+        return max(1, T)
 
     def _pool_time(self, k: int, C: float, n: int, new_shapes: int) -> tuple[float, int]:
         W = self.W
-        rtt = self.pool.rtt if self.pool.rtt is not None else (0.0005 if self.fork else 0.001)
-        T = int(max(1, min(3 * W, n, C / (TASK_RTTS * rtt))))
+        rtt = self._rtt()
+        T = self._tasks(C, n, rtt)
         if self.pool.pool is not None:
-            D = self._delta_cells(k, self.pool.base())
+            D = sum(self.sizes[max(0, self.pool.base() + 1):k])
         else:
             D = 0 if self.fork else sum(self.sizes[:k])
-        t = C * ETA / min(W, T) + (T / W) * rtt + n * self.x + D * self.d
+        t = C * self._eta("pool") / min(W, T) + (T / W) * rtt + n * self.x + D * self.d
         if not self.fork:
             t += new_shapes * self.compile_per_shape / min(W, T)
         return self.kappa["pool"] * t, T
 
     def _process_time(self, k: int, C: float, n: int, new_shapes: int) -> float:
         W = min(self.W, n)
-        t = W * self._start_cost_one() + C * ETA / W + n * self.x
+        t = W * self._start_cost_one() + C * self._eta("process") / W + n * self.x
         if not self.fork:
             t += sum(self.sizes[:k]) * self.d + new_shapes * self.compile_per_shape / W
         return self.kappa["process"] * t
@@ -237,15 +284,17 @@ class AutoPolicy:
     def _future_savings(self, k: int, per_cell: float) -> float:
         """What the pool would save on the layers after k (same per-cell cost)."""
         W = self.W
-        rtt = self.pool.rtt or (0.0005 if self.fork else 0.001)
+        rtt = self._rtt()
+        eta = self._eta("pool") * self.kappa["pool"]
+        floor = self.floor()
         total = 0.0
         for j in range(k + 1, len(self.sizes)):
             m = self.sizes[j]
             C = m * per_cell
-            if C < self.floor():
+            if C < floor:
                 continue
-            T = max(1, min(3 * W, m, C / (TASK_RTTS * rtt)))
-            par = C * ETA / min(W, T) + (T / W) * rtt + m * (self.x + self.d)
+            T = self._tasks(C, m, rtt)
+            par = C * eta / min(W, T) + (T / W) * rtt + m * (self.x + self.d)
             if par < GAIN * C:
                 total += C - par
         return total
@@ -256,6 +305,7 @@ class AutoPolicy:
         C, n, new_shapes = self._estimate(par, mean)
         if n < 2 or C < self.floor():
             return "inline", par, None, None
+        self._diversity = min(1.0, len(par) / n)     # units (~shapes) per cell
         if self.x is None:
             self._calibrate()
         t_pool, T = self._pool_time(k, C, n, new_shapes)
@@ -289,20 +339,38 @@ class AutoPolicy:
             return "inline", par, pred, None
         if choice == "pool" and not self.fork:
             self.met_shapes.update(u.shape for u in par)
-        self._predicted = (choice, t_pool if choice == "pool" else t_proc,
-                           self.run.stats.pool_start)
+        st = self.run.stats
+        self._pending = (choice, C, t_pool if choice == "pool" else t_proc, st.pool_start,
+                         st.worker_eval)
         return choice, par, pred, (T if choice == "pool" else None)
 
     def observe(self, choice: str, predicted, seconds: float) -> None:
-        got = getattr(self, "_predicted", None)
-        self._predicted = None
-        if not got or got[0] != choice or got[1] <= 0:
+        got, self._pending = self._pending, None
+        if not got or got[0] != choice:
             return
-        # a pool started for this layer: its start is not the model's error
-        seconds -= self.run.stats.pool_start - got[2]
-        ratio = seconds / got[1]
-        k = self.kappa[choice] * (0.5 + 0.5 * ratio)
-        self.kappa[choice] = min(5.0, max(0.7, k))
+        _, C, pred, start_before, eval_before = got
+        st = self.run.stats
+        seconds -= st.pool_start - start_before      # a pool started for this layer
+        spent = st.worker_eval - eval_before         # the workers' evaluating time (wall:
+        if C > 0 and spent > 0:                      # io-bound functions wait, not compute)
+            r = spent / C
+            if r < 1.0:
+                # workers never evaluate faster than the main process: the sampled cost
+                # was too high; scale samples down (and keep eta >= 1)
+                self.bias = max(0.05, self.bias * (0.5 + 0.5 * r))
+                r = 1.0
+            e = self._eta(choice)
+            self.eta[choice] = min(6.0, max(1.0, e + 0.5 * (r - e)))
+        if pred > 0:
+            k = self.kappa[choice] * (0.5 + 0.5 * seconds / pred)
+            self.kappa[choice] = min(5.0, max(0.7, k))
+        # the safety net: parallel evaluation that does not beat inline is switched off
+        if seconds >= 0.95 * C:
+            self.losses += 1
+            if self.losses >= 2:
+                self.off = True
+        else:
+            self.losses = 0
 
 
 def _rss_gb() -> float:

@@ -13,6 +13,7 @@ evaluation computes, so every strategy gives identical results.
 """
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import time
@@ -130,7 +131,7 @@ def unit_keys(units):
 
 
 def n_cells(units) -> int:
-    return sum(len(u.cells) for u in units)
+    return sum([len(u.cells) for u in units])
 
 
 class Run:
@@ -148,12 +149,13 @@ class Run:
         got = engine.__dict__.get("_schedule_main_only")
         if got is None:
             got = engine.__dict__["_schedule_main_only"] = {}
-        self._main_only: dict[int, bool] = got
+        self._main_only: dict[int, int] = got
+        self._names: list[str] | None = None
         self._deltas: dict[int, bytes] = {}
-        self._sent_meta = None
         self.layer = -1               # layers <= this one are complete in the main process
-        self.keep_deltas = False      # process under spawn: children need every delta
         self.failures = 0
+        self.has_arrays = any(sh.array for sh in engine.shapes)
+        self.sizes = [n_cells(layer) for layer in plan.layers]
         self._files: list[str] = []
         self._payload_path: str | None = None
 
@@ -220,6 +222,11 @@ class Run:
             return True
         if shape.tree is None:
             return False
+        # what makes a shape dynamic beyond info.dynamic: a range operator with a computed
+        # end (A1:INDEX(..)), a spill reference (A1#), either inside a defined name
+        text = shape.text
+        if ":" not in text and "#" not in text and not self._maybe_name(text):
+            return False
         from ..graph.build import _templates
         try:
             if _templates(ev, shape).dynamic:
@@ -227,6 +234,16 @@ class Run:
         except Exception:  # noqa: BLE001 - when in doubt, keep it in the main process
             return True
         return any(isinstance(n, Postfix) and n.op == "#" for n in walk(shape.tree))
+
+    def _maybe_name(self, text: str) -> bool:
+        """Could `text` use a defined name (whose definition might be dynamic)?"""
+        names = self._names
+        if names is None:
+            names = self._names = [n for (_, n) in self.engine.names]
+        if not names:
+            return False
+        up = text.upper()
+        return any(n in up for n in names)
 
     def split(self, layer):
         codes = self._main_only
@@ -257,35 +274,38 @@ class Run:
     # tasks and results
     # ---------------------------------------------------------------------------------
     @staticmethod
-    def make_tasks(units, n_tasks: int):
+    def make_tasks(units, n_tasks: int, total: int | None = None):
         """Cut units into `n_tasks` lists of chunks (shape id, sheet, cells) with about the
-        same number of cells; a unit larger than a share is split, consecutive units of one
-        sheet are merged into one chunk (shape id -1: several shapes; the worker looks each
-        cell's shape up itself)."""
-        total = n_cells(units)
+        same number of cells, in order. Consecutive units of one sheet are merged into one
+        chunk (shape id -1: several shapes; the worker looks each cell's shape up itself)
+        and a chunk is split where a task ends."""
+        # runs of consecutive units on one sheet, flattened (units are never modified)
+        segs: list[list] = []            # [sheet, cells, shape id or -1, owned]
+        for u in units:
+            if segs and segs[-1][0] == u.sheet:
+                seg = segs[-1]
+                if not seg[3]:
+                    seg[1] = list(seg[1])
+                    seg[3] = True
+                seg[1].extend(u.cells)
+                if seg[2] != u.shape:
+                    seg[2] = -1
+            else:
+                segs.append([u.sheet, u.cells, u.shape, False])
+        if total is None:
+            total = sum([len(seg[1]) for seg in segs])
         n_tasks = max(1, min(n_tasks, total))
         bounds = [round(total * (t + 1) / n_tasks) for t in range(n_tasks)]
         tasks: list[list] = [[] for _ in range(n_tasks)]
-        owned: set[int] = set()         # cell lists made here (the others belong to units)
         t = pos = 0
-        for u in units:
-            cells = u.cells
+        for sheet, cells, sid, _ in segs:
             i, size = 0, len(cells)
             while i < size:
                 while pos >= bounds[t]:
                     t += 1
                 take = min(size - i, bounds[t] - pos)
                 part = cells if (i == 0 and take == size) else cells[i:i + take]
-                chunks = tasks[t]
-                if chunks and chunks[-1][1] == u.sheet:
-                    sid, s, got = chunks[-1]
-                    if id(got) not in owned:
-                        got = list(got)
-                        owned.add(id(got))
-                    got.extend(part)
-                    chunks[-1] = (sid if sid == u.shape else -1, s, got)
-                else:
-                    chunks.append((u.shape, u.sheet, part))
+                tasks[t].append((sid, sheet, part))
                 i += take
                 pos += take
         return [t for t in tasks if t]
@@ -315,13 +335,11 @@ class Run:
     # deltas
     # ---------------------------------------------------------------------------------
     def _meta(self):
+        """The sheets' used extents and the dynamic arrays' spill extents (both only ever
+        grow, and are small): sent whole with every delta."""
         ev = self.engine
         spill = dict(getattr(ev, "_spill_extent", {}) or {})
-        meta = ([tuple(e) for e in ev.extent[:ev.n_local]], spill)
-        if meta == self._sent_meta:
-            return None
-        self._sent_meta = meta
-        return meta
+        return ([tuple(e) for e in ev.extent[:ev.n_local]], spill)
 
     def _pack(self, triples) -> bytes:
         """Pickle per-sheet cell/value lists as a delta."""
@@ -376,14 +394,16 @@ class Run:
         ev = self.engine
         per: dict[int, list] = {}
         arrays = []
-        for u in self.plan.layers[j]:
+        layer = self.plan.layers[j]
+        for u in layer:
             got = per.get(u.sheet)
             if got is None:
                 per[u.sheet] = list(u.cells)
             else:
                 got.extend(u.cells)
-            if ev.shapes[u.shape].array:
-                arrays.append(u)
+        if self.has_arrays:
+            shapes = ev.shapes
+            arrays = [u for u in layer if shapes[u.shape].array]
         for u in arrays:
             per[u.sheet].extend(self._extra_cells(u.sheet, u.cells))
         triples = [(s, keys, list(map(ev.cells[s].get, keys))) for s, keys in per.items()]
@@ -404,7 +424,6 @@ class Run:
                 if ss == s:
                     keys += [(r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
             triples.append((s, keys, list(map(d.get, keys))))
-        self._sent_meta = None
         data = self._pack(triples)
         if cache:
             self._deltas[j] = data
@@ -421,14 +440,11 @@ class Run:
 
     def forget_deltas(self, upto: int) -> None:
         """Deltas every live worker has applied are not needed any more."""
-        if self.keep_deltas:
-            return
         for j in [j for j in self._deltas if j <= upto]:
             del self._deltas[j]
 
     def reset_deltas(self) -> None:
         self._deltas.clear()
-        self._sent_meta = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -442,17 +458,18 @@ class FixedPolicy:
 
     def __init__(self, choice: str, min_cells: int, workers: int):
         self.choice = choice
-        self.min_cells = min_cells
+        self.threshold = min_cells
         self.workers = workers
 
-    def quick_inline(self, k: int, n: int) -> bool:
-        return n < self.min_cells
+    def min_cells(self) -> float:
+        """Layers with fewer cells run inline without asking decide()."""
+        return self.threshold
 
     def inlined(self, n: int, seconds: float) -> None:
         pass
 
     def decide(self, k: int, par: list):
-        if n_cells(par) < self.min_cells:
+        if n_cells(par) < self.threshold:
             return "inline", par, None, None
         return self.choice, par, None, None
 
@@ -469,7 +486,7 @@ def execute(run: Run, policy, executors: dict) -> None:
     stats = run.stats
     batch: list = []          # consecutive inline layers, evaluated in one go
     batch_cells = 0
-    disabled = False
+    quick_layers = quick_cells = 0
 
     def flush():
         nonlocal batch_cells
@@ -483,24 +500,28 @@ def execute(run: Run, policy, executors: dict) -> None:
 
     ok = False
     try:
+        sizes = run.sizes
+        threshold = policy.min_cells()
         for k, layer in enumerate(plan.layers):
-            n = n_cells(layer)
-            if disabled or policy.quick_inline(k, n):
+            n = sizes[k]
+            if n < threshold:
                 batch.append(layer)
                 batch_cells += n
-                stats.choose(k, n, "inline", keep=False)
-                run.layer = k
+                quick_layers += 1
+                quick_cells += n
                 continue
             flush()
+            run.layer = k - 1
             par, main = run.split(layer)
             choice, todo, predicted, ntasks = (policy.decide(k, par) if par else
                                                ("inline", par, None, None))
-            stats.choose(k, n, choice, predicted, keep=choice != "inline" or predicted)
+            stats.choose(k, n, choice, predicted, keep=choice != "inline" or bool(predicted))
             if choice == "inline":
                 t0 = time.perf_counter()
                 run.compute_units(layer)
                 policy.inlined(n, time.perf_counter() - t0)
                 run.layer = k
+                threshold = policy.min_cells()
                 continue
             # (a cell the main process already computed, pulled ahead by a dynamic reference,
             # is evaluated again by its worker: same value, no harm)
@@ -519,9 +540,9 @@ def execute(run: Run, policy, executors: dict) -> None:
                     stats.dispatch += time.perf_counter() - t1
                     run.failures += 1
                     if isinstance(f, StartFailure):
-                        disabled = True
+                        threshold = math.inf
                     elif run.failures >= MAX_FAILURES:
-                        disabled = True
+                        threshold = math.inf
                         engine.report.warnings.append(
                             f"parallel evaluation stopped after {run.failures} worker failures; "
                             "the remaining layers were evaluated in-process")
@@ -531,7 +552,14 @@ def execute(run: Run, policy, executors: dict) -> None:
             if main:
                 run.compute_units(main)
             run.layer = k
+            if threshold != math.inf:
+                threshold = policy.min_cells()
         flush()
+        run.layer = len(plan.layers) - 1
+        if quick_layers:
+            c = stats.counts.setdefault("inline", [0, 0])
+            c[0] += quick_layers
+            c[1] += quick_cells
         ok = True
     finally:
         try:

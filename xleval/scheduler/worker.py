@@ -15,12 +15,12 @@ Work is plain data: a task is `(layer, deltas, chunks)` with `chunks` a list of
 looked up in the worker's own engine.
 
 Deltas. Each worker keeps its own value store. Values computed in layer k are read by later
-layers, and a Pool cannot address one worker, so every task carries the deltas of the
-layers the least up-to-date live worker may lack; a worker applies only the layers after
-`_SYNCED` (the last layer it holds) and returns `_SYNCED` with every result. A delta is the
+layers, so a worker's first task of a layer carries the deltas of the layers it lacks (the
+parent knows each worker's sync point); a worker applies only the layers after `_SYNCED`
+(the last layer it holds) and returns `_SYNCED` with every result. A delta is the
 pickled bytes (pickled once, however many tasks carry it) of
 `(meta, [(sheet, rows, cols, values), ...])`: rows/cols are `array('i')`, values a list;
-`meta` carries the sheets' used extents and dynamic-array spill extents when they changed.
+`meta` carries the sheets' used extents and dynamic-array spill extents.
 Layer -1 is the state before the first layer (formula cells that were not pending when the
 run started): fork workers have it, spawned workers get it with their first task.
 
@@ -36,6 +36,7 @@ import importlib
 import os
 import pickle
 import signal
+import sys
 import time
 
 from ..evaluator.engine import PENDING, Engine, NeedCell
@@ -106,6 +107,23 @@ def spawn_payload(engine) -> bytes:
     return pickle.dumps((engine.wb, engine.now, mods, users), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the parent dies (even if it is SIGKILLed mid-run), so no
+    worker outlives the process that started it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import multiprocessing as mp
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)          # PR_SET_PDEATHSIG
+        parent = mp.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            os._exit(1)                   # the parent died before prctl took effect
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def _quiet_signals() -> None:
     # Ctrl-C goes to the whole foreground process group: the parent handles it and
     # terminates the workers, which must not print tracebacks of their own.
@@ -116,7 +134,7 @@ def _quiet_signals() -> None:
 
 
 def init_fork(slot: str = "pool") -> None:
-    """Initializer under fork: adopt the engine inherited from the parent."""
+    """Set-up under fork: adopt the engine inherited from the parent."""
     global _ENGINE, _SYNCED
     _quiet_signals()
     engine, synced = _PARENTS[slot]
@@ -135,11 +153,11 @@ def read_file(path: str) -> bytes:
 
 
 def init_spawn(payload_path: str) -> None:
-    """Pool initializer under spawn / forkserver: rebuild the engine from plain data.
+    """Set-up under spawn / forkserver: rebuild the engine from plain data.
 
-    The data comes through a file, not through initargs: a spawned child reads its
-    arguments from a pipe only after importing the main module, and if that import fails
-    the parent would block forever writing a large payload into the pipe."""
+    The data comes through a file, not through the process arguments: a spawned child
+    reads its arguments from a pipe only after importing the main module, and if that
+    import fails the parent would block forever writing a large payload into the pipe."""
     global _ENGINE, _SYNCED
     _quiet_signals()
     wb, now, mods, users = pickle.loads(read_file(payload_path))
@@ -238,9 +256,55 @@ def run_task(task):
     return (os.getpid(), _SYNCED, results, ev.report.warnings[nwarn:], t1 - t0, t2 - t1, cpu)
 
 
-def probe(_=None):
-    """A no-op task: measures the round trip and tells which worker answered."""
-    return os.getpid(), _SYNCED
+def serve(conn, source, inherited=()) -> None:
+    """Main loop of a `pool` worker: set up the engine (`source` None: inherited under
+    fork; else the path of the workbook data), then answer messages until "stop" or the
+    pipe closes: ("probe",) -> (pid, synced); ("task", task) -> run_task(task). Every
+    answer is pickled ("ok", result) or ("error", text). `inherited`: the parent's ends of
+    the workers' pipes, which a forked child holds copies of and must close (or it would
+    never see the parent go away)."""
+    _quiet_signals()
+    _die_with_parent()
+    for c in inherited:
+        try:
+            c.close()
+        except OSError:
+            pass
+    try:
+        if source is None:
+            init_fork("pool")
+        else:
+            init_spawn(source)
+    except BaseException as e:  # noqa: BLE001 - reported to the parent at its first probe
+        _answer(conn, ("error", f"worker start failed: {type(e).__name__}: {e}"))
+        return
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            break
+        try:
+            msg = pickle.loads(data)
+            if msg[0] == "stop":
+                break
+            if msg[0] == "probe":
+                res = (os.getpid(), _SYNCED)
+            else:
+                res = run_task(msg[1])
+            out = ("ok", res)
+        except Exception as e:  # noqa: BLE001 - MemoryError...: the parent recomputes
+            out = ("error", f"{type(e).__name__}: {e}")
+        if not _answer(conn, out):
+            break
+    conn.close()
+
+
+def _answer(conn, msg) -> bool:
+    try:
+        conn.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+        return True
+    except (OSError, EOFError, pickle.PicklingError):
+        return False
 
 
 # ----------------------------------------------------------------------------------------
@@ -253,6 +317,7 @@ def process_main(conn, payload_path, task) -> None:
     both are paths of files holding the workbook data and the pickled task."""
     global _ENGINE, _SYNCED
     _quiet_signals()
+    _die_with_parent()
     try:
         if payload_path is None:
             init_fork("process")
