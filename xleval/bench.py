@@ -10,8 +10,9 @@ already holding its value (from the serial run): the plan restricted to the shee
 under the same strategy. That is what the sheet costs on its own; the per-sheet times do
 not add up to the workbook's (a workbook run overlaps sheets in the same layers and pays
 for starting workers once). The largest sheets are timed one by one (at most 8, each with
-at least 2% of the formulas); the others are timed together as one group. Cycles that
-span sheets are evaluated with every sheet they touch.
+at least 2% of the formulas); the others are timed together as one group (no per-sheet
+rows when no sheet reaches 2%: that group would be the workbook). Cycles that span sheets
+are evaluated with every sheet they touch.
 
 Dispatch share: the time the main process spends starting workers, building tasks and
 deltas and storing results, plus the workers' time applying deltas (divided by the number
@@ -48,6 +49,8 @@ def _groups(wb) -> list[tuple[str, set[int]]]:
     counts.sort(key=lambda x: (-x[0], x[1]))
     single = [s for n, s in counts[:MAX_SHEETS] if n >= MIN_SHEET_SHARE * total]
     rest = {s for _, s in counts if s not in single}
+    if not single:
+        return []                 # one group of every sheet: the workbook row says it all
     out = [(ev.sheet_names[s], {s}) for s in single]
     if rest:
         out.append((f"({len(rest)} other sheets)" if len(rest) > 1 else

@@ -2,10 +2,10 @@
 
 The model (seconds, measured during the run itself):
 
-  c      evaluation cost per cell in the main process: per shape, from timing 8 short runs
+  c      evaluation cost per cell in the main process: per shape, from timing 6 short runs
          of consecutive cells spread over the layer, here (their results are kept), else
-         the runs' trimmed mean; inline layers refine a running mean `pc`; `bias` scales
-         samples down when the workers' measured CPU shows they overestimate
+         the runs' trimmed mean (minus the call overhead); inline layers refine a running
+         mean `pc`
   C      predicted inline time of the layer's remaining cells = sum over units of n_u * c_u
   eta    a worker's time per cell relative to the main process's, per executor, learned
          from the workers' evaluation time on the layers they ran (fork: copy-on-write faults
@@ -20,19 +20,22 @@ The model (seconds, measured during the run itself):
          worker); D = cells of the layers the least synced worker lacks
   start  seconds to start one process: measured once this run started one, estimated
          before (fork: from the resident size; spawn/forkserver: interpreter start +
-         rebuilding the engine), plus, under spawn, compiling the shapes a worker lacks
+         rebuilding the engine), plus, under spawn, compiling the shapes a worker lacks;
+         starting the pool also counts a first-layer warm-up (fork: pages copied on first
+         write, ~30 ms per GB resident per worker), and that layer teaches the model nothing
   kappa  per executor, EWMA of measured / predicted wall time of the layers it ran
 
   inline   = C
   pool     = kappa_pool * (C * eta_pool / min(W, T) + (T / W) * rtt + n * x + D * d)
   process  = kappa_proc * (W * start + C * eta_proc / W + n * x)  (+ spawn: a snapshot)
 
-A layer goes out only when the best prediction is < 0.8 x inline. Starting the pool is an
+A layer goes out only when the best prediction is < 0.88 x inline; once the pool runs, it
+takes every layer predicted faster than inline at all, and `process` is not considered. Starting the pool is an
 investment: it must be repaid 1.25 times by this layer's saving plus the savings predicted
 for the layers still to come (their sizes are known from the plan). Layers predicted below
 a few milliseconds skip all this (one multiplication) and are evaluated inline together,
-so chains of tiny layers run at serial speed. Safety: when two layers in a row sent out
-were not faster than their inline prediction, the rest of the run stays inline.
+so chains of tiny layers run at serial speed. Safety: when three layers in a row sent out
+were slower than their inline prediction, the rest of the run stays inline.
 """
 from __future__ import annotations
 
@@ -48,8 +51,11 @@ from .base import Run, n_cells
 # prior worker slowdown before one is measured (see eta): the copy-on-write cost grows with
 # the share of distinct shapes (a fork worker copies the pages of the closures it calls)
 ETA0, ETA_DIVERSE, ETA_PROCESS = 1.05, 0.3, 0.25
-GAIN = 0.8                    # go parallel only below this fraction of the inline time
-RUNS, RUN_LEN = 8, 4           # runs of consecutive cells timed per layer in the main process
+# go parallel only below this fraction of the inline time. (0.8 would leave real gains of
+# 1.15-1.25x on the table, e.g. a 60-month projection: the model predicts such layers within
+# a few per cent, and the loss switch below catches a layer that does not pay.)
+GAIN = 0.88
+RUNS, RUN_LEN = 6, 8           # runs of consecutive cells timed per layer in the main process
 TASK_RTTS = 4                 # a task should be worth at least this many round trips
 _CALIBRATED: tuple | None = None
 _OVERHEAD: float | None = None
@@ -73,7 +79,6 @@ class AutoPolicy:
         self.n_formulas = sum(len(f) for f in run.engine.formulas[:run.engine.n_local])
         self.met_shapes: set[int] = set()        # shapes pool workers have compiled (spawn)
         self.declined: tuple | None = None       # (pc, layer) when the pool was not worth it
-        self.bias = 1.0            # correction of sampled costs, from what workers measured
         self.losses = 0                           # consecutive layers sent out that lost
         self._diversity = 0.0
         self.off = False
@@ -155,7 +160,7 @@ class AutoPolicy:
         per_run.sort()
         if len(per_run) >= 6:
             per_run = per_run[:-1]                # one outlier (a cache being built)
-        mean = self.bias * sum(per_run) / len(per_run)
+        mean = sum(per_run) / len(per_run)
         self._learn(mean)
         return mean, rest
 
@@ -224,7 +229,9 @@ class AutoPolicy:
         return self.start_one
 
     def _pool_start_cost(self) -> float:
-        return self.W * self._start_cost_one() + 0.002
+        # starting, plus the warm-up of the first layer: copy-on-write of the pages the
+        # workers and this process then write to (~30 ms per GB resident, per worker)
+        return self.W * (self._start_cost_one() + 0.03 * _rss_gb()) + 0.002
 
     # ---------------------------------------------------------------------------------
     def _estimate(self, par: list, mean: float) -> tuple[float, int, int]:
@@ -237,7 +244,7 @@ class AutoPolicy:
         for u in par:
             m = len(u.cells)
             n += m
-            c_total += m * (pcs[u.shape] * self.bias if u.shape in pcs else mean)
+            c_total += m * pcs.get(u.shape, mean)
             if u.shape not in met:
                 new += 1
         return c_total, n, new
@@ -311,7 +318,10 @@ class AutoPolicy:
         t_pool, T = self._pool_time(k, C, n, new_shapes)
         t_proc = self._process_time(k, C, n, new_shapes)
         pred = {"inline": C, "pool": t_pool, "process": t_proc}
-        pool_ok = t_pool < GAIN * C
+        # hysteresis: a running pool is used whenever it is predicted faster at all (its
+        # start is paid, its workers are warm, and since the fork this process's own inline
+        # work pays the same page copies); the loss switch stops it if that is wrong
+        pool_ok = t_pool < (1.0 if self.pool.pool is not None else GAIN) * C
         if pool_ok and self.pool.pool is None:
             # starting the pool is an investment: this layer's saving and the savings
             # predicted on the layers to come must repay it
@@ -326,8 +336,10 @@ class AutoPolicy:
                 elif saving + self._future_savings(k, pc) < 1.25 * start:
                     self.declined = (pc, k)
                     pool_ok = False
-        proc_ok = t_proc < GAIN * C
-        if pool_ok and (not proc_ok or self.pool.pool is None or t_pool <= t_proc):
+        # a running pool is never left for one-shot processes (its workers are warm: they
+        # hold the values and have copied the pages of their rows)
+        proc_ok = t_proc < GAIN * C and self.pool.pool is None
+        if pool_ok:
             choice = "pool"
         elif proc_ok:
             choice = "process"
@@ -350,24 +362,23 @@ class AutoPolicy:
             return
         _, C, pred, start_before, eval_before = got
         st = self.run.stats
-        seconds -= st.pool_start - start_before      # a pool started for this layer
+        if st.pool_start != start_before:
+            # the pool started for this layer: fresh workers (and this process, which
+            # shares its pages with them now) copy every page they first write to. That
+            # warm-up is part of the start, not what later layers will cost: learn nothing
+            return
         spent = st.worker_eval - eval_before         # the workers' evaluating time (wall:
         if C > 0 and spent > 0:                      # io-bound functions wait, not compute)
-            r = spent / C
-            if r < 1.0:
-                # workers never evaluate faster than the main process: the sampled cost
-                # was too high; scale samples down (and keep eta >= 1)
-                self.bias = max(0.05, self.bias * (0.5 + 0.5 * r))
-                r = 1.0
+            r = max(1.0, spent / C)
             e = self._eta(choice)
             self.eta[choice] = min(6.0, max(1.0, e + 0.5 * (r - e)))
         if pred > 0:
             k = self.kappa[choice] * (0.5 + 0.5 * seconds / pred)
             self.kappa[choice] = min(5.0, max(0.7, k))
-        # the safety net: parallel evaluation that does not beat inline is switched off
-        if seconds >= 0.95 * C:
+        # the safety net: parallel evaluation that is slower than inline is switched off
+        if seconds >= C:
             self.losses += 1
-            if self.losses >= 2:
+            if self.losses >= 3:
                 self.off = True
         else:
             self.losses = 0

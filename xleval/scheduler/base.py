@@ -130,6 +130,14 @@ def unit_keys(units):
             yield (s, r, c)
 
 
+def layers_keys(layers):
+    for layer in layers:
+        for u in layer:
+            s = u.sheet
+            for r, c in u.cells:
+                yield (s, r, c)
+
+
 def n_cells(units) -> int:
     return sum([len(u.cells) for u in units])
 
@@ -154,10 +162,17 @@ class Run:
         self._deltas: dict[int, bytes] = {}
         self.layer = -1               # layers <= this one are complete in the main process
         self.failures = 0
-        self.has_arrays = any(sh.array for sh in engine.shapes)
-        self.sizes = [n_cells(layer) for layer in plan.layers]
+        self._has_arrays: bool | None = None
+        self.sizes = [len(layer[0].cells) if len(layer) == 1 else
+                      sum([len(u.cells) for u in layer]) for layer in plan.layers]
         self._files: list[str] = []
         self._payload_path: str | None = None
+
+    @property
+    def has_arrays(self) -> bool:
+        if self._has_arrays is None:
+            self._has_arrays = any(sh.array for sh in self.engine.shapes)
+        return self._has_arrays
 
     # ---------------------------------------------------------------------------------
     # files handed to spawned workers (see worker.init_spawn)
@@ -210,26 +225,36 @@ class Run:
     def _shape_code(self, sid: int) -> int:
         """1: main process only; 2: array formula (per cell: dynamic arrays are main only);
         0: may go to a worker."""
-        if self._shape_main_only(sid):
-            return 1
-        return 2 if self.engine.shapes[sid].array else 0
+        self._classify([sid])
+        return self._main_only[sid]
 
-    def _shape_main_only(self, sid: int) -> bool:
-        ev = self.engine
-        shape = ev.shapes[sid]
-        info = shape.info
-        if info.dynamic or info.volatile or shape.key.startswith("TABLE|"):
-            return True
-        if shape.tree is None:
-            return False
-        # what makes a shape dynamic beyond info.dynamic: a range operator with a computed
-        # end (A1:INDEX(..)), a spill reference (A1#), either inside a defined name
-        text = shape.text
-        if ":" not in text and "#" not in text and not self._maybe_name(text):
-            return False
+    def _classify(self, sids) -> None:
+        """Fill the codes of shapes `sids` (one tight loop: heterogeneous workbooks have a
+        shape per cell). A shape stays in the main process when it calls a volatile or a
+        dynamic-reference function (INDIRECT, OFFSET, Python functions...), is a data table,
+        or (beyond what the compiler flags) has a range operator with a computed end
+        (A1:INDEX(..)) or a spill reference (A1#), also inside defined names."""
+        shapes = self.engine.shapes
+        codes = self._main_only
+        for sid in sids:
+            sh = shapes[sid]
+            info = sh.info
+            if info.dynamic or info.volatile or sh.key.startswith("TABLE|"):
+                code = 1
+            elif sh.tree is None:
+                code = 0
+            else:
+                t = sh.text
+                code = 1 if (":" in t or "#" in t or self._maybe_name(t)) and \
+                    self._dynamic_tree(sh) else 0
+            if code == 0 and sh.array:
+                code = 2
+            codes[sid] = code
+
+    def _dynamic_tree(self, shape) -> bool:
         from ..graph.build import _templates
         try:
-            if _templates(ev, shape).dynamic:
+            if _templates(self.engine, shape).dynamic:
                 return True
         except Exception:  # noqa: BLE001 - when in doubt, keep it in the main process
             return True
@@ -247,6 +272,9 @@ class Run:
 
     def split(self, layer):
         codes = self._main_only
+        missing = [u.shape for u in layer if u.shape not in codes]
+        if missing:
+            self._classify(missing)
         par, main = [], []
         for u in layer:
             code = codes.get(u.shape)
@@ -493,7 +521,7 @@ def execute(run: Run, policy, executors: dict) -> None:
         if not batch:
             return
         t0 = time.perf_counter()
-        run.compute(unit_keys(u for layer in batch for u in layer))
+        run.compute(layers_keys(batch))
         policy.inlined(batch_cells, time.perf_counter() - t0)
         batch.clear()
         batch_cells = 0

@@ -143,8 +143,10 @@ def init_fork(slot: str = "pool") -> None:
     # the lookup cache may hold vectors of an earlier calculation
     engine.__dict__.pop("_lookup_cache", None)
     # inherited objects never need collecting here: keep the collector off them, so it does
-    # not write to (and copy) every inherited page
+    # not write to (and copy) every inherited page; and, as the main process does while it
+    # calculates, no cyclic collection while evaluating (a worker lives for one calculation)
     gc.freeze()
+    gc.disable()
 
 
 def read_file(path: str) -> bytes:
@@ -170,6 +172,7 @@ def init_spawn(payload_path: str) -> None:
     _ENGINE.user_functions.update(users)
     _SYNCED = -2
     gc.freeze()
+    gc.disable()
 
 
 # ----------------------------------------------------------------------------------------
