@@ -8,31 +8,7 @@ import pytest
 import xleval
 from xleval.values import XLError
 
-VALUE = XLError("#VALUE!")
-DIV0 = XLError("#DIV/0!")
-NUM = XLError("#NUM!")
-NA = XLError("#N/A")
-REF = XLError("#REF!")
-
-
-def ev(formula, **cells):
-    return xleval.evaluate(formula, cells)
-
-
-def block(formula, target, **cells):
-    """An array formula entered over `target` (e.g. "A20:B21"); its values as row lists."""
-    sheet = dict(cells)
-    sheet[target] = "{" + formula + "}"
-    wb = xleval.Workbook.from_dict({"Sheet1": sheet})
-    wb.calculate()
-    return wb["Sheet1!" + target]
-
-
-def check(got, expected):
-    if isinstance(expected, float) and not isinstance(expected, bool):
-        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
-    else:
-        assert got == expected
+from .helpers import DIV0, NA, NULL, NUM, REF, VALUE, block, check, ev  # noqa: F401
 
 
 def approx_doc(got, shown):
