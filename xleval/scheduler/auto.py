@@ -15,7 +15,8 @@ The model (seconds, measured during the run itself):
          at most 3 per worker, never more than cells)
   rtt    round trip of an empty task (probe when the pool starts; 0.5 ms before)
   x      main-process cost per cell sent out and stored back (pickling the cell list and
-         the values, dict updates): micro-benchmarked once per process (~1 ms)
+         the values, dict updates), and y per work unit (its chunk's tuple, list, update and
+         loop turn, in both processes): micro-benchmarked once per process (~1 ms)
   d      cost per delta cell (gather + pickle in the main process, unpickle + apply in a
          worker); D = cells of the layers the least synced worker lacks
   start  seconds to start one process: measured once this run started one, estimated
@@ -26,8 +27,8 @@ The model (seconds, measured during the run itself):
   kappa  per executor, EWMA of measured / predicted wall time of the layers it ran
 
   inline   = C
-  pool     = kappa_pool * (C * eta_pool / min(W, T) + (T / W) * rtt + n * x + D * d)
-  process  = kappa_proc * (W * start + C * eta_proc / W + n * x)  (+ spawn: a snapshot)
+  pool     = kappa_pool * (C * eta_pool / min(W, T) + (T / W) * rtt + n * x + u * y + D * d)
+  process  = kappa_proc * (W * start + C * eta_proc / W + n * x + u * y)  (+ spawn: snapshot)
 
 A layer goes out only when the best prediction is < 0.88 x inline; once the pool runs, it
 takes every layer predicted faster than inline at all, and `process` is not considered. Starting the pool is an
@@ -74,6 +75,7 @@ class AutoPolicy:
         self.kappa = {"pool": 1.0, "process": 1.0}
         self.x: float | None = None
         self.d: float | None = None
+        self.y = 0.0
         self.start_one: float | None = None      # estimate before anything was started
         self.sizes = run.sizes
         self.n_formulas = sum(len(f) for f in run.engine.formulas[:run.engine.n_local])
@@ -81,6 +83,7 @@ class AutoPolicy:
         self.declined: tuple | None = None       # (pc, layer) when the pool was not worth it
         self.losses = 0                           # consecutive layers sent out that lost
         self._diversity = 0.0
+        self._units = 0
         self.off = False
         self._pending: tuple | None = None
         ev = run.engine
@@ -117,8 +120,20 @@ class AutoPolicy:
         """Evaluate a few short runs of consecutive cells spread over the layer, here,
         timing each run as a whole (the values are kept): timing cells one by one would
         add the call overhead and a cold start to every cell. Returns the per-cell mean
-        (trimmed) and the units without the sampled cells."""
+        (trimmed) and the units without the sampled cells.
+
+        Once a fork pool runs, this process shares its pages with the workers and pays a
+        copy on its first write to each: scattered samples would then look several times
+        dearer than the same cells evaluated inline in a row. So shapes measured before the
+        fork keep their estimate and are not sampled again."""
         ev = self.run.engine
+        forked = self.fork and self.pool.pool is not None
+        pcs = self.pc_shape
+        if forked:
+            todo = [u for u in par if u.shape not in pcs]
+            if not todo:
+                known = [pcs[u.shape] for u in par]
+                return sum(known) / len(known), par
         total = n_cells(par)
         runs = min(RUNS, max(1, total // RUN_LEN))
         step = total / runs
@@ -135,6 +150,12 @@ class AutoPolicy:
                 pos += size
                 rest.append(u)
                 continue
+            if forked and u.shape in pcs:          # known: keep the pre-fork estimate
+                while si < len(starts) and starts[si] < pos + size:
+                    si += 1
+                pos += size
+                rest.append(u)
+                continue
             taken = set()
             while si < len(starts) and starts[si] < pos + size:
                 a = starts[si] - pos
@@ -146,8 +167,8 @@ class AutoPolicy:
                 t_all += dt
                 per = max(0.0, dt - overhead) / len(keys)
                 per_run.append(per)
-                got = self.pc_shape.get(u.shape)
-                self.pc_shape[u.shape] = per if got is None else 0.5 * (got + per)
+                got = pcs.get(u.shape)
+                pcs[u.shape] = per if got is None else 0.5 * (got + per)
                 taken.update(range(a, b))
                 si += 1
             pos += size
@@ -156,12 +177,14 @@ class AutoPolicy:
                                      [rc for i, rc in enumerate(u.cells) if i not in taken]))
         self.run.stats.main_eval += t_all
         if not per_run:
-            return self.pc or 0.0, rest
+            known = [pcs[u.shape] for u in par if u.shape in pcs]
+            return (sum(known) / len(known) if known else self.pc or 0.0), rest
         per_run.sort()
         if len(per_run) >= 6:
             per_run = per_run[:-1]                # one outlier (a cache being built)
         mean = sum(per_run) / len(per_run)
-        self._learn(mean)
+        if not forked:
+            self._learn(mean)
         return mean, rest
 
     def _call_overhead(self) -> float:
@@ -180,7 +203,7 @@ class AutoPolicy:
         process)."""
         global _CALIBRATED
         if _CALIBRATED is not None:
-            self.x, self.d = _CALIBRATED
+            self.x, self.d, self.y = _CALIBRATED
             return
         n = 400
         keys = [(r, 3) for r in range(1, n + 1)]
@@ -200,10 +223,20 @@ class AutoPolicy:
         for _s, rows, cols, vs in parts:
             store.update(zip(zip(rows, cols), vs))
         t2 = time.perf_counter()
+        # per work unit: the same cells as 1-cell chunks (a tuple, a list, a dict update and
+        # a loop turn each, here and again in the worker)
+        chunks = [(0, 0, [k]) for k in keys]
+        t3 = time.perf_counter()
+        task = pickle.loads(pickle.dumps(chunks, pickle.HIGHEST_PROTOCOL))
+        res = pickle.loads(pickle.dumps([([v], [], []) for v in vals], pickle.HIGHEST_PROTOCOL))
+        for (_, _, ks), (vs, _, _) in zip(task, res):
+            store.update(zip(ks, vs))
+        t4 = time.perf_counter()
         # these loops run in a busy interpreter with bigger dicts: keep a margin
         self.x = 1.5 * (t1 - t0) / n
         self.d = 1.5 * (t2 - t1) / n
-        _CALIBRATED = (self.x, self.d)
+        self.y = 2 * 1.5 * max(0.0, (t4 - t3) - (t1 - t0)) / n
+        _CALIBRATED = (self.x, self.d, self.y)
 
     def _start_cost_one(self) -> float:
         """Seconds to start one worker process: measured once this run has started a pool or
@@ -276,14 +309,16 @@ class AutoPolicy:
             D = sum(self.sizes[max(0, self.pool.base() + 1):k])
         else:
             D = 0 if self.fork else sum(self.sizes[:k])
-        t = C * self._eta("pool") / min(W, T) + (T / W) * rtt + n * self.x + D * self.d
+        t = C * self._eta("pool") / min(W, T) + (T / W) * rtt + n * self.x + D * self.d + \
+            self._units * self.y
         if not self.fork:
             t += new_shapes * self.compile_per_shape / min(W, T)
         return self.kappa["pool"] * t, T
 
     def _process_time(self, k: int, C: float, n: int, new_shapes: int) -> float:
         W = min(self.W, n)
-        t = W * self._start_cost_one() + C * self._eta("process") / W + n * self.x
+        t = W * self._start_cost_one() + C * self._eta("process") / W + n * self.x + \
+            self._units * self.y
         if not self.fork:
             t += sum(self.sizes[:k]) * self.d + new_shapes * self.compile_per_shape / W
         return self.kappa["process"] * t
@@ -301,7 +336,8 @@ class AutoPolicy:
             if C < floor:
                 continue
             T = self._tasks(C, m, rtt)
-            par = C * eta / min(W, T) + (T / W) * rtt + m * (self.x + self.d)
+            par = C * eta / min(W, T) + (T / W) * rtt + m * (self.x + self.d) + \
+                len(self.run.plan.layers[j]) * self.y
             if par < GAIN * C:
                 total += C - par
         return total
@@ -312,6 +348,7 @@ class AutoPolicy:
         C, n, new_shapes = self._estimate(par, mean)
         if n < 2 or C < self.floor():
             return "inline", par, None, None
+        self._units = len(par)
         self._diversity = min(1.0, len(par) / n)     # units (~shapes) per cell
         if self.x is None:
             self._calibrate()
