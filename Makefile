@@ -26,6 +26,7 @@ test-all: install
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,plot]'
 	$(BIN)/python benchmarks/run.py
 
 # Full conformance score with the corpus's own scorer (needs ../shared/conformance).

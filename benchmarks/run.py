@@ -133,6 +133,25 @@ def chart_summary(rows: list[dict], out: pathlib.Path) -> str | None:
     return os.path.relpath(out, out.parent.parent)
 
 
+NOTES = """## Notes
+
+* Workers are forked from the main process and keep a consecutive block of rows in every
+  layer. Evaluating inherited compiled formulas writes reference counts, and the first
+  write to an inherited page copies it: with one shape per cell (`hetero`) a worker pays
+  that for every shape it meets, so the first layer costs it about twice the main
+  process's time and later layers about the same; the main process's own pages are shared
+  too while workers live. That, plus a barrier per layer, is why `hetero` gains little at
+  two workers. Copied-down shapes share their compiled formulas and barely pay it.
+* End-to-end times include loading, compiling every distinct formula, building the graph
+  and writing the file, which run serially whatever the strategy; for `hetero` they are
+  most of the run (see the stage times above).
+* `auto` samples each large layer (short runs of consecutive cells, evaluated for real),
+  predicts inline / pool / process times and starts the pool only when the predicted
+  savings repay its start; layers predicted below a few milliseconds never leave the main
+  process.
+"""
+
+
 def write_results(path: pathlib.Path, meta: dict, rows: list[dict], datas: dict, e2e: dict,
                   summary_chart: str | None) -> None:
     L = ["# Benchmark results", "",
@@ -199,6 +218,7 @@ def write_results(path: pathlib.Path, meta: dict, rows: list[dict], datas: dict,
             s, p, a = d["serial"][0], d["pool"][0], d["auto"][0]
             L.append(f"| {shape} | {s:.2f} | {p:.2f} | {a:.2f} | {s / p:.2f}x | {s / a:.2f}x |")
         L.append("")
+    L += [NOTES]
     L += ["## Per workbook", "",
           "Per-sheet rows time that sheet's formulas with every other formula already computed "
           "(see `xleval/bench.py`); `dispatch` is the share of the time spent starting workers "
