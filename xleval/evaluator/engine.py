@@ -423,7 +423,6 @@ class Engine:
         rep = self.report
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
-            covered = self.covered[s]
             for (r, c), fc in self.formulas[s].items():
                 tk = (s, fc.text, fc.origin, fc.kind)
                 shape = by_text.get(tk)
@@ -431,14 +430,7 @@ class Engine:
                     shape = self._make_shape(s, fc)
                     by_text[tk] = shape
                 shapes[(r, c)] = shape
-                if fc.kind in ("array", "dataTable") and fc.ref is not None:
-                    r1, c1, r2, c2 = fc.ref
-                    for rr in range(r1, r2 + 1):
-                        for cc in range(c1, c2 + 1):
-                            if (rr, cc) != (r, c):
-                                covered[(rr, cc)] = (r, c)
-                    self.extent[s][0] = max(self.extent[s][0], r2)
-                    self.extent[s][1] = max(self.extent[s][1], c2)
+                self.mark_covered(s, r, c, fc)
         rep.formulas = sum(len(f) for f in self.formulas)
         rep.shapes = len(self.shapes)
         counts: dict[str, int] = {}
@@ -449,6 +441,20 @@ class Engine:
         rep.unsupported = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
+
+    def mark_covered(self, s: int, r: int, c: int, fc: FormulaCell) -> None:
+        """Record the cells an array/data-table formula at (r, c) fills, and grow the
+        sheet's extent to its range."""
+        if fc.kind not in ("array", "dataTable") or fc.ref is None:
+            return
+        covered = self.covered[s]
+        r1, c1, r2, c2 = fc.ref
+        for rr in range(r1, r2 + 1):
+            for cc in range(c1, c2 + 1):
+                if (rr, cc) != (r, c):
+                    covered[(rr, cc)] = (r, c)
+        self.extent[s][0] = max(self.extent[s][0], r2)
+        self.extent[s][1] = max(self.extent[s][1], c2)
 
     def _make_shape(self, s: int, fc: FormulaCell) -> Shape:
         is_array = fc.kind in ("array", "dataTable")

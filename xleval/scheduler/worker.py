@@ -76,16 +76,8 @@ def build_engine(wb, now) -> Engine:
     by_text: dict = {}
     for s in range(ev.n_local):
         ev.cell_shape[s] = _LazyShapes(ev, s, by_text)
-        covered = ev.covered[s]
         for (r, c), fc in ev.formulas[s].items():
-            if fc.kind in ("array", "dataTable") and fc.ref is not None:
-                r1, c1, r2, c2 = fc.ref
-                for rr in range(r1, r2 + 1):
-                    for cc in range(c1, c2 + 1):
-                        if (rr, cc) != (r, c):
-                            covered[(rr, cc)] = (r, c)
-                ev.extent[s][0] = max(ev.extent[s][0], r2)
-                ev.extent[s][1] = max(ev.extent[s][1], c2)
+            ev.mark_covered(s, r, c, fc)
     ev._prepared = True
     ev.reset_pending()
     return ev
