@@ -5,6 +5,9 @@ A criterion is a value or a string with an optional operator prefix: "=5", ">=5"
 "<>a*", "a?c", "~*". Numbers match numbers (and text that reads as the same number when the
 criterion is an equality); text compares case-insensitively with * ? and ~ wildcards;
 "=" matches blank cells; "<>" matches non-blank cells; errors match only the same error.
+
+`criterion_key` and `GroupIndex` (at the end) answer equality criteria over ranges that are
+asked again and again from one grouped dictionary, with exactly these rules.
 """
 from __future__ import annotations
 
@@ -144,3 +147,142 @@ def make_criterion(crit):
     if isinstance(crit, XLError):
         return lambda v: isinstance(v, XLError) and v == crit
     return _compile_text(str(crit))
+
+
+# ---------------------------------------------------------------------------------------
+# equality keys and the grouped index of SUMIFS / COUNTIFS / AVERAGEIFS / MAXIFS / MINIFS
+# ---------------------------------------------------------------------------------------
+# A copied-down SUMIFS asks the same ranges thousands of times with a different equality
+# criterion each time. Instead of testing every cell per call, the engine builds (once per
+# calculation) a dictionary from the tuple of the cells' keys to their positions; a call is
+# then one lookup. Keys mirror the predicates above exactly:
+#   ("s", text.lower())   plain text equality; a blank cell and "" both have BLANK_KEY,
+#                         which is the key of the blank criterion "" / "="
+#   ("n", round15(x))     numeric equality (numbers compare at 15 significant digits);
+#                         text that reads as a number also gets this key, but matches only
+#                         on exact equality, so such candidates are re-tested (`numtext`)
+#   ("b", bool), ("e", "#N/A")   logicals and errors
+# Criteria without a key (comparisons, "<>", wildcards) are tested cell by cell.
+
+BLANK_KEY = ("s", "")
+
+
+def criterion_key(crit):
+    """The index key of an equality criterion (see above), or None when the criterion has
+    to be tested cell by cell."""
+    if crit is None:
+        return ("n", 0.0)                  # an empty criterion cell acts as the number 0
+    t = type(crit)
+    if t is bool:
+        return ("b", crit)
+    if t is float:
+        return ("n", V.round15(crit)) if crit == crit else None
+    if t is str:
+        return _text_key(crit)
+    if isinstance(crit, XLError):
+        return ("e", crit.code)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _text_key(crit: str):
+    """criterion_key of a text criterion: the equality cases of `_compile_text`."""
+    op = "="
+    rest = crit
+    for o in _OPS:
+        if crit.startswith(o):
+            op, rest = o, crit[len(o):]
+            break
+    if op != "=":
+        return None
+    if rest == "":
+        return BLANK_KEY
+    err = V.ERRORS.get(rest.upper())
+    if err is not None:
+        return ("e", err.code)
+    n = _num(rest)
+    if n is not None and isinstance(n, float):
+        return ("n", V.round15(n)) if n == n else None
+    low = rest.lower()
+    if low in ("true", "false"):
+        return ("b", low == "true")
+    if has_wildcards(rest):
+        return None
+    return ("s", low)
+
+
+class Unindexable(Exception):
+    """A range holds a value of a type the keys do not describe: scan it instead."""
+
+
+def _column_keys(vals: list) -> tuple[list, bool]:
+    """The key of every value (a list of keys for text that reads as a number, None for a
+    value no equality criterion matches), and whether any text reads as a number."""
+    keys = []
+    numtext = False
+    memo: dict = {}
+    round15 = V.round15
+    for v in vals:
+        t = type(v)
+        if t is str:
+            k = memo.get(v)
+            if k is None:
+                n = V.text_to_number(v)
+                k = ("s", v.lower())
+                if isinstance(n, float) and n == n:
+                    k = [k, ("n", round15(n))]
+                memo[v] = k
+            if type(k) is list:
+                numtext = True
+        elif t is float:
+            k = ("n", round15(v)) if v == v else None
+        elif v is None:
+            k = BLANK_KEY
+        elif t is bool:
+            k = ("b", v)
+        elif isinstance(v, XLError):
+            k = ("e", v.code)
+        else:
+            raise Unindexable
+        keys.append(k)
+    return keys, numtext
+
+
+class GroupIndex:
+    """Positions (ascending) of the cells of one or more equally sized ranges, grouped by
+    the tuple of their keys. `numtext[i]`: range i holds text that reads as a number, so a
+    numeric key's candidates there must be re-tested with the criterion's predicate."""
+
+    __slots__ = ("groups", "numtext", "hits")
+
+    def __init__(self, cols: list[list]):
+        """cols: the flat values of each range (all of one length). Raises Unindexable."""
+        per_col = [_column_keys(vals) for vals in cols]
+        self.numtext = [nt for _, nt in per_col]
+        groups: dict = {}
+        if len(cols) == 1:
+            for i, k in enumerate(per_col[0][0]):
+                if type(k) is list:
+                    for kk in k:
+                        groups.setdefault((kk,), []).append(i)
+                elif k is not None:
+                    groups.setdefault((k,), []).append(i)
+        else:
+            for i, ks in enumerate(zip(*(keys for keys, _ in per_col))):
+                if None in ks:
+                    continue
+                combos = [()]
+                for k in ks:
+                    if type(k) is list:
+                        combos = [c + (kk,) for c in combos for kk in k]
+                    else:
+                        combos = [c + (k,) for c in combos]
+                for c in combos:
+                    groups.setdefault(c, []).append(i)
+        self.groups = groups
+        self.hits = 0
+
+    def positions(self, keys: tuple) -> list:
+        """The positions whose cells have these keys (one per range), ascending."""
+        self.hits += 1
+        return self.groups.get(keys, [])

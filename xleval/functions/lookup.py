@@ -20,19 +20,23 @@ Matching rules shared by the lookups
 
 Speed: a copied-down column of exact lookups searches the same unchanged range thousands of
 times. A range that has been searched twice gets a dictionary from normalised key to
-first/last position, cached on the engine (see `_vector`).
+first/last position, cached on the engine for the calculation (see `_vector`, `calc_cache`);
+XLOOKUP/XMATCH next smaller/larger searches get its sorted keys (`_Entry.ordered`). The
+SUMIFS family keeps its grouped criteria indexes in the same cache (math._conditional,
+criteria.GroupIndex). `index_stats` tells how often the indexes answered.
 """
 from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from functools import cmp_to_key
 
 from .. import values as V
 from ..evaluator.refs import Range, RefList
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
 from ..values import Array, XLError
-from .criteria import has_wildcards, wildcard_regex
+from .criteria import GroupIndex, has_wildcards, wildcard_regex
 from .registry import ARRAY, BOOL, INT, OMITTED, RAW, SCALAR, TEXT, FunctionSpec, invoke, xl
 
 
@@ -141,12 +145,13 @@ class _Entry:
     """A cached lookup vector: its values, and (built on the second exact search) the first
     and last position of every key."""
 
-    __slots__ = ("vals", "index", "searches")
+    __slots__ = ("vals", "index", "searches", "hits")
 
     def __init__(self, vals):
         self.vals = vals
         self.index = {}             # fold -> (first, last)
         self.searches = 0
+        self.hits = 0               # searches answered by the indexes (index_stats)
 
     def positions(self, fold: bool):
         """(first, last) position dictionaries, or None while it is not worth building."""
@@ -166,25 +171,62 @@ class _Entry:
         self.index[fold] = got = (first, last)
         return got
 
+    def ordered(self):
+        """For XLOOKUP/XMATCH match_mode -1/1: (the distinct keys of `_xkey` sorted, first
+        position, last position of each), or None while it is not worth building or when
+        a value has no key (the linear walk then decides)."""
+        got = self.index.get("ordered")
+        if got is not None:
+            return got or None
+        self.searches += 1
+        if self.searches < 2:
+            return None
+        first, last = {}, {}
+        for i, v in enumerate(self.vals):
+            if v is None or isinstance(v, XLError):
+                continue                # never a candidate of the walk
+            k = _xkey(v)
+            if k is None:
+                self.index["ordered"] = ()
+                return None
+            if k not in first:
+                first[k] = i
+            last[k] = i
+        self.index["ordered"] = got = (sorted(first), first, last)
+        return got
 
-def _cache(ev) -> dict | None:
-    """The engine's lookup cache for this calculation (None: do not cache).
+
+def calc_cache(ev) -> dict | None:
+    """The engine's lookup cache for this calculation (None: do not cache); the *IFS
+    functions keep their grouped criteria indexes here too (math._conditional).
 
     Values do not change during one calculation, so nothing is invalidated within one: an
     entry is only created from `ev.ref_array`, which raises NeedCell while any cell of the
     range is still pending, so a cached vector only ever holds computed values. The engine
     may clear `_lookup_cache` between calculations; as a safeguard the cache is also
     dropped when the engine's report shows another calculation has finished since it was
-    made (after set_value + calculate). With iterative calculation values change between
-    iterations, so nothing is cached then."""
+    made (after set_value + calculate), or when a dynamic array first spills past the area
+    Excel recorded for it (cells the graph saw as blank get values). With iterative calculation
+    values change between iterations, so nothing is cached then."""
     calc = getattr(ev.wb, "calc", None)
     if calc is not None and calc.iterate:
         return None
-    token = ev.report.timings.get("evaluate")
+    token = (ev.report.timings.get("evaluate"), len(ev.__dict__.get("_spill_extent") or ()))
     c = ev.__dict__.get("_lookup_cache")
     if c is None or c.get("#token", token) != token:
         c = ev.__dict__["_lookup_cache"] = {"#cells": 0, "#token": token}
     return c
+
+
+def index_stats(ev) -> dict[str, int]:
+    """How much the indexes of the current (or last) calculation were used: lookup vectors
+    cached and exact searches answered by their dictionaries, grouped *IFS indexes built
+    and the calls they answered. For tests and profiling."""
+    c = ev.__dict__.get("_lookup_cache") or {}
+    vecs = [e for e in c.values() if isinstance(e, _Entry)]
+    groups = [e for e in c.values() if isinstance(e, GroupIndex)]
+    return {"lookup_vectors": len(vecs), "lookup_hits": sum(e.hits for e in vecs),
+            "ifs_indexes": len(groups), "ifs_hits": sum(e.hits for e in groups)}
 
 
 class _Vec:
@@ -204,17 +246,19 @@ class _Vec:
 def _vector_of_range(cx, rng: Range, vertical: bool) -> _Vec:
     """The first column (vertical) or first row of a range as a lookup vector."""
     if vertical:
-        sub = Range(rng.sheet, rng.r1, rng.c1, rng.r2, rng.c1)
         key = ("v", rng.sheet, rng.r1, rng.c1, rng.r2)
     else:
-        sub = Range(rng.sheet, rng.r1, rng.c1, rng.r1, rng.c2)
         key = ("h", rng.sheet, rng.r1, rng.c1, rng.c2)
     ev = cx.ev
-    cache = _cache(ev)
+    cache = calc_cache(ev)
     ent = cache.get(key) if cache is not None else None
     full = rng.nrows if vertical else rng.ncols
     if ent is not None:
         return _Vec(ent.vals, ent, full)
+    if vertical:
+        sub = Range(rng.sheet, rng.r1, rng.c1, rng.r2, rng.c1)
+    else:
+        sub = Range(rng.sheet, rng.r1, rng.c1, rng.r1, rng.c2)
     arr = ev.ref_array(sub)          # raises NeedCell while a cell is pending: propagate
     vals = [row[0] for row in arr.rows] if vertical else list(arr.rows[0]) if arr.rows else []
     if (cache is not None and len(vals) >= _CACHE_MIN
@@ -280,6 +324,7 @@ def _find_exact(vec: _Vec, x, *, wildcard: bool, reverse: bool = False,
     if ent is not None:
         pos = ent.positions(fold)
         if pos is not None:
+            ent.hits += 1
             return pos[1 if reverse else 0].get(k, -1)
     norm = _norm
     if reverse:
@@ -394,6 +439,39 @@ def _xcmp(a, b) -> int:
     return _cmp_same(a, b, True)
 
 
+def _xkey(v):
+    """A sort key that orders values as `_xcmp` does (numbers at 15 digits < text folded <
+    logicals); None for other values."""
+    t = type(v)
+    if t is float:
+        return (0, V.round15(v)) if v == v else None
+    if t is str:
+        return (1, v.casefold())
+    if t is bool:
+        return (2, v)
+    return None
+
+
+def _x_nearest(ordered, x, match_mode: int, reverse: bool) -> int:
+    """The answer of the walk in `_x_search` for match_mode -1/1, from the sorted keys: an
+    equal key, else the largest key below x (-1) or the smallest above it (1); among equal
+    values the first one met in the search direction."""
+    keys, first, last = ordered
+    kx = _xkey(x)
+    j = bisect_left(keys, kx)
+    if j < len(keys) and keys[j] == kx:
+        k = keys[j]
+    elif match_mode == -1:
+        if j == 0:
+            return -1
+        k = keys[j - 1]
+    else:
+        if j == len(keys):
+            return -1
+        k = keys[j]
+    return (last if reverse else first)[k]
+
+
 def _x_binary(vals, x, match_mode: int, desc: bool, n: int) -> int:
     """XLOOKUP/XMATCH search_mode 2 / -2: a plain binary search under the cross-type
     order; when x is not found the neighbour on the requested side is the answer."""
@@ -434,6 +512,13 @@ def _x_search(vec: _Vec, x, match_mode: int, search_mode: int) -> int:
         return _find_exact(vec, x, wildcard=False, reverse=reverse, fold=match_mode == 0)
     if match_mode == 3:
         return _regex_search(vals, x, reverse)
+    if vec.entry is not None and _xkey(x) is not None:
+        # an unchanged range searched again: a binary search in its sorted keys gives the
+        # answer of the walk below
+        ordered = vec.entry.ordered()
+        if ordered is not None:
+            vec.entry.hits += 1
+            return _x_nearest(ordered, x, match_mode, reverse)
     best = -1
     bestv = None
     n = len(vals)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import random
 import re
+from functools import lru_cache
 
 from .. import values as V
 from ..evaluator.engine import PENDING, NeedCell
 from ..evaluator.refs import Range, RefList
 from ..values import Array, XLError
 from . import statistical as S
-from .criteria import make_criterion
+from .criteria import GroupIndex, Unindexable, criterion_key, make_criterion
+from .lookup import _CACHE_MAX_CELLS, calc_cache
 from .registry import ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, TEXT, VALUES, xl
 
 _TRIG_LIMIT = 134217728.0          # 2**27: Excel's SIN/COS/TAN give #NUM! from here on
@@ -265,11 +267,28 @@ def _matcher(crit):
     return match
 
 
+@lru_cache(maxsize=4096, typed=True)
+def _cached_matcher(crit):
+    return _matcher(crit)
+
+
+def _matcher_of(crit):
+    """_matcher, built once per distinct scalar criterion (the predicates are pure)."""
+    if crit is None or type(crit) in (str, float, bool):
+        return _cached_matcher(crit)
+    return _matcher(crit)
+
+
 def _plain_text(crit):
     """The lower-cased text of a criterion that is a plain text equality ("apples",
     "=apples": no wildcard, not a number, boolean or error), else None."""
     if not isinstance(crit, str):
         return None
+    return _plain_text_str(crit)
+
+
+@lru_cache(maxsize=4096)
+def _plain_text_str(crit: str):
     t = crit[1:] if crit.startswith("=") and not crit.startswith(("=<", "=>", "==")) else crit
     if not t or t.startswith(("<", ">", "=")) or any(ch in t for ch in "*?~"):
         return None
@@ -292,12 +311,89 @@ def _flat_values(ev, rng: Range, nr: int, nc: int) -> list:
     return vals
 
 
+def _values_at(ev, rng: Range, idx: list, nc: int) -> list:
+    """The values at positions idx of the block at rng's top-left (as _value_at, at once)."""
+    get = ev.cells[rng.sheet].get
+    r1, c1 = rng.r1, rng.c1
+    if nc == 1:
+        vals = [get((r1 + i, c1)) for i in idx]
+    else:
+        vals = [get((r1 + i // nc, c1 + i % nc)) for i in idx]
+    if PENDING in vals:
+        i = idx[vals.index(PENDING)]
+        raise NeedCell((rng.sheet, r1 + i // nc, c1 + i % nc))
+    return vals
+
+
 def _value_at(ev, rng: Range, i: int, nc: int):
     r, c = rng.r1 + i // nc, rng.c1 + i % nc
     v = ev.cells[rng.sheet].get((r, c))
     if v is PENDING:
         raise NeedCell((rng.sheet, r, c))
     return v
+
+
+_INDEX_MIN_CELLS = 64       # a smaller range is scanned as fast as it is indexed
+
+
+def _indexed_positions(ev, areas, pairs, matchers, nr: int, nc: int):
+    """(The positions matched by every pair, the group's key when they are a whole group of
+    the index, else None) from the grouped index (criteria.GroupIndex) of the ranges whose
+    criteria are equalities; the other criteria, and numeric keys over ranges holding
+    numeric text, are tested on those positions only. (None, None) when there is no index:
+    the first call over some ranges scans, the second builds the index, which serves the
+    rest of the calculation. A range with a cell still pending is never indexed."""
+    keys = [criterion_key(c) for _, c in pairs]
+    sel = [i for i, k in enumerate(keys) if k is not None]
+    if not sel or nr * nc < _INDEX_MIN_CELLS:
+        return None, None
+    cache = calc_cache(ev)
+    if cache is None:
+        return None, None
+    ck = ("ifs", nr, nc) + tuple((areas[i].sheet, areas[i].r1, areas[i].c1) for i in sel)
+    ent = cache.get(ck)
+    if not isinstance(ent, GroupIndex):
+        size = nr * nc * len(sel)
+        if ent is None or ent is False or cache["#cells"] + size > _CACHE_MAX_CELLS:
+            if ent is None:
+                cache[ck] = True        # seen once: index it if it is asked again
+            return None, None
+        try:
+            ent = GroupIndex([_flat_values(ev, areas[i], nr, nc) for i in sel])
+        except NeedCell:
+            return None, None           # not computed yet: the scan reads (and waits)
+        except Unindexable:
+            cache[ck] = False
+            return None, None
+        cache[ck] = ent
+        cache["#cells"] += size
+    gkey = tuple(keys[i] for i in sel)
+    idx = ent.positions(gkey)
+    whole = idx
+    for j, i in enumerate(sel):
+        if ent.numtext[j] and keys[i][0] == "n" and idx:
+            # text that reads as a number matches only an exactly equal number
+            a, m = areas[i], matchers[i]
+            idx = [p for p in idx if m(_value_at(ev, a, p, nc))]
+    for i, k in enumerate(keys):
+        if k is None and idx:
+            a, m = areas[i], matchers[i]
+            idx = [p for p in idx if m(_value_at(ev, a, p, nc))]
+    return idx, (ck, gkey) if idx is whole else None
+
+
+def _target_values(ev, target: Range, idx: list, nc: int, group) -> list:
+    """_values_at, kept per (target, whole index group) for the calculation: a copied-down
+    SUMIFS asks the same few groups over and over."""
+    cache = calc_cache(ev) if group is not None else None
+    if cache is None:
+        return _values_at(ev, target, idx, nc)
+    key = ("ifs-target", target.sheet, target.r1, target.c1, group)
+    tvals = cache.get(key)
+    if tvals is None:
+        tvals = cache[key] = _values_at(ev, target, idx, nc)   # all computed: kept as is
+        cache["#cells"] += len(tvals)
+    return tvals
 
 
 def _conditional(ev, pairs, target: Range | None, resize: bool):
@@ -321,26 +417,29 @@ def _conditional(ev, pairs, target: Range | None, resize: bool):
         nr = max(nr, r2 - r1 + 1)
         nc = max(nc, c2 - c1 + 1)
     nr, nc = min(nr, full_r), min(nc, full_c)
-    matchers = [_matcher(c) for _, c in pairs]
-    idx = None
-    for a, m, (_, crit) in zip(areas, matchers, pairs):
-        if idx is None:
-            vals = _flat_values(ev, a, nr, nc)
-            low = _plain_text(crit)
-            if low is not None:     # the common case, without a call per cell
-                idx = [i for i, v in enumerate(vals) if type(v) is str and v.lower() == low]
+    matchers = [_matcher_of(c) for _, c in pairs]
+    # the same ranges asked again and again: their grouped index answers (fast path)
+    idx, group = _indexed_positions(ev, areas, pairs, matchers, nr, nc)
+    if idx is None:                 # the general path: test the cells
+        for a, m, (_, crit) in zip(areas, matchers, pairs):
+            if idx is None:
+                vals = _flat_values(ev, a, nr, nc)
+                low = _plain_text(crit)
+                if low is not None:     # the common case, without a call per cell
+                    idx = [i for i, v in enumerate(vals)
+                           if type(v) is str and v.lower() == low]
+                else:
+                    idx = [i for i, v in enumerate(vals) if m(v)]
             else:
-                idx = [i for i, v in enumerate(vals) if m(v)]
-        else:
-            idx = [i for i in idx if m(_value_at(ev, a, i, nc))]
-        if not idx:
-            break
+                idx = [i for i in idx if m(_value_at(ev, a, i, nc))]
+            if not idx:
+                break
     outside = full_r * full_c - nr * nc
     if outside and not all(m(None) for m in matchers):
         outside = 0
     tvals = None
     if target is not None:
-        tvals = [_value_at(ev, target, i, nc) for i in idx]
+        tvals = _target_values(ev, target, idx, nc, group)
     return tvals, len(idx), outside
 
 
