@@ -51,14 +51,17 @@ def _num(text: str):
     return n
 
 
-@lru_cache(maxsize=4096)
-def _compile_text(crit: str):
-    op = "="
-    rest = crit
+def _split_op(crit: str) -> tuple[str, str]:
+    """A text criterion's comparison operator ('=' when none is written) and operand."""
     for o in _OPS:
         if crit.startswith(o):
-            op, rest = o, crit[len(o):]
-            break
+            return o, crit[len(o):]
+    return "=", crit
+
+
+@lru_cache(maxsize=4096)
+def _compile_text(crit: str):
+    op, rest = _split_op(crit)
     if rest == "" and op in ("=", "<>"):
         if op == "=":
             return lambda v: v is None or v == ""
@@ -187,12 +190,7 @@ def criterion_key(crit):
 @lru_cache(maxsize=4096)
 def _text_key(crit: str):
     """criterion_key of a text criterion: the equality cases of `_compile_text`."""
-    op = "="
-    rest = crit
-    for o in _OPS:
-        if crit.startswith(o):
-            op, rest = o, crit[len(o):]
-            break
+    op, rest = _split_op(crit)
     if op != "=":
         return None
     if rest == "":
