@@ -103,3 +103,39 @@ def test_one_million_cell_chain():
     wb = _wb(cells)
     wb.calculate()
     assert wb[f"S!A{n}"] == n
+
+
+def test_numbers_only_shapes_and_array_covered_cells_are_ordered():
+    cells = {f"A{r}": r for r in range(1, 31)}
+    cells.update({f"B{r}": f"=A{r}*{r}.5" for r in range(1, 31)})      # one family
+    cells.update({f"C{r}": f"=B{r}+{r}" for r in range(1, 31)})        # another
+    cells["K1:K3"] = "{=C1:C3*10}"
+    cells["D1"] = "=K2+7"                                              # a covered cell
+    wb = _wb(cells)
+    plan = wb.graph()
+    layer_of = {(u.sheet, r, c): i for i, layer in enumerate(plan.layers) for u in layer
+                for r, c in u.cells}
+    assert {layer_of[(0, r, 2)] for r in range(1, 31)} == {0}
+    assert {layer_of[(0, r, 3)] for r in range(1, 31)} == {1}
+    assert layer_of[(0, 1, 11)] == 2 and layer_of[(0, 1, 4)] == 3
+    wb.calculate()
+    assert wb["S!D1"] == (2 * 2.5 + 2) * 10 + 7
+    assert wb["S!C30"] == 30 * 30.5 + 30
+
+
+def test_range_blocks_reach_exactly_the_readers():
+    # ranges of many lengths and offsets over a column of formulas: the cells that
+    # depend on A{k} are exactly the readers whose range holds row k (checked by hand)
+    n = 100
+    cells = {f"A{r}": f"={r}*2" for r in range(1, n + 1)}
+    spans = [(1, 100), (3, 64), (17, 17), (20, 52), (33, 40), (64, 100), (1, 9), (50, 51)]
+    for i, (a, b) in enumerate(spans, start=1):
+        cells[f"B{i}"] = f"=SUM(A{a}:A{b})"
+    wb = _wb(cells)
+    plan = wb.graph()
+    for k in (1, 9, 17, 33, 40, 41, 51, 64, 100):
+        got = {(r, c) for s, r, c in plan.tainted({(0, k, 1)}) if c == 2}
+        assert got == {(i, 2) for i, (a, b) in enumerate(spans, start=1) if a <= k <= b}
+    wb.calculate()
+    for i, (a, b) in enumerate(spans, start=1):
+        assert wb[f"S!B{i}"] == sum(2 * r for r in range(a, b + 1))

@@ -100,3 +100,65 @@ def test_syntax_errors(bad):
 def test_tokenize_intersection_only_between_references():
     kinds = [k for k, _ in tokenize("SUM( A1 , B1 ) + C1 D1")]
     assert kinds.count("isect") == 1
+
+
+# ----------------------------------------------------------------------------------------
+# skeletons: formulas that differ only in their numbers share one parse
+# ----------------------------------------------------------------------------------------
+from xleval.parser.parser import (fast_shape_key, parse_template, skeleton_key,  # noqa: E402
+                                  template_builder)
+
+
+def test_skeleton_equal_when_only_numbers_differ():
+    k1, n1, f1 = skeleton_key("IF(A2>12.5,A2*1E+3,-B2/.25)", (2, 3))
+    k2, n2, f2 = skeleton_key("IF(A9>7,A9*2.5e-2,-B9/4.)", (9, 3))
+    assert k1 == k2
+    assert n1 == ["12.5", "1E+3", ".25"] and n2 == ["7", "2.5e-2", "4."]
+    # the third part is the ordinary fast shape key (numbers kept): shapes stay distinct
+    assert f1 == fast_shape_key("IF(A2>12.5,A2*1E+3,-B2/.25)", (2, 3)) and f1 != f2
+    # other references or functions give another skeleton
+    assert skeleton_key("IF(A9>7,A8*2,-B9/4)", (9, 3))[0] != k1
+    assert skeleton_key("LOG10(A1)+2", (1, 2))[1] == ["2"]      # LOG10 is no number
+
+
+@pytest.mark.parametrize("text", ['A1&"1"', "{1,2}+A1", "'My 1'!A1+1", "Table1[Col]+1"])
+def test_skeleton_skips_text_arrays_and_quoted_names(text):
+    assert skeleton_key(text, (1, 1)) is None
+
+
+@pytest.mark.parametrize("first,other,origin", [
+    ("IF(AND(A2>12.11,B2<13.11),A2-B2,A2+B2*14.11)",
+     "IF(AND(A2>1.5,B2<2E+2),A2-B2,A2+B2*3)", (2, 3)),
+    ("SUM($A$1:A5)*2%+MAX(3,B5^0.5)", "SUM($A$1:A5)*7%+MAX(0,B5^4)", (5, 4)),
+    ("1+2", "3+4", (1, 1)),
+])
+def test_template_builder_gives_the_tree_the_parser_gives(first, other, origin):
+    assert skeleton_key(first, origin)[0] == skeleton_key(other, origin)[0]
+    tree, slots = parse_template(first, origin)
+    assert [s.value for s in slots] == [float(x) for x in skeleton_key(first, origin)[1]]
+    values = [float(x) for x in skeleton_key(other, origin)[1]]
+    assert template_builder(tree, slots)[0](values) == parse(other, origin)
+    assert tree == parse(first, origin)          # the template itself is left as it was
+
+
+def test_numbers_only_formulas_calculate_like_distinct_formulas():
+    from xleval import Workbook
+    cells = {f"A{r}": float(r) for r in range(1, 41)}
+    cells.update({f"B{r}": f"=IF(A{r}>{r % 5},A{r}*{r}.5,-{r}E-1)" for r in range(1, 41)})
+    cells["C1"] = "=1/0+A1"            # #DIV/0! as a value: its 0 is not a number token
+    cells["C2"] = "=IF(A2>0,#DIV/0!,3)"
+    cells["C3"] = "=IF(A3>0,#DIV/0!,4)"
+    wb = Workbook.from_dict({"S": cells})
+    wb.calculate()
+    for r in range(1, 41):
+        want = r * (r + 0.5) if r > r % 5 else -r / 10
+        assert wb[f"S!B{r}"] == pytest.approx(want, rel=1e-15)
+    assert str(wb["S!C1"]) == "#DIV/0!" and str(wb["S!C2"]) == "#DIV/0!"
+    assert str(wb["S!C3"]) == "#DIV/0!"
+    shapes = wb.engine.shapes
+    assert len(shapes) == 43
+    assert len({sh.family for sh in shapes if sh.text.startswith("IF(A") and
+                "#" not in sh.text}) == 1
+    # the 0 of #DIV/0! would be taken for a number: that skeleton is never shared
+    fam = {sh.text: sh.family for sh in shapes}
+    assert fam["IF(A2>0,#DIV/0!,3)"] != fam["IF(A3>0,#DIV/0!,4)"]

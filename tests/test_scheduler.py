@@ -402,10 +402,11 @@ def test_keyboard_interrupt_terminates_workers(dispatch_everything, monkeypatch)
 
 @pytest.fixture(scope="module")
 def slow_book(tmp_path_factory):
-    """A workbook whose evaluation takes a few seconds (SUMIFS over a table)."""
+    """A workbook whose evaluation takes a few seconds: 125k formulas of distinct shapes
+    (no copied-down shape the vector fast path could take, no lookup an index serves)."""
     book = tmp_path_factory.mktemp("slow") / "slow.xlsx"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "lookup",
-                    "--rows", "3000", "-o", str(book)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "hetero",
+                    "--rows", "25000", "-o", str(book)], check=True, capture_output=True)
     return book
 
 
@@ -508,4 +509,69 @@ def test_conformance_workbooks_identical_under_pool(dispatch_everything):
                 if got[sheet].get(k) != v:
                     bad.append((row["path"], sheet, k, v, got[sheet].get(k)))
     assert bad == []
+    assert_no_children()
+
+
+# ----------------------------------------------------------------------------------------
+# shapes that differ only in numbers: compiled where they are evaluated
+# ----------------------------------------------------------------------------------------
+def _hand_typed(n=400):
+    """Every formula its own shape (hand-typed constants), all of one skeleton per column."""
+    cells = {f"A{r}": float(r) for r in range(1, n + 1)}
+    cells.update({f"B{r}": f"=A{r}*{r}.5+{r % 7}" for r in range(1, n + 1)})
+    cells.update({f"C{r}": f"=IF(B{r}>{r * 3},B{r}-{r},-{r}E-1)" for r in range(1, n + 1)})
+    return cells
+
+
+def _hand_typed_expected(n=400):
+    out = {}
+    for r in range(1, n + 1):
+        b = r * (r + 0.5) + r % 7
+        out[(r, 2)] = b
+        out[(r, 3)] = b - r if b > r * 3 else -r / 10
+    return out
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_numbers_only_shapes_compile_in_the_workers(method, dispatch_everything):
+    wb = xleval.Workbook.from_dict({"S": _hand_typed()})
+    stats = _run(wb, "pool", method)
+    assert stats.tasks > 0
+    values = wb.engine.cells[0]
+    for key, want in _hand_typed_expected().items():
+        assert values[key] == pytest.approx(want, rel=1e-15)
+    # the main process compiled one template per column; the other shapes were compiled
+    # by the workers that evaluated them (the main process holds them uncompiled)
+    shapes = wb.engine.shapes
+    assert len(shapes) == 800
+    compiled = [sh for sh in shapes if getattr(sh.fn, "__name__", "") != "first_call"]
+    assert len(compiled) == 2
+    assert_no_children()
+
+
+def test_error_values_cross_to_workers_after_distributed_import(dispatch_everything):
+    """Importing dask.distributed makes tblib pickle every exception class with its
+    traceback and chain; error values are raised singletons whose tracebacks grow deep, so
+    a pool worker's answer holding #DIV/0! hit the recursion limit. They must still cross
+    as their code."""
+    import pickle
+
+    pytest.importorskip("distributed")
+    import distributed  # noqa: F401 - the import is the point
+
+    def deep(n):
+        if n == 0:
+            raise xleval.values.DIV0
+        deep(n - 1)
+    try:
+        deep(600)          # a traceback of 600 frames now hangs off the singleton
+    except xleval.XLError:
+        pass
+    want, _ = _serial_values(lambda: xleval.Workbook.from_dict(_wide(60)))
+    wb = xleval.Workbook.from_dict(_wide(60))
+    stats = _run(wb, "pool", "fork")
+    assert stats.tasks > 0
+    assert wb.formula_values() == want
+    assert xleval.values.DIV0 in want["Data"].values()
+    assert pickle.loads(pickle.dumps(xleval.values.DIV0)) is xleval.values.DIV0
     assert_no_children()

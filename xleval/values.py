@@ -7,6 +7,7 @@ References stay references (see evaluator.refs) until a function asks for values
 """
 from __future__ import annotations
 
+import copyreg
 import math
 from dataclasses import dataclass
 
@@ -64,6 +65,23 @@ def error(code: str) -> XLError:
     """The error value for a code such as '#N/A' (unknown codes become their own value)."""
     e = ERRORS.get(code.upper())
     return e if e is not None else XLError(code.upper())
+
+
+def _reduce_error(e: XLError):
+    return (error, (e.code,))
+
+
+def keep_error_pickling() -> None:
+    """Error values pickle as their code. Importing dask.distributed runs tblib's
+    `pickling_support.install()`, which registers a reducer for every exception class that
+    pickles the traceback and the exception chain too; error values are raised singletons
+    whose tracebacks and chains grow deep (even cyclic), so pickling a cell value that is an
+    error would hit the recursion limit. Called where values cross process boundaries."""
+    if copyreg.dispatch_table.get(XLError) is not _reduce_error:
+        copyreg.pickle(XLError, _reduce_error)
+
+
+keep_error_pickling()
 
 
 class Array:

@@ -33,16 +33,35 @@ class CompileInfo:
 class Compiler:
     def __init__(self, engine):
         self.ev = engine
+        self._reuse: dict | None = None
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
-                info: CompileInfo | None = None):
-        """Return (closure, info)."""
+                info: CompileInfo | None = None, reuse: dict | None = None):
+        """Return (closure, info). `reuse` maps id(node) of subtrees that several trees
+        share (the parts of a family's template without numbers, see
+        Engine._family_shape) to their closure, None until one compile has made it: a
+        closure is position-independent and stateless, so the trees can share it too."""
         info = info or CompileInfo()
-        fn = self._c(node, sheet, info)
+        prev, self._reuse = self._reuse, reuse
+        try:
+            fn = self._c(node, sheet, info)
+        finally:
+            self._reuse = prev
         return fn, info
 
     # -----------------------------------------------------------------------------------
     def _c(self, node: Node, sheet: int, info: CompileInfo):
+        reuse = self._reuse
+        if reuse is not None:
+            fn = reuse.get(id(node), False)
+            if fn:
+                return fn
+            if fn is None:            # a shared subtree: compile it once for the family
+                fn = reuse[id(node)] = self._node(node, sheet, info)
+                return fn
+        return self._node(node, sheet, info)
+
+    def _node(self, node: Node, sheet: int, info: CompileInfo):
         t = type(node)
         if t is Literal:
             v = node.value

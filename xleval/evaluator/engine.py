@@ -18,7 +18,8 @@ from .. import values as V
 from ..functions import registry as R
 from ..loader.model import FormulaCell, WorkbookData
 from ..parser.ast import Func, Node
-from ..parser.parser import fast_shape_key, parse, shape_key
+from ..parser.parser import (fast_shape_key, parse, parse_template, shape_key, skeleton_key,
+                              template_builder)
 from ..parser.tokenizer import FormulaSyntaxError, tokenize
 from ..refs import MAX_COL, MAX_ROW, cell_name
 from ..values import Array, XLError
@@ -56,6 +57,9 @@ class Shape:
     error: str | None = None       # parse error message
     text: str = ""
     origin: tuple[int, int] = (1, 1)
+    # shapes that differ only in number literals share a family (the id of the first):
+    # the same references, names and functions, so the graph scans one tree per family
+    family: int = -1
 
 
 @dataclass
@@ -70,6 +74,8 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     iterations: int = 0
     warnings: list[str] = field(default_factory=list)
+    recalculated: int = 0      # formula cells the last calculate() evaluated (incremental)
+    vectorized: int = 0        # formula cells the last run evaluated on the vector path
 
 
 _LAMBDA_PREFIX = re.compile(r"^_xlpm\.", re.I)
@@ -106,6 +112,7 @@ class Engine:
         self.compiler = Compiler(self)
         self.shapes: list[Shape] = []
         self._shape_by_key: dict = {}
+        self._families: dict = {}      # (sheet, array, skeleton key) -> [shape, ...] | False
         self.cell_shape: list[dict[tuple[int, int], Shape]] = [{} for _ in self.sheet_names]
         # cells covered by an array formula -> the anchor cell that computes them
         self.covered: list[dict[tuple[int, int], tuple[int, int]]] = [{} for _ in self.sheet_names]
@@ -461,11 +468,22 @@ class Engine:
         if fc.kind == "dataTable":
             key = f"TABLE|{fc.origin}"
             return self._new_shape(key, s, is_array, None, fc, "data table")
-        fast = fast_shape_key(fc.text, fc.origin)
+        # one regex pass gives both keys: the fast shape key (copied formulas: found in
+        # one lookup) and the skeleton (formulas that differ only in their numbers)
+        skel = skeleton_key(fc.text, fc.origin)
+        fast = skel[2] if skel is not None else fast_shape_key(fc.text, fc.origin)
         if fast is not None:
             shape = self._shape_by_key.get((s, is_array, fast))
             if shape is not None:
                 return shape
+        if skel is not None:
+            # fast path: a formula that differs from an earlier one only in its numbers
+            # (hand-typed constants make every cell its own shape) reuses that parse
+            fam = self._families.get((s, is_array, skel[0]))
+            if fam:
+                shape = self._family_shape(fam, fast, s, is_array, fc, skel[1])
+                if shape is not None:
+                    return shape
         try:
             key, toks = shape_key(fc.text, fc.origin)
         except FormulaSyntaxError as e:
@@ -477,15 +495,60 @@ class Engine:
                 self._shape_by_key[(s, is_array, fast)] = shape
             return shape
         try:
-            tree = parse(fc.text, fc.origin, toks)
+            tree, slots = parse_template(fc.text, fc.origin, toks)
         except FormulaSyntaxError as e:
             shape = self._new_shape(key, s, is_array, None, fc, str(e))
         else:
             shape = self._new_shape(key, s, is_array, tree, fc, None)
+            if skel is not None and shape.error is None:
+                # the family is usable only if the skeleton's numbers are exactly the
+                # parser's number tokens (e.g. not the 0 of #DIV/0!)
+                nums = skel[1]
+                ok = len(nums) == len(slots) and all(
+                    float(t) == lit.value for t, lit in zip(nums, slots))
+                self._families[(s, is_array, skel[0])] = [shape, slots, None] if ok else False
         self._shape_by_key[full] = shape
         if fast is not None:
             self._shape_by_key[(s, is_array, fast)] = shape
         return shape
+
+    def _family_shape(self, fam, fast: str, s: int, is_array: bool, fc: FormulaCell,
+                      nums: list[str]) -> Shape | None:
+        """A shape of family `fam` with other numbers. `fam` is [template shape, its
+        number slots, (tree builder, closures of the shared subtrees) once made]. The
+        tree is the template's with new literals, the compile info the template's
+        (numbers change neither references nor functions). The closure is compiled on
+        the first evaluation, so a shape that only pool workers evaluate is compiled only
+        there (a fork worker compiles into its own pages, instead of copying the
+        parent's), reusing the closures of the subtrees without numbers."""
+        if fam[2] is None:        # the family's second member: build the template's filler
+            build, shared = template_builder(fam[0].tree, fam[1])
+            fam[2] = (build, dict.fromkeys(map(id, shared)))
+        base = fam[0]
+        build, reuse = fam[2]
+        try:
+            tree = build([float(t) for t in nums])
+        except RecursionError:
+            return None
+        shape = Shape(len(self.shapes), fast, s, is_array, None, tree, base.info, None,
+                      fc.text, fc.origin, base.family)
+        shape.fn = self._compile_on_first_call(shape, reuse)
+        self.shapes.append(shape)
+        self._shape_by_key[(s, is_array, fast)] = shape
+        return shape
+
+    def _compile_on_first_call(self, shape: Shape, reuse: dict):
+        """A stand-in for `shape.fn` that compiles the shape, puts the closure in its
+        place and evaluates: later cells call the closure directly."""
+        def first_call(cx):
+            try:
+                fn, _info = self.compiler.compile(shape.tree, shape.sheet, shape.array,
+                                                  reuse=reuse)
+            except RecursionError:      # cannot happen: the template compiled
+                fn = _const(V.VALUE)
+            shape.fn = fn
+            return fn(cx)
+        return first_call
 
     def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:
         info = CompileInfo()
@@ -500,7 +563,8 @@ class Engine:
                 fn, info = self.compiler.compile(tree, s, is_array)
             except RecursionError:
                 fn, err = _const(V.VALUE), "formula nested too deeply"
-        shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text, fc.origin)
+        shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text,
+                      fc.origin, len(self.shapes))
         self.shapes.append(shape)
         if err is not None and fc.kind != "dataTable":
             self.report.parse_errors.append((f"{self.sheet_names[s]}!{cell_name(*fc.origin)}",
@@ -513,12 +577,20 @@ class Engine:
     def reset_pending(self) -> None:
         """Mark every formula cell (and array-covered cell) as not yet computed."""
         self.__dict__.pop("_lookup_cache", None)     # lookup indexes of the last run
+        self.report.vectorized = 0
         for s in range(self.n_local):
             d = self.cells[s]
             for k in self.formulas[s]:
                 d[k] = PENDING
             for k in self.covered[s]:
                 d[k] = PENDING
+
+    def eval_unit(self, s: int, cells: list[tuple[int, int]], shape: Shape | None = None) -> int:
+        """Fast path for a work unit (cells of one shape, none reading another): evaluate at
+        once, with numpy, the cells whose values the vector path reproduces exactly (see
+        vector.py). Returns how many it stored; the others stay pending for eval_cell."""
+        from .vector import eval_unit
+        return eval_unit(self, s, cells, shape)
 
     def eval_cell(self, s: int, r: int, c: int) -> None:
         """Evaluate one formula cell and store its value (array formulas fill their range).

@@ -136,6 +136,21 @@ def _templates(engine, shape) -> _Template:
     return _Template(refs, structs, dynamic)
 
 
+def _split_refs(tpl: _Template, n_local: int) -> tuple[_Template, list, list]:
+    """A template's references as (single cells, the rest): a single cell on one sheet of
+    this workbook as (sheet, row, col, row absolute, col absolute), for build_plan's fast
+    path; everything else (ranges, 3-D and external references) as in `tpl.refs`."""
+    singles, rects = [], []
+    for sheets, ref in tpl.refs:
+        if (len(sheets) == 1 and sheets[0] < n_local and not ref.whole
+                and ref.row1 == ref.row2 and ref.col1 == ref.col2
+                and ref.row1_abs == ref.row2_abs and ref.col1_abs == ref.col2_abs):
+            singles.append((sheets[0], ref.row1, ref.col1, ref.row1_abs, ref.col1_abs))
+        else:
+            rects.append((sheets, ref))
+    return tpl, singles, rects
+
+
 def _rect(ref: Ref, r: int, c: int):
     r1 = ref.row1 if ref.row1_abs else r + ref.row1
     c1 = ref.col1 if ref.col1_abs else c + ref.col1
@@ -193,49 +208,38 @@ def build_plan(engine) -> Plan:
     n_cells = len(node_cell)
     index = _Index(engine, ids)
     preds: list[list[int]] = [[] for _ in range(n_cells)]
-    block_ids: dict[tuple, int] = {}
     block_children: list[tuple[int, int]] = []       # for block node n_cells + i
     templates: dict[int, _Template] = {}
     dynamic_cells = 0
 
+    col_levels: dict[tuple[int, int], list[list[int]]] = {}   # level k -> node ids or -1
+
     def block(s: int, col: int, k: int, i: int) -> int:
-        """Node id of the block covering positions [i*2^k, (i+1)*2^k) of a column."""
+        """Node id of the block covering positions [i*2^k, (i+1)*2^k) of a column; the
+        blocks under it are created bottom-up, level by level, as needed (no recursion)."""
         nodes = index.nodes[(s, col)]
         if k == 0:
             return nodes[i]
-        key = (s, col, k, i)
-        got = block_ids.get(key)
-        if got is not None:
+        levels = col_levels.get((s, col))
+        if levels is None:
+            levels = col_levels[(s, col)] = [nodes]
+        n = len(nodes)
+        while len(levels) <= k:
+            kk = len(levels)
+            levels.append([-1] * ((n + (1 << kk) - 1) >> kk))
+        got = levels[k][i]
+        if got >= 0:
             return got
-        # create bottom-up without recursion
-        todo = [(k, i)]
-        while todo:
-            kk, ii = todo[-1]
-            kid = (s, col, kk, ii)
-            if kid in block_ids:
-                todo.pop()
-                continue
-            ch = []
-            missing = False
-            for j in (2 * ii, 2 * ii + 1):
-                if (j << (kk - 1)) >= len(nodes):
-                    continue
-                if kk - 1 == 0:
-                    ch.append(nodes[j])
-                else:
-                    cid = block_ids.get((s, col, kk - 1, j))
-                    if cid is None:
-                        todo.append((kk - 1, j))
-                        missing = True
-                    else:
-                        ch.append(cid)
-            if missing:
-                continue
-            todo.pop()
-            nid = n_cells + len(block_children)
-            block_children.append(tuple(ch))
-            block_ids[kid] = nid
-        return block_ids[key]
+        for kk in range(1, k + 1):
+            below, cur = levels[kk - 1], levels[kk]
+            nb = len(below)
+            for j in range(i << (k - kk), min((i + 1) << (k - kk), len(cur))):
+                if cur[j] < 0:
+                    a = 2 * j
+                    cur[j] = n_cells + len(block_children)
+                    block_children.append((below[a], below[a + 1]) if a + 1 < nb
+                                          else (below[a],))
+        return levels[k][i]
 
     def add_rect(out: list[int], s: int, r1: int, c1: int, r2: int, c2: int) -> None:
         cols = index.cols.get(s)
@@ -266,19 +270,44 @@ def build_plan(engine) -> Plan:
                 out.append(block(s, col, k, lo >> k))
                 lo += 1 << k
 
+    n_local = engine.n_local
+    covered = engine.covered
+    cell_shape = engine.cell_shape
+    split: dict[int, tuple] = {}          # family -> (template, single cells, other refs)
     for nid in range(n_cells):
         s, r, c = node_cell[nid]
-        shape = engine.cell_shape[s][(r, c)]
-        tpl = templates.get(shape.id)
-        if tpl is None:
-            tpl = templates[shape.id] = _templates(engine, shape)
+        shape = cell_shape[s][(r, c)]
+        got = split.get(shape.family)
+        if got is None:
+            # shapes of one family (formulas that differ only in numbers) read alike
+            tpl = templates.get(shape.id)
+            if tpl is None:
+                tpl = templates[shape.id] = _templates(engine, shape)
+            got = split[shape.family] = _split_refs(tpl, n_local)
+        tpl, singles, rects = got
         out = preds[nid]
         if tpl.dynamic:
             dynamic_cells += 1
-        for sheets, ref in tpl.refs:
+        # fast path for the common reference, one cell on a sheet of this workbook: a dict
+        # lookup instead of add_rect (same result: a single cell is never clipped)
+        for sh, dr, dc, ra, ca in singles:
+            rr = dr if ra else r + dr
+            cc = dc if ca else c + dc
+            if rr < 1 or rr > MAX_ROW:
+                rr = (rr - 1) % MAX_ROW + 1
+            if cc < 1 or cc > MAX_COL:
+                cc = (cc - 1) % MAX_COL + 1
+            v = ids[sh].get((rr, cc))
+            if v is None:
+                a = covered[sh].get((rr, cc))
+                if a is not None:
+                    v = ids[sh].get(a)
+            if v is not None:
+                out.append(v)
+        for sheets, ref in rects:
             r1, c1, r2, c2 = _rect(ref, r, c)
             for sh in sheets:
-                if sh >= engine.n_local:
+                if sh >= n_local:
                     continue             # external workbook: cached values, no formulas
                 mr = engine.extent[sh][0]
                 mc = engine.extent[sh][1]
@@ -296,35 +325,33 @@ def build_plan(engine) -> Plan:
             r1, c1, r2, c2 = fc.ref
             add_rect(out, s, r1 - 1, c1 - 1, r2, c1 - 1)
             add_rect(out, s, r1 - 1, c1, r1 - 1, c2)
-        if nid in out:
-            pass   # a cell reading itself: kept, Tarjan reports it as a cycle
+        # a cell reading itself stays in its own preds: Tarjan reports it as a cycle
 
     n_total = n_cells + len(block_children)
     all_preds = preds + [list(ch) for ch in block_children]
     succs: list[list[int]] = [[] for _ in range(n_total)]
-    indeg = [0] * n_total
-    edges = 0
-    for v in range(n_total):
-        for p in all_preds[v]:
+    indeg = list(map(len, all_preds))
+    edges = sum(indeg)
+    for v, ps in enumerate(all_preds):
+        for p in ps:
             succs[p].append(v)
-        indeg[v] = len(all_preds[v])
-        edges += indeg[v]
     level = [0] * n_total
     queue = [v for v in range(n_total) if indeg[v] == 0]
+    append = queue.append
     head = 0
-    done = [False] * n_total
     while head < len(queue):
         v = queue[head]
         head += 1
-        done[v] = True
         lv = level[v] + (1 if v < n_cells else 0)
         for w in succs[v]:
             if lv > level[w]:
-                lv_w = lv
-                level[w] = lv_w
+                level[w] = lv
             indeg[w] -= 1
             if indeg[w] == 0:
-                queue.append(w)
+                append(w)
+    done = [False] * n_total
+    for v in queue:
+        done[v] = True
     # block levels passed through +0, cells +1: a cell's level is its layer
     layers_map: dict[int, dict[tuple[int, int], list]] = defaultdict(dict)
     cell_layer = {}

@@ -139,27 +139,138 @@ def fast_shape_key(text: str, origin: tuple[int, int]) -> str | None:
     text); None when the slow, tokenizing path must decide."""
     if '"' in text or "'" in text or "[" in text or "!" in text and _BANG_REF.search(text):
         return None
+    return "\x1e" + _FAST_REF.sub(_r1c1_sub(origin, None), text)
+
+
+# a reference-looking sheet name followed by '!' (e.g. Q1!A1) would make the fast key unsafe
+_BANG_REF = re.compile(r"(?<![\w.$])\$?[A-Za-z]{1,3}\$?[0-9]{1,7}!")
+
+# the references of _FAST_REF, or a number literal (the tokenizer's 'num', same spelling)
+_FAST_REF_NUM = re.compile(
+    _FAST_REF.pattern + r"|(?<![\w.$])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+
+
+_COL_NUMS: dict[str, int] = {}
+
+
+def _col_num(letters: str) -> int:
+    """col_to_num, memoised (a workbook uses few distinct column letters)."""
+    n = _COL_NUMS.get(letters)
+    if n is None:
+        n = _COL_NUMS[letters] = col_to_num(letters)
+    return n
+
+
+def _r1c1_sub(origin: tuple[int, int], nums: list[str] | None):
+    """The `re.sub` callback of the fast keys: a reference match of _FAST_REF (or of
+    _FAST_REF_NUM) to its R1C1 form relative to `origin`; a number match of _FAST_REF_NUM
+    to a placeholder, its text appended to `nums`."""
     orow, ocol = origin
+    col = _col_num
 
     def sub(m):
+        last = m.lastindex          # the last group that took part: which alternative
+        if last == 13:
+            nums.append(m[13])
+            return "\x1d"
+        if last == 4:
+            ca, cl, ra, rw = m.group(1, 2, 3, 4)
+            c = col(cl)
+            r = int(rw)
+            return (f"R{r}" if ra else f"R[{r - orow}]") + \
+                   (f"C{c}" if ca else f"C[{c - ocol}]")
         g = m.groups()
-        if g[1] is not None:
-            c = col_to_num(g[1])
-            r = int(g[3])
-            return (f"R{r}" if g[2] else f"R[{r - orow}]") + \
-                   (f"C{c}" if g[0] else f"C[{c - ocol}]")
         if g[5] is not None:
-            a, b = col_to_num(g[5]), col_to_num(g[7])
+            a, b = col(g[5]), col(g[7])
             return (f"C{a}" if g[4] else f"C[{a - ocol}]") + ":" + \
                    (f"C{b}" if g[6] else f"C[{b - ocol}]")
         a, b = int(g[9]), int(g[11])
         return (f"R{a}" if g[8] else f"R[{a - orow}]") + ":" + \
                (f"R{b}" if g[10] else f"R[{b - orow}]")
-    return "\x1e" + _FAST_REF.sub(sub, text)
+    return sub
 
 
-# a reference-looking sheet name followed by '!' (e.g. Q1!A1) would make the fast key unsafe
-_BANG_REF = re.compile(r"(?<![\w.$])\$?[A-Za-z]{1,3}\$?[0-9]{1,7}!")
+def skeleton_key(text: str, origin: tuple[int, int]) -> tuple[str, list[str], str] | None:
+    """The fast shape key with every number literal replaced by a placeholder, the
+    number literals in text order, and the fast shape key itself. Formulas that differ
+    only in their constants (`=A2*1.07`, `=A3*1.08` typed by hand: each its own shape)
+    share a skeleton, so one parse serves them all (see `template_builder`). None where
+    `fast_shape_key` is None, and for array constants."""
+    if "{" in text or '"' in text or "'" in text or "[" in text or \
+            "!" in text and _BANG_REF.search(text):
+        return None
+    nums: list[str] = []
+    skel = _FAST_REF_NUM.sub(_r1c1_sub(origin, nums), text)
+    if not nums:
+        return skel, nums, "\x1e" + skel
+    # the fast shape key is the skeleton with its numbers put back
+    pieces = skel.split("\x1d")
+    out = [pieces[0]]
+    for num, piece in zip(nums, pieces[1:]):
+        out.append(num)
+        out.append(piece)
+    return skel, nums, "\x1e" + "".join(out)
+
+
+def parse_template(text: str, origin: tuple[int, int],
+                   tokens: list[tuple[str, str]] | None = None) -> tuple[Node, list[Literal]]:
+    """Parse like `parse`, also returning the Literal nodes of the number tokens in text
+    order (the slots `template_builder` fills)."""
+    if text.startswith("="):
+        text = text[1:]
+    p = _Parser(tokens if tokens is not None else tokenize(text), origin)
+    p.nums = []
+    return p.parse(), p.nums
+
+
+def template_builder(tree: Node, slots: list[Literal]):
+    """A function `values -> tree`: a copy of the template tree with its number slots
+    (same order) set to `values`, and the roots of the subtrees that every copy shares
+    with the template (no slot below them). Only the nodes on a path to a slot are
+    rebuilt; the rest (references, names) is shared, which is safe because nothing
+    mutates a tree. Built once per template, so filling it costs a few calls, not a walk."""
+    index = {id(lit): i for i, lit in enumerate(slots)}
+    shared: list[Node] = []
+    build = _builder(tree, index, shared)
+    if build is None:
+        return (lambda values: tree), [tree]
+    return build, shared
+
+
+def _builder(node: Node, index: dict, shared: list):
+    """A closure `values -> node copy`, or None when no slot is below `node` (then the
+    caller records `node` as shared)."""
+    i = index.get(id(node))
+    if i is not None:
+        return lambda vals: Literal(vals[i])
+    t = type(node)
+    if t is Func:
+        parts = [_builder(a, index, shared) for a in node.args]
+        if not any(parts):
+            return None
+        shared.extend(a for p, a in zip(parts, node.args) if p is None)
+        name = node.name
+        parts = [p or (lambda vals, a=a: a) for p, a in zip(parts, node.args)]
+        return lambda vals: Func(name, [p(vals) for p in parts])
+    if t is Binary:
+        lb, rb = _builder(node.left, index, shared), _builder(node.right, index, shared)
+        if lb is None and rb is None:
+            return None
+        op, left, right = node.op, node.left, node.right
+        if rb is None:
+            shared.append(right)
+            return lambda vals: Binary(op, lb(vals), right)
+        if lb is None:
+            shared.append(left)
+            return lambda vals: Binary(op, left, rb(vals))
+        return lambda vals: Binary(op, lb(vals), rb(vals))
+    if t is Unary or t is Postfix:
+        ob = _builder(node.operand, index, shared)
+        if ob is None:
+            return None
+        op = node.op
+        return lambda vals: t(op, ob(vals))
+    return None
 
 
 class _Parser:
@@ -167,6 +278,7 @@ class _Parser:
         self.toks = toks
         self.i = 0
         self.origin = origin
+        self.nums: list[Literal] | None = None      # parse_template: number literals
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else ("eof", "")
@@ -230,7 +342,10 @@ class _Parser:
     def prefix(self, in_parens: bool) -> Node:
         kind, tok = self.take()
         if kind == "num":
-            return Literal(float(tok))
+            node = Literal(float(tok))
+            if self.nums is not None:
+                self.nums.append(node)
+            return node
         if kind == "str":
             return Literal(tok[1:-1].replace('""', '"'))
         if kind == "bool":

@@ -41,6 +41,8 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
     if workers is not None and workers < 1:
         raise SchedulerError(f"workers must be at least 1, not {workers}")
     t0 = time.perf_counter()
+    from ..values import keep_error_pickling
+    keep_error_pickling()        # error values cross to workers as their code (values.py)
     w = workers or default_workers()
     if strategy == "auto" and _daemonic():
         w = 1                        # a daemonic process may not start workers

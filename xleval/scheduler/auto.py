@@ -5,7 +5,10 @@ The model (seconds, measured during the run itself):
   c      evaluation cost per cell in the main process: per shape, from timing 6 short runs
          of consecutive cells spread over the layer, here (their results are kept), else
          the runs' trimmed mean (minus the call overhead); inline layers refine a running
-         mean `pc`
+         mean `pc`. A shape that differs from another only in its numbers is compiled on
+         its first evaluation (engine.py, `_family_shape`), wherever that is: the samples
+         pay that compile here as the pool's workers pay it there, so it sits in `c` on
+         both sides and moves with the cells
   C      predicted inline time of the layer's remaining cells = sum over units of n_u * c_u
   eta    a worker's time per cell relative to the main process's, per executor, learned
          from the workers' evaluation time on the layers they ran (fork: copy-on-write faults
@@ -21,7 +24,8 @@ The model (seconds, measured during the run itself):
          worker); D = cells of the layers the least synced worker lacks
   start  seconds to start one process: measured once this run started one, estimated
          before (fork: from the resident size; spawn/forkserver: interpreter start +
-         rebuilding the engine), plus, under spawn, compiling the shapes a worker lacks;
+         rebuilding the engine), plus, under spawn, preparing the shapes a worker lacks
+         (the compile stage's time per shape: parsing, and compiling family templates);
          starting the pool also counts a first-layer warm-up (fork: pages copied on first
          write, ~30 ms per GB resident per worker), and that layer teaches the model nothing
   kappa  per executor, EWMA of measured / predicted wall time of the layers it ran

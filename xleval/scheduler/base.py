@@ -296,7 +296,9 @@ class Run:
         return n
 
     def compute_units(self, units) -> int:
-        return self.compute(unit_keys(units))
+        # through the vector fast path first (evaluator/vector.py), as the serial strategy
+        from ..evaluator.vector import layer_order
+        return self.compute(layer_order(self.engine, [units]))
 
     # ---------------------------------------------------------------------------------
     # tasks and results
@@ -521,7 +523,8 @@ def execute(run: Run, policy, executors: dict) -> None:
         if not batch:
             return
         t0 = time.perf_counter()
-        run.compute(layers_keys(batch))
+        from ..evaluator.vector import layer_order
+        run.compute(layer_order(run.engine, batch))     # vector fast path, as serial
         policy.inlined(batch_cells, time.perf_counter() - t0)
         batch.clear()
         batch_cells = 0

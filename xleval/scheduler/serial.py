@@ -10,7 +10,7 @@ from ..refs import cell_name
 
 def run_serial(engine, plan) -> None:
     cycles_found = []
-    engine.compute(_layer_order(plan), on_cycle=cycles_found.append)
+    engine.compute(_layer_order(engine, plan), on_cycle=cycles_found.append)
     run_tail(engine, plan, on_cycle=cycles_found.append)
     for cyc in cycles_found:
         names = [f"{engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in cyc]
@@ -18,12 +18,11 @@ def run_serial(engine, plan) -> None:
             engine.report.cycles.append(names)
 
 
-def _layer_order(plan):
-    for layer in plan.layers:
-        for unit in layer:
-            s = unit.sheet
-            for r, c in unit.cells:
-                yield (s, r, c)
+def _layer_order(engine, plan):
+    """The layers' cells in order, consumed lazily by `compute`; units first go through the
+    vector fast path, which stores what it can prove exact (see evaluator/vector.py)."""
+    from ..evaluator.vector import layer_order
+    return layer_order(engine, plan.layers)
 
 
 def run_tail(engine, plan, on_cycle=None) -> None:

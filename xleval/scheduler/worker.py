@@ -5,7 +5,11 @@ Nothing compiled crosses a process boundary (closures and the `formulas` package
 functions do not pickle). A worker evaluates with its own `Engine`:
 
   * fork: the parent's prepared engine, inherited through the module global `_PARENTS`
-    that the parent sets just before it starts the workers (cheapest: nothing is rebuilt);
+    that the parent sets just before it starts the workers (cheapest: nothing is rebuilt).
+    Shapes that differ from another only in their numbers (hand-typed constants) are
+    inherited uncompiled and compiled on their first evaluation (Engine._family_shape):
+    by the worker that evaluates them, into its own memory, while the main process never
+    compiles the shapes only workers evaluate;
   * spawn / forkserver: an engine rebuilt from the pickled `WorkbookData` (plain data) in
     the initializer. Shapes are compiled lazily, on a cell's first evaluation, so a worker
     only compiles the shapes it evaluates.
@@ -201,9 +205,11 @@ def evaluate_chunks(engine, chunks):
         not_done = []
         covered = []
         d = engine.cells[s]
+        if shape_id != -1 and len(cells) > 1:
+            engine.eval_unit(s, cells)      # vector fast path; what it skips stays pending
         for i, (r, c) in enumerate(cells):
             if d.get((r, c)) is not PENDING:
-                continue            # this process already holds it
+                continue            # this process already holds it (or the fast path did)
             try:
                 eval_cell(s, r, c)
             except NeedCell:
