@@ -5,6 +5,13 @@
     wb["Sheet1!B2"]
     wb.set_value("Sheet1!A1", 42); wb.calculate()
     wb.to_frame("Sheet1"); wb.save("out.xlsx")
+
+Recalculation is incremental: after a full `calculate()`, constants changed with `set_value`
+are recorded, and the next `calculate()` evaluates only the formulas that read them and
+their dependents (plus volatile cells, dynamic references and what depends on those);
+`report.recalculated` counts the cells evaluated. Setting a formula, registering a function,
+changed link settings or io functions make the next calculate a full one, and so does a
+`calculate()` with nothing changed since the last one (a forced recalculation).
 """
 from __future__ import annotations
 
@@ -32,6 +39,12 @@ class Workbook:
         self.plan: Plan | None = None
         self.calculated = False
         self.load_seconds = 0.0
+        # incremental recalculation: constants changed since the last calculate (None: the
+        # next calculate is a full one) and the (engine, plan) those changes are relative to
+        self._dirty: set[tuple[int, int, int]] | None = None
+        self._base: tuple | None = None
+        self._reads = None           # model.deps.ReadIndex of the current plan
+        self._reads_plan: Plan | None = None
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -97,12 +110,49 @@ class Workbook:
         def run_once():
             ev.reset_pending()
             run_plan(ev, plan, strategy=strategy, workers=workers)
+        dirty, self._dirty = self._dirty, None
         with _no_gc():
-            run_with_io(ev, run_once)    # one pass, or deferred passes with io functions
+            base = self._base
+            # nothing changed since the last calculate: a full recalculation, as asked
+            if (dirty and base is not None and base[0] is ev and base[1] is plan
+                    and self._can_increment()):
+                ev.report.recalculated = self._recalculate(dirty)
+            else:
+                run_with_io(ev, run_once)    # one pass, or deferred passes with io functions
+                ev.report.recalculated = ev.report.formulas
         ev.report.timings["evaluate"] = time.perf_counter() - t0
+        self._dirty = set()
+        self._base = (ev, plan)
         self._count_errors()
         self.calculated = True
         return ev.report
+
+    def _can_increment(self) -> bool:
+        """Io functions run in deferred passes over the whole workbook: no increments."""
+        from .functions.custom import _io_cells
+        return not _io_cells(self.engine)
+
+    def _recalculate(self, changed: set) -> int:
+        """Evaluate only what the changed constants affect (see the module docstring), in
+        the plan's order. Returns the number of formula cells evaluated."""
+        from .model.deps import ReadIndex, reset_keys, sub_plan
+        from .scheduler.serial import run_serial
+        ev, plan = self.engine, self.plan
+        if self._reads is None or self._reads.engine is not ev or self._reads_plan is not plan:
+            self._reads = ReadIndex(ev)
+            self._reads_plan = plan
+        reads = self._reads
+        seeds = reads.readers(changed) | reads.volatile | reads.unbounded
+        if not seeds:
+            return 0
+        sub = sub_plan(plan, plan.tainted(seeds))
+        todo = list(sub.order())
+        ev.__dict__.pop("_lookup_cache", None)
+        cells = ev.cells
+        for s, k in reset_keys(ev, todo):
+            cells[s][k] = PENDING
+        run_serial(ev, sub)
+        return len(todo)
 
     def register_function(self, name: str, fn, *, io: bool = False,
                           timeout: float | None = None) -> None:
@@ -173,11 +223,16 @@ class Workbook:
                     sd.formulas[(r, c)] = fc
                     ev.cell_shape[s][(r, c)] = ev._make_shape(s, fc)
                     self.plan = None
+                    self._dirty = None           # the graph changes: full recalculation
                 else:
+                    if (r, c) in sd.formulas or (r, c) in ev.covered[s]:
+                        self._dirty = None
                     if (r, c) in sd.formulas:
                         del sd.formulas[(r, c)]
                         ev.cell_shape[s].pop((r, c), None)
                         self.plan = None
+                    if self._dirty is not None:
+                        self._dirty.add((s, r, c))
                     v = _normalise(value)
                     if v is None:
                         sd.values.pop((r, c), None)
@@ -185,6 +240,8 @@ class Workbook:
                     else:
                         sd.values[(r, c)] = v
                         ev.cells[s][(r, c)] = v
+                if r > ev.extent[s][0] or c > ev.extent[s][1]:
+                    self._dirty = None       # whole-column reads were clipped to the extent
                 ev.extent[s][0] = max(ev.extent[s][0], r)
                 ev.extent[s][1] = max(ev.extent[s][1], c)
         self.calculated = False
