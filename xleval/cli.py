@@ -19,6 +19,17 @@ def _err(msg: str) -> None:
     print(f"xleval: {msg}", file=sys.stderr)
 
 
+def error_message(exc: BaseException) -> tuple[int, str]:
+    """The exit status and one-line message for a failure (the CLI prints it after
+    'xleval: '; `xleval serve` answers it as {"error": ...})."""
+    if isinstance(exc, XlevalError):
+        return EXIT_BAD_INPUT, str(exc)
+    if isinstance(exc, MemoryError):
+        return EXIT_INTERNAL, "out of memory"
+    return EXIT_INTERNAL, (f"internal error: {type(exc).__name__}: {exc} "
+                           "(set XLEVAL_DEBUG=1 for details)")
+
+
 def _parse_now(text: str | None):
     if text is None:
         return None
@@ -113,7 +124,15 @@ class _Progress:
 
 
 def cmd_calc(args) -> int:
+    if len(args.input) > 1 or args.executor == "dask" or args.scheduler:
+        from .distributed import calc_many     # many workbooks, or one on a Dask cluster
+        return calc_many(args)
+    args.input = args.input[0]
     import xleval
+    # A one-shot process holding millions of long-lived objects: the cyclic collector would
+    # only rescan them (one pass after each gc-free stage cost seconds on 50k formulas).
+    import gc
+    gc.disable()
     t0 = time.perf_counter()
     now = _parse_now(args.now)
     wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
@@ -309,6 +328,21 @@ def cmd_functions(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        from .service import Settings, serve
+    except ImportError as e:
+        raise XlevalError(f"xleval serve needs the service extra ({e.name} is missing): "
+                          "pip install 'xleval[service]'") from None
+    serve(Settings(host=args.host, port=args.port,
+                   workers=Settings().workers if args.workers is None else args.workers,
+                   timeout=args.timeout,
+                   max_queue=args.max_queue, max_upload_bytes=int(args.max_upload_mb * 2**20),
+                   max_cells=args.max_cells, max_models=args.max_models,
+                   max_scenarios=args.max_scenarios, access_log=not args.no_access_log).validate())
+    return 0
+
+
 def _write_dot(wb, path: str) -> None:
     """Graphviz DOT of the plan: one node per work unit (shape x layer), edges by layer."""
     from .writer.xlsx import atomic_output
@@ -336,8 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("calc", help="recalculate a workbook and write the results")
-    c.add_argument("input", help=".xlsx or .xlsm workbook")
-    c.add_argument("-o", "--output", help="output file (.xlsx/.xlsm, .csv or .json)")
+    c.add_argument("input", nargs="+", help=".xlsx or .xlsm workbook(s)")
+    c.add_argument("-o", "--output", help="output file (.xlsx/.xlsm, .csv or .json); with "
+                                          "several inputs, a directory")
     c.add_argument("--format", choices=("xlsx", "csv", "json"),
                    help="output format (default: from the output's extension)")
     c.add_argument("--sheet", help="sheet for CSV output / unqualified --cells")
@@ -356,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(besides the workbook's own folder)")
     c.add_argument("--link-timeout", type=float, default=None, metavar="SECONDS",
                    help="per linked workbook, in update mode (default 60)")
+    c.add_argument("--executor", default="local", choices=("local", "dask"),
+                   help="where workbooks are recalculated: here (default) or on a Dask "
+                        "cluster, one task per workbook")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler, e.g. tcp://host:8786 (default with --executor "
+                        "dask: a local cluster, one worker process per CPU)")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary")
     c.set_defaults(func=cmd_calc)
 
@@ -391,6 +432,27 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--limit", type=int, default=5, help="cells shown per link (default 5)")
     lk.set_defaults(func=cmd_links)
 
+    sv = sub.add_parser("serve", help="run the HTTP service (recalculation and compiled "
+                                      "models over HTTP)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--workers", type=int, default=None,
+                    help="worker processes for the calculations (default: one per CPU)")
+    sv.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="per request, waiting included; the worker is replaced (default 60)")
+    sv.add_argument("--max-queue", type=int, default=64,
+                    help="requests waiting for a worker before 503 (default 64)")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0,
+                    help="largest request body in MiB (default 50)")
+    sv.add_argument("--max-cells", type=int, default=5_000_000,
+                    help="largest workbook in cells, constants + formulas (default 5,000,000)")
+    sv.add_argument("--max-models", type=int, default=64,
+                    help="compiled models kept in memory (default 64)")
+    sv.add_argument("--max-scenarios", type=int, default=10_000,
+                    help="scenarios per model evaluation request (default 10,000)")
+    sv.add_argument("--no-access-log", action="store_true", help="no line per request")
+    sv.set_defaults(func=cmd_serve)
+
     f = sub.add_parser("functions", help="list Excel's functions and who implements each")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=cmd_functions)
@@ -403,21 +465,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except XlevalError as e:
-        _err(str(e))
-        return EXIT_BAD_INPUT
+        code, msg = error_message(e)
+        _err(msg)
+        return code
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
     except BrokenPipeError:
         return 0
-    except MemoryError:
-        _err("out of memory")
-        return EXIT_INTERNAL
     except Exception as e:  # noqa: BLE001 - the CLI promises one line, never a traceback
-        if os.environ.get("XLEVAL_DEBUG"):
+        if os.environ.get("XLEVAL_DEBUG") and not isinstance(e, MemoryError):
             raise
-        _err(f"internal error: {type(e).__name__}: {e} (set XLEVAL_DEBUG=1 for details)")
-        return EXIT_INTERNAL
+        code, msg = error_message(e)
+        _err(msg)
+        return code
 
 
 def entry() -> None:
