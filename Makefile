@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install run test test-all bench conformance fixtures clean
+.PHONY: install run test test-all bench bench-peers conformance fixtures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-all: install
 bench: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,plot]'
 	$(BIN)/python benchmarks/run.py
+
+# xleval side by side with IronCalc, formualizer and formulas (whole process, same values);
+# writes its section of benchmarks/RESULTS.md. Extra options: make bench-peers PEERS_ARGS='--rows 10000,100000'
+bench-peers: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python benchmarks/peers.py $(PEERS_ARGS)
 
 # Full conformance score with the corpus's own scorer (needs ../shared/conformance).
 conformance: install

@@ -27,6 +27,13 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import generate  # noqa: E402
+from results_md import update_sections  # noqa: E402
+
+# the sections of RESULTS.md this runner writes (a run may leave some out)
+RUN_SECTIONS = ("Summary (whole workbook, evaluation stage)",
+                "Target: 100,000 heterogeneous formulas in wide layers",
+                "End-to-end (`xleval calc IN -o OUT.xlsx`, one run each)", "Notes",
+                "Per workbook")
 
 FIXED = ("pool", "process")
 TARGET_SHAPE = "hetero"          # 100,000 heterogeneous formulas in wide layers
@@ -228,7 +235,8 @@ def write_results(path: pathlib.Path, meta: dict, rows: list[dict], datas: dict,
               data["table"].rstrip(), "```", ""]
         if data.get("chart"):
             L += [f"![{shape}]({data['chart']})", ""]
-    path.write_text("\n".join(L) + "\n", encoding="utf-8")
+    # other runners (peers.py, load_service.py, ...) own the remaining sections: keep them
+    update_sections(path, "\n".join(L) + "\n", owned=RUN_SECTIONS, preamble=True)
 
 
 def main(argv=None) -> int:
