@@ -325,7 +325,9 @@ def test_make_tasks_splits_by_cells():
 def _dying(fn_name, n=200):
     cells = {f"A{r}": r * 2.0 for r in range(1, n + 1)}
     cells.update({f"B{r}": f"=A{r}*3" for r in range(1, n + 1)})
-    cells.update({f"C{r}": f"=B{r}+1" for r in range(1, n + 1)})
+    # SUM keeps the column off the vector fast path, which would compute it in-process and
+    # leave the worker only the dying cell (too little to send out)
+    cells.update({f"C{r}": f"=SUM(B{r},1)" for r in range(1, n + 1)})
     cells["C7"] = f"={fn_name}(B7)+1"                 # this cell kills its worker
     cells.update({f"D{r}": f"=C{r}*2" for r in range(1, n + 1)})
     return lambda: xleval.Workbook.from_dict({"S": cells})
