@@ -34,7 +34,8 @@ The model (seconds, measured during the run itself):
   pool     = kappa_pool * (C * eta_pool / min(W, T) + (T / W) * rtt + n * x + u * y + D * d)
   process  = kappa_proc * (W * start + C * eta_proc / W + n * x + u * y)  (+ spawn: snapshot)
 
-A layer goes out only when the best prediction is < 0.88 x inline; once the pool runs, it
+A layer goes out only when the best prediction is < 0.88 x inline (and, to start processes,
+it has at least 8 cells per worker); once the pool runs, it
 takes every layer predicted faster than inline at all, and `process` is not considered. Starting the pool is an
 investment: it must be repaid 1.25 times by this layer's saving plus the savings predicted
 for the layers still to come (their sizes are known from the plan). Layers predicted below
@@ -62,6 +63,10 @@ ETA0, ETA_DIVERSE, ETA_PROCESS = 1.05, 0.3, 0.25
 GAIN = 0.88
 RUNS, RUN_LEN = 6, 8           # runs of consecutive cells timed per layer in the main process
 TASK_RTTS = 4                 # a task should be worth at least this many round trips
+# starting processes for a layer needs at least this many cells per worker left after the
+# vector fast path: a handful of big cells (SUM over a column) never repays forking a large
+# process, whatever their sampled cost predicts
+START_CELLS_PER_WORKER = 8
 _CALIBRATED: tuple | None = None
 _OVERHEAD: float | None = None
 
@@ -363,6 +368,9 @@ class AutoPolicy:
         # start is paid, its workers are warm, and since the fork this process's own inline
         # work pays the same page copies); the loss switch stops it if that is wrong
         pool_ok = t_pool < (1.0 if self.pool.pool is not None else GAIN) * C
+        few = n < START_CELLS_PER_WORKER * self.W
+        if few and self.pool.pool is None:
+            pool_ok = False
         if pool_ok and self.pool.pool is None:
             # starting the pool is an investment: this layer's saving and the savings
             # predicted on the layers to come must repay it
@@ -379,7 +387,7 @@ class AutoPolicy:
                     pool_ok = False
         # a running pool is never left for one-shot processes (its workers are warm: they
         # hold the values and have copied the pages of their rows)
-        proc_ok = t_proc < GAIN * C and self.pool.pool is None
+        proc_ok = t_proc < GAIN * C and self.pool.pool is None and not few
         if pool_ok:
             choice = "pool"
         elif proc_ok:

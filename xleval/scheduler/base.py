@@ -569,7 +569,8 @@ def execute(run: Run, policy, executors: dict) -> None:
             stats.choose(k, n, choice, predicted, keep=choice != "inline" or bool(predicted))
             if choice == "inline":
                 t0 = time.perf_counter()
-                run.compute_units(layer)
+                # what the vector path and the samples left (not the whole layer again)
+                run.compute_units(todo + main)
                 policy.inlined(n, time.perf_counter() - t0)
                 run.layer = k
                 threshold = policy.min_cells()
