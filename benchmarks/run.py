@@ -149,9 +149,16 @@ NOTES = """## Notes
   process's time and later layers about the same; the main process's own pages are shared
   too while workers live. That, plus a barrier per layer, is why `hetero` gains little at
   two workers. Copied-down shapes share their compiled formulas and barely pay it.
-* End-to-end times include loading, compiling every distinct formula, building the graph
-  and writing the file, which run serially whatever the strategy; for `hetero` they are
-  most of the run (see the stage times above).
+* End-to-end times include loading, parsing every distinct formula, building the graph and
+  writing the file, which run serially whatever the strategy; for `hetero` they are about
+  half of the run (see the stage times above). Formulas that differ from another only in
+  their numbers are compiled on first evaluation, in the worker that evaluates them, so
+  under `pool` part of the compile work moves into the evaluation stage, spread over the
+  workers. The evaluation-stage table comes from `xleval bench`, whose warm-up run has
+  compiled everything in the main process: it times evaluation alone.
+* Every strategy first runs the vector fast path (numpy over a copied-down column) in the
+  main process; only what it leaves is sampled, decided on and sent out. That is why the
+  copied-down shapes (`wide`, `finance`) stay inline: little per-cell work is left.
 * `auto` samples each large layer (short runs of consecutive cells, evaluated for real),
   predicts inline / pool / process times and starts the pool only when the predicted
   savings repay its start; layers predicted below a few milliseconds never leave the main
