@@ -30,6 +30,39 @@ class CompileInfo:
     functions: set[str] = field(default_factory=set)
 
 
+_INF = float("inf")
+
+
+def _fast_add(a: float, b: float):
+    r = a + b
+    if -_INF < r < _INF and (r == 0 or abs(r) >= 1e-15 * max(abs(a), abs(b))):
+        return r
+    return None            # a sum Excel snaps to zero, or an overflow: the general path
+
+
+def _fast_sub(a: float, b: float):
+    r = a - b
+    if -_INF < r < _INF and (r == 0 or abs(r) >= 1e-15 * max(abs(a), abs(b))):
+        return r
+    return None
+
+
+def _fast_mul(a: float, b: float):
+    r = a * b
+    return r if -_INF < r < _INF else None
+
+
+def _fast_div(a: float, b: float):
+    if b == 0:
+        return None
+    r = a / b
+    return r if -_INF < r < _INF else None
+
+
+# float-and-float fast paths of the arithmetic operators (see Compiler._binary)
+_FLOAT_FAST = {"+": _fast_add, "-": _fast_sub, "*": _fast_mul, "/": _fast_div}
+
+
 class Compiler:
     def __init__(self, engine):
         self.ev = engine
@@ -168,6 +201,21 @@ class Compiler:
 
         def fn2(a, b):
             return scalar(op, a, b)
+
+        fast = _FLOAT_FAST.get(op)
+        if fast is not None:
+            # two plain numbers, the usual case: the operator inline, exactly as
+            # operators._arith computes it; any other case (errors, text, arrays, a result
+            # to snap to zero, overflow, a zero divisor) takes the general path
+            def binary_num(cx):
+                a = value_of(lf(cx), cx)
+                b = value_of(rf(cx), cx)
+                if type(a) is float and type(b) is float:
+                    r = fast(a, b)
+                    if r is not None:
+                        return r
+                return lift2(fn2, a, b)
+            return binary_num
 
         def binary(cx):
             return lift2(fn2, value_of(lf(cx), cx), value_of(rf(cx), cx))
