@@ -625,38 +625,34 @@ def _index_arg(cx, v) -> int:
     return n
 
 
-@xl("VLOOKUP", SCALAR, RAW, RAW, RAW, ctx=True)
-def VLOOKUP(cx, x, table, col, range_lookup=_MISSING):
+def _legacy_lookup(cx, x, table, index, range_lookup, vertical: bool):
+    """VLOOKUP (vertical) and HLOOKUP: search the first column (row) of `table`, return
+    the `index`-th column (row) of the match, in Excel's order of error checks."""
     x = _legacy_lookup_value(x)
     table = _lookup_table(cx, table)
-    col = _index_arg(cx, col)
+    index = _index_arg(cx, index)
     approx = _range_lookup_flag(cx, range_lookup)
-    if col < 1:
+    if index < 1:
         return V.VALUE
-    if col > table.ncols:
+    if index > (table.ncols if vertical else table.nrows):
         return V.REF
-    vec = _vector(cx, table, True)
+    vec = _vector(cx, table, vertical)
     i = _match_pos(vec, x, 1 if approx else 0)
     if i < 0:
         return V.NA
-    return _table_get(cx, table, i, col - 1)
+    if vertical:
+        return _table_get(cx, table, i, index - 1)
+    return _table_get(cx, table, index - 1, i)
+
+
+@xl("VLOOKUP", SCALAR, RAW, RAW, RAW, ctx=True)
+def VLOOKUP(cx, x, table, col, range_lookup=_MISSING):
+    return _legacy_lookup(cx, x, table, col, range_lookup, True)
 
 
 @xl("HLOOKUP", SCALAR, RAW, RAW, RAW, ctx=True)
 def HLOOKUP(cx, x, table, row, range_lookup=_MISSING):
-    x = _legacy_lookup_value(x)
-    table = _lookup_table(cx, table)
-    row = _index_arg(cx, row)
-    approx = _range_lookup_flag(cx, range_lookup)
-    if row < 1:
-        return V.VALUE
-    if row > table.nrows:
-        return V.REF
-    vec = _vector(cx, table, False)
-    i = _match_pos(vec, x, 1 if approx else 0)
-    if i < 0:
-        return V.NA
-    return _table_get(cx, table, row - 1, i)
+    return _legacy_lookup(cx, x, table, row, range_lookup, False)
 
 
 @xl("MATCH", SCALAR, RAW, RAW, ctx=True)
