@@ -41,8 +41,6 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import math
-import multiprocessing as mp
-import os
 import queue
 import threading
 import time
@@ -511,11 +509,8 @@ def _helper_main(conn, calls) -> None:
 
 
 def _context():
-    method = os.environ.get("XLEVAL_START_METHOD") or None
-    try:
-        return mp.get_context(method)
-    except ValueError:
-        return mp.get_context()
+    from ..scheduler.base import lenient_context
+    return lenient_context()
 
 
 def run_calls(calls: list[tuple[Callable, tuple, float]]):

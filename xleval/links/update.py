@@ -19,7 +19,6 @@ the workbook that links them.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 import zipfile
@@ -267,11 +266,8 @@ def _cut_cycles(nodes: dict[str, LinkNode], root_path: str, warnings: list[str])
 # ---------------------------------------------------------------------------------------
 
 def _context():
-    method = os.environ.get("XLEVAL_START_METHOD") or None
-    try:
-        return mp.get_context(method)
-    except ValueError:
-        return mp.get_context()
+    from ..scheduler.base import lenient_context
+    return lenient_context()
 
 
 def _fresh_for(node: LinkNode, nodes: dict[str, LinkNode]) -> dict[int, dict]:

@@ -58,6 +58,17 @@ def resolve_start_method(start_method: str | None = None) -> str:
     return m
 
 
+def lenient_context():
+    """The multiprocessing context of XLEVAL_START_METHOD, or the default one when it is
+    unset or not available here: the helper processes of links and io functions must start
+    whatever the setting says."""
+    import multiprocessing as mp
+    try:
+        return mp.get_context(os.environ.get("XLEVAL_START_METHOD") or None)
+    except ValueError:
+        return mp.get_context()
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -122,20 +133,6 @@ class RunStats:
                        for c in self.choices],
         }
 
-
-def unit_keys(units):
-    for u in units:
-        s = u.sheet
-        for r, c in u.cells:
-            yield (s, r, c)
-
-
-def layers_keys(layers):
-    for layer in layers:
-        for u in layer:
-            s = u.sheet
-            for r, c in u.cells:
-                yield (s, r, c)
 
 
 def n_cells(units) -> int:
