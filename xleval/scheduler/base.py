@@ -356,6 +356,21 @@ class Run:
                 pos += take
         return [t for t in tasks if t]
 
+    def take_answer(self, chunks, answer, warnings: list) -> list:
+        """Take a worker's answer to `chunks` (worker.run_task's tuple): store its values,
+        keep its warnings (each once) and add up its timings. Returns the cells it could
+        not compute (pulled a pending cell from elsewhere), for the main process."""
+        _pid, _synced, results, warns, t_sync, t_eval, t_cpu = answer
+        not_done = self.store_results(chunks, results)
+        for x in warns:
+            if x not in warnings:
+                warnings.append(x)
+        st = self.stats
+        st.worker_sync += t_sync
+        st.worker_eval += t_eval
+        st.worker_cpu += t_cpu
+        return not_done
+
     def store_results(self, chunks, results) -> list:
         """Write a task's results into the main store; returns the keys not done."""
         cells = self.engine.cells

@@ -185,14 +185,7 @@ class PoolExecutor:
                 t1 = time.perf_counter()
                 chunks = w.busy
                 self._next(w, k)                   # keep it busy while we store
-                _pid, synced, results, warns, t_sync, t_eval, t_cpu = res
-                not_done += run.store_results(chunks, results)
-                for x in warns:
-                    if x not in warnings:
-                        warnings.append(x)
-                run.stats.worker_sync += t_sync
-                run.stats.worker_eval += t_eval
-                run.stats.worker_cpu += t_cpu
+                not_done += run.take_answer(chunks, res, warnings)
                 run.stats.dispatch += time.perf_counter() - t1
         t2 = time.perf_counter()
         run.forget_deltas(self.base())

@@ -88,14 +88,7 @@ class ProcessExecutor:
                     status, res = pickle.loads(data)
                     if status != "ok":
                         raise WorkerFailure(k, "worker failed", f"pid {p.pid}: {res}")
-                    _pid, _synced, results, warns, t_sync, t_eval, t_cpu = res
-                    not_done += run.store_results(chunks, results)
-                    for w_ in warns:
-                        if w_ not in warnings:
-                            warnings.append(w_)
-                    run.stats.worker_sync += t_sync
-                    run.stats.worker_eval += t_eval
-                    run.stats.worker_cpu += t_cpu
+                    not_done += run.take_answer(chunks, res, warnings)
                     run.stats.dispatch += time.perf_counter() - t1
             done = True
             return not_done
