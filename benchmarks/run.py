@@ -152,10 +152,8 @@ NOTES = """## Notes
 * End-to-end times include loading, parsing every distinct formula, building the graph and
   writing the file, which run serially whatever the strategy; for `hetero` they are about
   half of the run (see the stage times above). Formulas that differ from another only in
-  their numbers are compiled on first evaluation, in the worker that evaluates them, so
-  under `pool` part of the compile work moves into the evaluation stage, spread over the
-  workers. The evaluation-stage table comes from `xleval bench`, whose warm-up run has
-  compiled everything in the main process: it times evaluation alone.
+  their numbers share one compiled closure per family, which reads each cell's numbers.
+  The evaluation-stage table comes from `xleval bench`: it times evaluation alone.
 * Every strategy first runs the vector fast path (numpy over a copied-down column) in the
   main process; only what it leaves is sampled, decided on and sent out. That is why the
   copied-down shapes (`wide`, `finance`) stay inline: little per-cell work is left.

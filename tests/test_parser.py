@@ -137,7 +137,7 @@ def test_template_builder_gives_the_tree_the_parser_gives(first, other, origin):
     tree, slots = parse_template(first, origin)
     assert [s.value for s in slots] == [float(x) for x in skeleton_key(first, origin)[1]]
     values = [float(x) for x in skeleton_key(other, origin)[1]]
-    assert template_builder(tree, slots)[0](values) == parse(other, origin)
+    assert template_builder(tree, slots)(values) == parse(other, origin)
     assert tree == parse(first, origin)          # the template itself is left as it was
 
 
@@ -162,3 +162,34 @@ def test_numbers_only_formulas_calculate_like_distinct_formulas():
     # the 0 of #DIV/0! would be taken for a number: that skeleton is never shared
     fam = {sh.text: sh.family for sh in shapes}
     assert fam["IF(A2>0,#DIV/0!,3)"] != fam["IF(A3>0,#DIV/0!,4)"]
+    # one closure serves the family: members differ only in their numbers (cx.k)
+    members = [sh for sh in shapes if sh.text.startswith("IF(A") and sh.k is not None]
+    assert len(members) == 39 and len({id(sh.fn) for sh in members}) == 1
+    assert members[0].k == (2.0, 2.5, 0.2)          # IF(A2>2,A2*2.5,-2E-1)
+    # a member's tree is built on demand, and is the parser's tree for its text
+    from xleval.parser.parser import parse as parse_text
+    assert members[5].tree == parse_text(members[5].text, members[5].origin)
+
+
+def test_family_numbers_reach_lambda_let_and_nested_calls():
+    """A family closure reads each cell's own numbers, also inside LET, LAMBDA bodies
+    (called in the cell) and nested functions; the expected values are worked by hand."""
+    from xleval import Workbook
+    rows = range(1, 31)
+    cells = {f"A{r}": float(r) for r in rows}
+    cells.update({f"B{r}": f"=LET(x,A{r}*{r}.25,x+{r})" for r in rows})
+    cells.update({f"C{r}": f"=SUM(MAP(A{r},LAMBDA(y,y*{r}+0.5)))" for r in rows})
+    cells.update({f"D{r}": f"=ROUND(MAX(A{r},{r + 1})/{r + 3},3)" for r in rows})
+    cells.update({f"E{r}": f"=IF(A{r}>{r % 7},SUM(A{r},{r}),-{r})" for r in rows})
+    wb = Workbook.from_dict({"S": cells})
+    wb.calculate()
+    for r in rows:
+        assert wb[f"S!B{r}"] == pytest.approx(r * (r + 0.25) + r, rel=1e-15)
+        assert wb[f"S!C{r}"] == pytest.approx(r * r + 0.5, rel=1e-15)
+        assert wb[f"S!D{r}"] == round((r + 1) / (r + 3), 3)
+        assert wb[f"S!E{r}"] == (2.0 * r if r > r % 7 else -r)
+    fns = {}
+    for sh in wb.engine.shapes:
+        fns.setdefault(sh.text[:2], set()).add(id(sh.fn))
+    # the template (first member) has its own closure, every other member the family's
+    assert all(len(ids) == 2 for ids in fns.values())

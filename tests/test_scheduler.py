@@ -535,19 +535,18 @@ def _hand_typed_expected(n=400):
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
-def test_numbers_only_shapes_compile_in_the_workers(method, dispatch_everything):
+def test_numbers_only_shapes_share_a_closure_in_the_workers(method, dispatch_everything):
     wb = xleval.Workbook.from_dict({"S": _hand_typed()})
     stats = _run(wb, "pool", method)
     assert stats.tasks > 0
     values = wb.engine.cells[0]
     for key, want in _hand_typed_expected().items():
         assert values[key] == pytest.approx(want, rel=1e-15)
-    # the main process compiled one template per column; the other shapes were compiled
-    # by the workers that evaluated them (the main process holds them uncompiled)
+    # every cell is its own shape, but a column is one family: its template's closure and
+    # one family closure that reads each cell's numbers (the workers run the same ones)
     shapes = wb.engine.shapes
     assert len(shapes) == 800
-    compiled = [sh for sh in shapes if getattr(sh.fn, "__name__", "") != "first_call"]
-    assert len(compiled) == 2
+    assert len({id(sh.fn) for sh in shapes}) == 4
     assert_no_children()
 
 

@@ -3,11 +3,9 @@
 What is timed: the evaluation stage only (loading, compiling and the dependency graph are
 done once, before any timing), the minimum over `repeat` runs. Every run recomputes every
 formula from scratch; a parallel strategy's time includes starting and stopping its
-worker processes. Each strategy's values are checked against the serial run's. Shapes
-that differ from another only in their numbers are compiled on their first evaluation
-(see Engine._family_shape): the serial warm-up run compiles them all in this process, so
-no timed run (whatever its strategy) includes compiling; `xleval calc --report` shows
-where compiling goes in a single run (its `evaluate` stage, in the workers for `pool`).
+worker processes. Each strategy's values are checked against the serial run's. Every
+shape is compiled before any timing (formulas that differ from another only in their
+numbers share one closure: see Engine._family_shape), so no timed run includes compiling.
 
 Per sheet: the time to evaluate that sheet's formula cells with every other formula cell
 already holding its value (from the serial run): the plan restricted to the sheet's cells,

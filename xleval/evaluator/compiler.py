@@ -66,37 +66,31 @@ _FLOAT_FAST = {"+": _fast_add, "-": _fast_sub, "*": _fast_mul, "/": _fast_div}
 class Compiler:
     def __init__(self, engine):
         self.ev = engine
-        self._reuse: dict | None = None
+        self._slots: dict | None = None      # id(Literal) -> index in cx.k
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
-                info: CompileInfo | None = None, reuse: dict | None = None):
-        """Return (closure, info). `reuse` maps id(node) of subtrees that several trees
-        share (the parts of a family's template without numbers, see
-        Engine._family_shape) to their closure, None until one compile has made it: a
-        closure is position-independent and stateless, so the trees can share it too."""
+                info: CompileInfo | None = None, slots: list | None = None):
+        """Return (closure, info). `slots`: Literal nodes of `node` that become parameters:
+        the closure reads the i-th from the cell's constants `cx.k[i]` instead of baking in
+        the literal's value, so one closure serves every formula of a family (formulas
+        that differ only in their numbers, see Engine._family_shape)."""
         info = info or CompileInfo()
-        prev, self._reuse = self._reuse, reuse
+        prev, self._slots = self._slots, ({id(n): i for i, n in enumerate(slots)}
+                                          if slots else None)
         try:
             fn = self._c(node, sheet, info)
         finally:
-            self._reuse = prev
+            self._slots = prev
         return fn, info
 
     # -----------------------------------------------------------------------------------
     def _c(self, node: Node, sheet: int, info: CompileInfo):
-        reuse = self._reuse
-        if reuse is not None:
-            fn = reuse.get(id(node), False)
-            if fn:
-                return fn
-            if fn is None:            # a shared subtree: compile it once for the family
-                fn = reuse[id(node)] = self._node(node, sheet, info)
-                return fn
-        return self._node(node, sheet, info)
-
-    def _node(self, node: Node, sheet: int, info: CompileInfo):
         t = type(node)
         if t is Literal:
+            if self._slots is not None:
+                i = self._slots.get(id(node))
+                if i is not None:
+                    return lambda cx: cx.k[i]
             v = node.value
             return lambda cx: v
         if t is Ref:

@@ -60,6 +60,31 @@ class Shape:
     # shapes that differ only in number literals share a family (the id of the first):
     # the same references, names and functions, so the graph scans one tree per family
     family: int = -1
+    k: tuple | None = None         # a family member's numbers (cx.k), in text order
+
+
+class FamilyShape(Shape):
+    """A shape of a family other than its first (see Engine._family_shape). Its closure is
+    the family's, reading this shape's numbers `k` from the context; its tree (the
+    template's with these numbers) is built only if something asks for it (the vector
+    path, checks), as most members are evaluated and never inspected."""
+
+    _build = None                  # numbers -> tree (the family's template builder)
+
+    @property
+    def tree(self) -> Node | None:
+        t = self.__dict__.get("_tree")
+        if t is None:
+            try:
+                t = self._build(list(self.k))
+            except RecursionError:         # as deep as the template, which parsed: unlikely
+                return None
+            self.__dict__["_tree"] = t
+        return t
+
+    @tree.setter
+    def tree(self, value) -> None:
+        self.__dict__["_tree"] = value
 
 
 @dataclass
@@ -481,9 +506,7 @@ class Engine:
             # (hand-typed constants make every cell its own shape) reuses that parse
             fam = self._families.get((s, is_array, skel[0]))
             if fam:
-                shape = self._family_shape(fam, fast, s, is_array, fc, skel[1])
-                if shape is not None:
-                    return shape
+                return self._family_shape(fam, fast, s, is_array, fc, skel[1])
         try:
             key, toks = shape_key(fc.text, fc.origin)
         except FormulaSyntaxError as e:
@@ -513,42 +536,26 @@ class Engine:
         return shape
 
     def _family_shape(self, fam, fast: str, s: int, is_array: bool, fc: FormulaCell,
-                      nums: list[str]) -> Shape | None:
+                      nums: list[str]) -> Shape:
         """A shape of family `fam` with other numbers. `fam` is [template shape, its
-        number slots, (tree builder, closures of the shared subtrees) once made]. The
-        tree is the template's with new literals, the compile info the template's
-        (numbers change neither references nor functions). The closure is compiled on
-        the first evaluation, so a shape that only pool workers evaluate is compiled only
-        there (a fork worker compiles into its own pages, instead of copying the
-        parent's), reusing the closures of the subtrees without numbers."""
-        if fam[2] is None:        # the family's second member: build the template's filler
-            build, shared = template_builder(fam[0].tree, fam[1])
-            fam[2] = (build, dict.fromkeys(map(id, shared)))
+        number slots, (tree builder, family closure) once made]. Numbers change neither
+        references nor functions, so the member takes the template's compile info, and
+        one closure compiled from the template with its numbers as parameters (cx.k)
+        evaluates every member: hand-typed constants (every cell its own shape) cost a
+        tuple per cell, not a parse and a compile."""
+        if fam[2] is None:        # the family's second member: compile the family closure
+            base = fam[0]
+            fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
+                                              slots=fam[1])
+            fam[2] = (template_builder(base.tree, fam[1]), fn)
         base = fam[0]
-        build, reuse = fam[2]
-        try:
-            tree = build([float(t) for t in nums])
-        except RecursionError:
-            return None
-        shape = Shape(len(self.shapes), fast, s, is_array, None, tree, base.info, None,
-                      fc.text, fc.origin, base.family)
-        shape.fn = self._compile_on_first_call(shape, reuse)
+        build, fn = fam[2]
+        shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
+                            fc.text, fc.origin, base.family, tuple([float(t) for t in nums]))
+        shape._build = build
         self.shapes.append(shape)
         self._shape_by_key[(s, is_array, fast)] = shape
         return shape
-
-    def _compile_on_first_call(self, shape: Shape, reuse: dict):
-        """A stand-in for `shape.fn` that compiles the shape, puts the closure in its
-        place and evaluates: later cells call the closure directly."""
-        def first_call(cx):
-            try:
-                fn, _info = self.compiler.compile(shape.tree, shape.sheet, shape.array,
-                                                  reuse=reuse)
-            except RecursionError:      # cannot happen: the template compiled
-                fn = _const(V.VALUE)
-            shape.fn = fn
-            return fn(cx)
-        return first_call
 
     def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:
         info = CompileInfo()
@@ -596,7 +603,7 @@ class Engine:
         """Evaluate one formula cell and store its value (array formulas fill their range).
         May raise NeedCell."""
         shape = self.cell_shape[s][(r, c)]
-        cx = R.Context(self, s, r, c, shape.array)
+        cx = R.Context(self, s, r, c, shape.array, None, shape.k)
         try:
             v = shape.fn(cx)
         except XLError as e:

@@ -11,14 +11,17 @@ _PM = re.compile(r"^_xlpm\.", re.I)
 
 
 class Lambda:
-    """A lambda value: parameter names, compiled body and the variables it closed over."""
+    """A lambda value: parameter names, compiled body, the variables it closed over and
+    the number constants of the cell that made it (its body may read them: see
+    Context.k)."""
 
-    __slots__ = ("params", "body", "env")
+    __slots__ = ("params", "body", "env", "k")
 
-    def __init__(self, params: list[str], body, env: dict | None):
+    def __init__(self, params: list[str], body, env: dict | None, k: tuple | None = None):
         self.params = params
         self.body = body
         self.env = env or {}
+        self.k = k
 
     def __repr__(self):
         return f"Lambda({', '.join(self.params)})"
@@ -56,7 +59,9 @@ def call_lambda(lam, args: list, cx):
     env = dict(lam.env)
     for i, p in enumerate(lam.params):
         env[p] = args[i] if i < len(args) else None
-    return lam.body(cx.with_env(env))
+    c2 = cx.with_env(env)
+    c2.k = lam.k
+    return lam.body(c2)
 
 
 def compile_lambda(compiler, node: Func, sheet: int, info):
@@ -66,7 +71,7 @@ def compile_lambda(compiler, node: Func, sheet: int, info):
     if any(p is None for p in params):
         return lambda cx: V.VALUE
     body = compiler._c(node.args[-1], sheet, info)
-    return lambda cx: Lambda(params, body, cx.env)
+    return lambda cx: Lambda(params, body, cx.env, cx.k)
 
 
 def compile_let(compiler, node: Func, sheet: int, info):

@@ -120,12 +120,14 @@ def xl(name: str, *kinds: str, ctx: bool = False, volatile: bool = False,
 
 class Context:
     """Where a formula is being evaluated: the engine, sheet index, row, column, and whether
-    the formula is an array formula (ranges expand instead of intersecting)."""
+    the formula is an array formula (ranges expand instead of intersecting), and the
+    cell's own number constants `k` when its formula is one of a family of formulas that
+    differ only in their numbers (one closure serves the family; see Engine._family_shape)."""
 
-    __slots__ = ("ev", "sheet", "row", "col", "array_mode", "env", "_twin")
+    __slots__ = ("ev", "sheet", "row", "col", "array_mode", "env", "_twin", "k")
 
     def __init__(self, ev, sheet: int, row: int, col: int, array_mode: bool = False,
-                 env: dict | None = None):
+                 env: dict | None = None, k: tuple | None = None):
         self.ev = ev
         self.sheet = sheet
         self.row = row
@@ -133,17 +135,19 @@ class Context:
         self.array_mode = array_mode
         self.env = env          # LET / LAMBDA variables
         self._twin = None
+        self.k = k
 
     def as_array(self) -> "Context":
         """The same position in array mode (arguments of array-typed parameters)."""
         if self.array_mode:
             return self
         if self._twin is None:
-            self._twin = Context(self.ev, self.sheet, self.row, self.col, True, self.env)
+            self._twin = Context(self.ev, self.sheet, self.row, self.col, True, self.env,
+                                 self.k)
         return self._twin
 
     def with_env(self, env: dict) -> "Context":
-        return Context(self.ev, self.sheet, self.row, self.col, self.array_mode, env)
+        return Context(self.ev, self.sheet, self.row, self.col, self.array_mode, env, self.k)
 
 
 # ---------------------------------------------------------------------------------------

@@ -225,47 +225,42 @@ def parse_template(text: str, origin: tuple[int, int],
 
 def template_builder(tree: Node, slots: list[Literal]):
     """A function `values -> tree`: a copy of the template tree with its number slots
-    (same order) set to `values`, and the roots of the subtrees that every copy shares
-    with the template (no slot below them). Only the nodes on a path to a slot are
-    rebuilt; the rest (references, names) is shared, which is safe because nothing
-    mutates a tree. Built once per template, so filling it costs a few calls, not a walk."""
+    (same order) set to `values`. Only the nodes on a path to a slot are rebuilt; the rest
+    (references, names) is shared, which is safe because nothing mutates a tree. Built
+    once per template, so filling it costs a few calls, not a walk."""
     index = {id(lit): i for i, lit in enumerate(slots)}
-    shared: list[Node] = []
-    build = _builder(tree, index, shared)
+    build = _builder(tree, index)
     if build is None:
-        return (lambda values: tree), [tree]
-    return build, shared
+        return lambda values: tree
+    return build
 
 
-def _builder(node: Node, index: dict, shared: list):
-    """A closure `values -> node copy`, or None when no slot is below `node` (then the
-    caller records `node` as shared)."""
+def _builder(node: Node, index: dict):
+    """A closure `values -> node copy`, or None when no slot is below `node` (the copy
+    shares `node` itself)."""
     i = index.get(id(node))
     if i is not None:
         return lambda vals: Literal(vals[i])
     t = type(node)
     if t is Func:
-        parts = [_builder(a, index, shared) for a in node.args]
+        parts = [_builder(a, index) for a in node.args]
         if not any(parts):
             return None
-        shared.extend(a for p, a in zip(parts, node.args) if p is None)
         name = node.name
         parts = [p or (lambda vals, a=a: a) for p, a in zip(parts, node.args)]
         return lambda vals: Func(name, [p(vals) for p in parts])
     if t is Binary:
-        lb, rb = _builder(node.left, index, shared), _builder(node.right, index, shared)
+        lb, rb = _builder(node.left, index), _builder(node.right, index)
         if lb is None and rb is None:
             return None
         op, left, right = node.op, node.left, node.right
         if rb is None:
-            shared.append(right)
             return lambda vals: Binary(op, lb(vals), right)
         if lb is None:
-            shared.append(left)
             return lambda vals: Binary(op, left, rb(vals))
         return lambda vals: Binary(op, lb(vals), rb(vals))
     if t is Unary or t is Postfix:
-        ob = _builder(node.operand, index, shared)
+        ob = _builder(node.operand, index)
         if ob is None:
             return None
         op = node.op

@@ -5,10 +5,7 @@ The model (seconds, measured during the run itself):
   c      evaluation cost per cell in the main process: per shape, from timing 6 short runs
          of consecutive cells spread over the layer, here (their results are kept), else
          the runs' trimmed mean (minus the call overhead); inline layers refine a running
-         mean `pc`. A shape that differs from another only in its numbers is compiled on
-         its first evaluation (engine.py, `_family_shape`), wherever that is: the samples
-         pay that compile here as the pool's workers pay it there, so it sits in `c` on
-         both sides and moves with the cells
+         mean `pc`
   C      predicted inline time of the layer's remaining cells = sum over units of n_u * c_u
   eta    a worker's time per cell relative to the main process's, per executor, learned
          from the workers' evaluation time on the layers they ran (fork: copy-on-write faults

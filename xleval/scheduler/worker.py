@@ -5,11 +5,7 @@ Nothing compiled crosses a process boundary (closures and the `formulas` package
 functions do not pickle). A worker evaluates with its own `Engine`:
 
   * fork: the parent's prepared engine, inherited through the module global `_PARENTS`
-    that the parent sets just before it starts the workers (cheapest: nothing is rebuilt).
-    Shapes that differ from another only in their numbers (hand-typed constants) are
-    inherited uncompiled and compiled on their first evaluation (Engine._family_shape):
-    by the worker that evaluates them, into its own memory, while the main process never
-    compiles the shapes only workers evaluate;
+    that the parent sets just before it starts the workers (cheapest: nothing is rebuilt);
   * spawn / forkserver: an engine rebuilt from the pickled `WorkbookData` (plain data) in
     the initializer. Shapes are compiled lazily, on a cell's first evaluation, so a worker
     only compiles the shapes it evaluates.
