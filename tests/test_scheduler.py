@@ -576,3 +576,53 @@ def test_error_values_cross_to_workers_after_distributed_import(dispatch_everyth
     assert xleval.values.DIV0 in want["Data"].values()
     assert pickle.loads(pickle.dumps(xleval.values.DIV0)) is xleval.values.DIV0
     assert_no_children()
+
+
+def _columns(n=400, cols=5, mirror_at=None):
+    """Column A constants; each next column reads the previous one on the same row, with a
+    different constant in every cell (one shape per cell); the column `mirror_at` also
+    reads the mirrored row (n + 1 - r). Returns the cells and the values worked out here."""
+    cells = {f"A{r}": float(r) for r in range(1, n + 1)}
+    want = {(r, 1): float(r) for r in range(1, n + 1)}
+    for j in range(2, cols + 1):
+        letter, prev = chr(64 + j), chr(63 + j)
+        for r in range(1, n + 1):
+            k = r * 10 + j
+            if j == mirror_at:
+                cells[f"{letter}{r}"] = f"={prev}{r}*2+{prev}{n + 1 - r}+{k}"
+                want[(r, j)] = want[(r, j - 1)] * 2 + want[(n + 1 - r, j - 1)] + k
+            else:
+                cells[f"{letter}{r}"] = f"={prev}{r}*2+{k}"
+                want[(r, j)] = want[(r, j - 1)] * 2 + k
+    return cells, want
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_layers_whose_rows_stay_with_their_worker_run_in_one_batch(method,
+                                                                   dispatch_everything):
+    cells, want = _columns()
+    wb = xleval.Workbook.from_dict({"S": cells})
+    stats = _run(wb, "pool", method)
+    # four formula layers in batches (of 2 layers, then up to 4): one task per worker per
+    # layer, nothing handed back
+    assert stats.batched == 4 and stats.handed_back == 0 and stats.tasks == 8
+    values = wb.engine.cells[0]
+    for key, v in want.items():
+        assert values[key] == v
+    assert_no_children()
+
+
+def test_batches_stop_when_rows_move_to_another_worker(dispatch_everything):
+    # column C also reads column B upside down: each worker's block of C needs the other
+    # worker's block of B, so the first batch hands those cells back to the main process
+    cells, want = _columns(mirror_at=3)
+    wb = xleval.Workbook.from_dict({"S": cells})
+    stats = _run(wb, "pool", "fork")
+    assert stats.handed_back >= 300          # most of column C (400 cells)
+    assert stats.batched == 2                # the first batch (B, C); no batch after it
+    assert wb.formula_values() == _serial_values(
+        lambda: xleval.Workbook.from_dict({"S": cells}))[0]
+    values = wb.engine.cells[0]
+    for key, v in want.items():
+        assert values[key] == v
+    assert_no_children()

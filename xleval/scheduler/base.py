@@ -100,6 +100,8 @@ class RunStats:
     pool_start: float = 0.0
     delta_bytes: int = 0
     tasks: int = 0
+    batched: int = 0                  # layers evaluated in batches (PoolExecutor.run_batch)
+    handed_back: int = 0              # cells of batches that workers handed back not done
     choices: list[LayerChoice] = field(default_factory=list)
     counts: dict = field(default_factory=dict)       # choice -> [layers, cells]
 
@@ -127,6 +129,7 @@ class RunStats:
             "worker_sync": self.worker_sync,
             "pool_start": self.pool_start, "delta_bytes": self.delta_bytes,
             "tasks": self.tasks, "dispatch_share": self.dispatch_share(),
+            "batched": self.batched, "handed_back": self.handed_back,
             "counts": {k: {"layers": v[0], "cells": v[1]} for k, v in self.counts.items()},
             "layers": [{"layer": c.layer, "cells": c.cells, "choice": c.choice,
                         **({"predicted": c.predicted} if c.predicted else {})}
@@ -164,6 +167,10 @@ class Run:
                       sum([len(u.cells) for u in layer]) for layer in plan.layers]
         self._files: list[str] = []
         self._payload_path: str | None = None
+        # pool: consecutive layers in batches (run_batch) of at most this many layers: 2 at
+        # first, doubled after each batch that handed back next to nothing (up to
+        # BATCH_LAYERS), 0 after one that did not
+        self.batch_layers = 2
 
     @property
     def has_arrays(self) -> bool:
@@ -235,6 +242,11 @@ class Run:
         codes = self._main_only
         for sid in sids:
             sh = shapes[sid]
+            # a family's members differ from its template only in their numbers
+            code = codes.get(sh.family) if sh.family != sid else None
+            if code is not None:
+                codes[sid] = code
+                continue
             info = sh.info
             if info.dynamic or info.volatile or sh.key.startswith("TABLE|"):
                 code = 1
@@ -268,10 +280,15 @@ class Run:
         return any(n in up for n in names)
 
     def split(self, layer):
+        """(units that may go to workers, units that stay in the main process)."""
         codes = self._main_only
-        missing = [u.shape for u in layer if u.shape not in codes]
-        if missing:
-            self._classify(missing)
+        get = codes.get
+        flags = [get(u.shape) for u in layer]
+        if None in flags:
+            self._classify([u.shape for u in layer if u.shape not in codes])
+            flags = [get(u.shape) for u in layer]
+        if not any(flags):            # the usual case: every unit may leave
+            return list(layer), []
         par, main = [], []
         for u in layer:
             code = codes.get(u.shape)
@@ -297,11 +314,14 @@ class Run:
         column in this process costs less than any dispatch, see evaluator/vector.py) and
         return the units with only the cells it left pending. The layer's delta reads every
         cell's value from this process, so workers of later layers see these too."""
+        from ..evaluator.vector import MIN_CELLS
         ev = self.engine
         t0 = time.perf_counter()
+        if not any([len(u.cells) >= MIN_CELLS for u in units]):
+            return units               # one cell per shape (hand-typed constants): none
         out = []
         for u in units:
-            if ev.eval_unit(u.sheet, u.cells):
+            if len(u.cells) >= MIN_CELLS and ev.eval_unit(u.sheet, u.cells):
                 d = ev.cells[u.sheet]
                 rest = [k for k in u.cells if d.get(k) is PENDING]
                 if rest:
@@ -310,6 +330,51 @@ class Run:
                 out.append(u)
         self.stats.main_eval += time.perf_counter() - t0
         return out
+
+    # ---------------------------------------------------------------------------------
+    # batches of layers without a barrier (pool, see PoolExecutor.run_batch)
+    # ---------------------------------------------------------------------------------
+    def batch_after(self, k: int, threshold: float) -> list:
+        """The layers after k that may join layer k's batch: each large (at least
+        `threshold` cells, so every worker gets a block), wholly for the workers, with
+        nothing for the vector path (which runs here, on complete earlier layers) and no
+        array formulas; at most `batch_layers` layers and BATCH_CELLS cells in all, which
+        bounds what a batch whose rows do not stay with their worker costs the main
+        process."""
+        from ..evaluator.vector import ENABLED, MIN_CELLS, program_for
+        if self.has_arrays:
+            return []
+        ev = self.engine
+        shapes = ev.shapes
+        layers = self.plan.layers
+        out: list = []
+        total = self.sizes[k]
+        j = k + 1
+        while j < len(layers) and len(out) + 1 < self.batch_layers:
+            n = self.sizes[j]
+            if n < threshold or n < 2 * self.workers or total + n > BATCH_CELLS:
+                break
+            par, main = self.split(layers[j])
+            if main or ENABLED and any(len(u.cells) >= MIN_CELLS and
+                                       program_for(ev, shapes[u.shape]) is not None
+                                       for u in par):
+                break
+            out.append((j, par))
+            total += n
+            j += 1
+        return out
+
+    def batch_result(self, layers: list, not_done: list) -> None:
+        """Give up batching for this run when a batch handed back more than a few cells
+        (its rows did not stay with their worker, and the main process computed them);
+        else allow longer batches."""
+        n = sum(n_cells(units) for _, units in layers)
+        self.stats.batched += len(layers)
+        self.stats.handed_back += len(not_done)
+        if len(not_done) > BATCH_GIVE_UP * n:
+            self.batch_layers = 0
+        else:
+            self.batch_layers = min(BATCH_LAYERS, 2 * self.batch_layers)
 
     def compute_units(self, units) -> int:
         # through the vector fast path first (evaluator/vector.py), as the serial strategy
@@ -512,6 +577,9 @@ class Run:
 # the layer loop shared by pool / process / auto
 # ----------------------------------------------------------------------------------------
 MAX_FAILURES = 3
+BATCH_LAYERS = 16         # at most this many layers in a batch without barriers ...
+BATCH_CELLS = 400_000     # ... and this many cells
+BATCH_GIVE_UP = 0.02      # stop batching after a batch handing back more than 2% of its cells
 
 
 class FixedPolicy:
@@ -564,7 +632,10 @@ def execute(run: Run, policy, executors: dict) -> None:
     try:
         sizes = run.sizes
         threshold = policy.min_cells()
+        skip_to = -1              # layers up to this one were evaluated in a batch
         for k, layer in enumerate(plan.layers):
+            if k <= skip_to:
+                continue
             n = sizes[k]
             if n < threshold:
                 batch.append(layer)
@@ -590,12 +661,27 @@ def execute(run: Run, policy, executors: dict) -> None:
             # (a cell the main process already computed, pulled ahead by a dynamic reference,
             # is evaluated again by its worker: same value, no harm)
             not_done: list = []
+            batch_to = k
             if todo:
                 ex = executors[choice]
                 t0 = time.perf_counter()
+                layers = [(k, todo)]
+                if choice == "pool" and not main and run.batch_layers > 1:
+                    layers += run.batch_after(k, threshold)
                 try:
-                    not_done = ex.run_layer(k, todo, ntasks) if ntasks else ex.run_layer(k, todo)
-                    policy.observe(choice, predicted, time.perf_counter() - t0)
+                    if len(layers) > 1:
+                        not_done = ex.run_batch(layers)
+                        batch_to = layers[-1][0]
+                        run.batch_result(layers, not_done)
+                        n_batch = sum(n_cells(u) for _, u in layers)
+                        policy.observe(choice, predicted,
+                                       (time.perf_counter() - t0) * n_cells(todo) / n_batch)
+                        for j, units in layers[1:]:
+                            stats.choose(j, sizes[j], choice, None, keep=False)
+                    else:
+                        not_done = (ex.run_layer(k, todo, ntasks) if ntasks else
+                                    ex.run_layer(k, todo))
+                        policy.observe(choice, predicted, time.perf_counter() - t0)
                 except WorkerFailure as f:
                     engine.report.warnings.append(f.warning())
                     t1 = time.perf_counter()
@@ -610,12 +696,15 @@ def execute(run: Run, policy, executors: dict) -> None:
                         engine.report.warnings.append(
                             f"parallel evaluation stopped after {run.failures} worker failures; "
                             "the remaining layers were evaluated in-process")
-                    run.compute_units(todo)          # what the workers did not deliver
+                    # what the workers did not deliver
+                    from ..evaluator.vector import layer_order
+                    run.compute(layer_order(engine, [units for _, units in layers]))
             if not_done:
                 run.compute(not_done)
             if main:
                 run.compute_units(main)
-            run.layer = k
+            run.layer = batch_to
+            skip_to = batch_to
             if threshold != math.inf:
                 threshold = policy.min_cells()
         flush()

@@ -161,13 +161,47 @@ class PoolExecutor:
         # contiguous blocks: tasks i*per .. i*per+per-1 belong to worker i (affinity)
         for w in self.workers:
             w.queue = tasks[w.index * per:(w.index + 1) * per]
+        run.stats.tasks += len(tasks)
+        return self._drive(k, t0, steal=True)
+
+    def run_batch(self, layers: list) -> list:
+        """Evaluate consecutive layers `[(k, units), ...]` in one go, with no barrier
+        between them: worker i gets block i of every layer, in layer order, and goes on to
+        its next block as soon as it is done with one. Its cells read values of earlier
+        layers of the batch; those it computed itself it has, those of another worker's
+        block it finds pending and hands back not done (NeedCell), for the main process
+        to compute. That costs little when rows stay with their worker from layer to layer
+        (columns reading their own row), which the caller checks on the result: it stops
+        batching when many cells come back. Returns the cells not done."""
+        run = self.run
+        k0 = layers[0][0]
+        if not self.workers:
+            self.start(k0)
+        t0 = time.perf_counter()
+        W = len(self.workers)
+        for w in self.workers:
+            w.queue = []
+        for _k, units in layers:
+            tasks = run.make_tasks(units, W, n_cells(units))
+            for w, task in zip(self.workers, tasks):
+                w.queue.append(task)
+            run.stats.tasks += len(tasks)
+        # every task is sent as layer k0's: a worker holds the layers before k0 (it gets
+        # their deltas with its first task), and only part of the batch's own layers
+        return self._drive(k0, t0, steal=False)
+
+    def _drive(self, k: int, t0: float, *, steal: bool) -> list:
+        """Send the workers their queued tasks, one at a time each, and store the answers;
+        `steal`: a worker with an empty queue takes another's last task (within a layer:
+        never in a batch, where a block needs its own worker's earlier blocks)."""
+        run = self.run
+        for w in self.workers:
             w.queue.reverse()                      # pop() takes the first
             w.busy = None
-        run.stats.tasks += len(tasks)
         not_done: list = []
         warnings = run.engine.report.warnings
         for w in self.workers:
-            self._next(w, k)
+            self._next(w, k, steal)
         run.stats.dispatch += time.perf_counter() - t0
         while True:
             busy = [w for w in self.workers if w.busy is not None]
@@ -184,7 +218,7 @@ class PoolExecutor:
                 res = self._read(w, k)
                 t1 = time.perf_counter()
                 chunks = w.busy
-                self._next(w, k)                   # keep it busy while we store
+                self._next(w, k, steal)            # keep it busy while we store
                 not_done += run.take_answer(chunks, res, warnings)
                 run.stats.dispatch += time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -192,13 +226,13 @@ class PoolExecutor:
         run.stats.dispatch += time.perf_counter() - t2
         return not_done
 
-    def _next(self, w: _Worker, k: int) -> None:
+    def _next(self, w: _Worker, k: int, steal: bool = True) -> None:
         """Send worker w its next task (its own first, else one taken from the worker with
         the most left), with the deltas it lacks."""
         task = None
         if w.queue:
             task = w.queue.pop()
-        else:
+        elif steal:
             donor = max(self.workers, key=lambda x: len(x.queue))
             if donor.queue:
                 task = donor.queue.pop(0)          # the donor's last block part
