@@ -129,3 +129,36 @@ def test_makearray_arguments():
     assert raw("=MAKEARRAY(TRUE,1,LAMBDA(r,c,r+c))") == Array([[2.0]])
     # a range of sizes in an array formula: one value (the top-left) per element
     assert raw("=MAKEARRAY(A1:B1,1,LAMBDA(r,c,r*10))", A1=2, B1=0) == Array([[10.0, VALUE]])
+
+
+# --- calling a lambda value -------------------------------------------------------------
+@pytest.mark.parametrize("formula,expected", [
+    # [hand] a lambda called where it is made
+    ("=LAMBDA(x,x+1)(1)", 2.0),
+    ("=(LAMBDA(x,y,x*y))(3,4)", 12.0),                         # [hand]
+    # [doc] "LET function" binds names; [hand] a bound lambda called by its name
+    ("=LET(f,LAMBDA(x,x*2),f(3))", 6.0),
+    ("=LET(f,LAMBDA(x,LAMBDA(y,x+y)),f(1)(2))", 3.0),          # [hand] curried
+    ("=LET(sq,LAMBDA(n,n^2),sq(A1)+sq(2))", 13.0),             # [hand] A1 = 3
+    # as files store them: parameters and names with the _xlpm. prefix
+    ("=_xlfn.LET(_xlpm.g,_xlfn.LAMBDA(_xlpm.n,_xlpm.n*10),_xlpm.g(A1))", 30.0),
+    ("=LET(x,5,x(1))", VALUE),                                  # [hand] a number called
+    ("=LET(f,1/0,f(1))", DIV0),                                 # [hand] the callee's error
+])
+def test_lambda_values_called(formula, expected):
+    assert ev(formula, A1=3.0) == expected
+
+
+def test_unknown_function_stays_unsupported_outside_let():
+    wb = xleval.Workbook.from_dict({"S": {"A1": "=FOO(1)", "A2": "=LET(FOO,LAMBDA(x,x),FOO(2))"}})
+    wb.calculate()
+    assert wb["S!A1"] == XLError("#NAME?") and wb["S!A2"] == 2.0
+    assert wb.report.unsupported == {"FOO": 1}
+
+
+def test_lambda_called_down_a_column():
+    cells = {f"A{r}": float(r) for r in range(1, 41)}
+    cells.update({f"B{r}": f"=LET(f,LAMBDA(x,x*x+1),f(A{r}))" for r in range(1, 41)})
+    wb = xleval.Workbook.from_dict({"S": cells})
+    wb.calculate()
+    assert [wb[f"S!B{r}"] for r in range(1, 41)] == [r * r + 1.0 for r in range(1, 41)]

@@ -12,6 +12,7 @@ from .. import values as V
 from ..functions import registry as R
 from ..parser.ast import (ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix, Ref,
                           StructRef, Unary)
+from ..parser.parser import CALL
 from ..refs import MAX_COL, MAX_ROW
 from ..values import Array, XLError
 from . import operators as O
@@ -31,6 +32,11 @@ class CompileInfo:
 
 
 _INF = float("inf")
+
+
+def _local_key(name: str) -> str:
+    """A LET name / LAMBDA parameter as bound (files write them `_xlpm.x`)."""
+    return name[6:] if name.startswith("_XLPM.") else name
 
 
 def _fast_add(a: float, b: float):
@@ -67,6 +73,7 @@ class Compiler:
     def __init__(self, engine):
         self.ev = engine
         self._slots: dict | None = None      # id(Literal) -> index in cx.k
+        self._locals: list[str] = []         # LET names / LAMBDA parameters in scope
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
                 info: CompileInfo | None = None, slots: list | None = None):
@@ -242,8 +249,13 @@ class Compiler:
 
     def _func(self, node: Func, sheet: int, info: CompileInfo):
         name = node.name
-        info.functions.add(name)
         ev = self.ev
+        if name == CALL or self._locals and _local_key(name) in self._locals:
+            # a lambda value called: made in place, =LAMBDA(x,x+1)(2), or bound by LET /
+            # a LAMBDA parameter, =LET(f,LAMBDA(x,x*2),f(3))
+            from .lambdas import compile_local_call
+            return compile_local_call(self, node, sheet, info)
+        info.functions.add(name)
         if name in ("LET", "LAMBDA"):
             return self._let_lambda(node, sheet, info)
         argfns = [self._c(a, sheet, info) for a in node.args]

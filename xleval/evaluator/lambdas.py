@@ -70,7 +70,11 @@ def compile_lambda(compiler, node: Func, sheet: int, info):
     params = [_param(a) for a in node.args[:-1]]
     if any(p is None for p in params):
         return lambda cx: V.VALUE
-    body = compiler._c(node.args[-1], sheet, info)
+    compiler._locals.extend(params)
+    try:
+        body = compiler._c(node.args[-1], sheet, info)
+    finally:
+        del compiler._locals[len(compiler._locals) - len(params):]
     return lambda cx: Lambda(params, body, cx.env, cx.k)
 
 
@@ -81,8 +85,12 @@ def compile_let(compiler, node: Func, sheet: int, info):
     names = [_param(a) for a in args[0:-1:2]]
     if any(n is None for n in names):
         return lambda cx: V.VALUE
-    vals = [compiler._c(a, sheet, info) for a in args[1:-1:2]]
-    calc = compiler._c(args[-1], sheet, info)
+    compiler._locals.extend(names)
+    try:
+        vals = [compiler._c(a, sheet, info) for a in args[1:-1:2]]
+        calc = compiler._c(args[-1], sheet, info)
+    finally:
+        del compiler._locals[len(compiler._locals) - len(names):]
 
     def let(cx):
         env = dict(cx.env or {})
@@ -99,5 +107,30 @@ def compile_named_call(compiler, user, argfns, info):
 
     def call(cx):
         lam = make(cx)
+        return call_lambda(lam, [f(cx) for f in argfns], cx)
+    return call
+
+
+def compile_local_call(compiler, node: Func, sheet: int, info):
+    """A call of a lambda value: `CALL(callee, args...)` (the parser's form of
+    =LAMBDA(x,x+1)(2)) or `name(args...)` with `name` a LET name or LAMBDA parameter.
+    Anything but a lambda called is #VALUE!, as in Excel."""
+    from ..parser.parser import CALL
+    if node.name == CALL:
+        callee = compiler._c(node.args[0], sheet, info)
+        args = node.args[1:]
+    else:
+        key = node.name[6:] if node.name.startswith("_XLPM.") else node.name
+        ev = compiler.ev
+
+        def callee(cx):
+            return ev.local_name(cx, key)
+        args = node.args
+    argfns = [compiler._c(a, sheet, info) for a in args]
+
+    def call(cx):
+        lam = callee(cx)
+        if isinstance(lam, V.XLError):
+            return lam
         return call_lambda(lam, [f(cx) for f in argfns], cx)
     return call

@@ -22,6 +22,7 @@ _UNION_BP = 8
 _ISECT_BP = 9
 _RANGE_BP = 10
 
+CALL = "@CALL"         # Func name of a call of a computed lambda (see _Parser.calls)
 _PREFIX_RE = re.compile(r"^(?:_xlfn\.|_xlws\.|_xludf\.)+", re.I)
 _CELL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)([0-9]{1,7})$")
 _COL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})$")
@@ -359,7 +360,7 @@ class _Parser:
             return StructRef(table, body[br + 1:-1])
         if kind == "func":
             name = _PREFIX_RE.sub("", tok[:-1]).upper()
-            return Func(name, self.args())
+            return self.calls(Func(name, self.args()))
         if kind == "op":
             if tok in ("-", "+"):
                 operand = self.expr(_UNARY_BP - 1 if False else _UNARY_BP, in_parens)
@@ -369,10 +370,19 @@ class _Parser:
             if tok == "(":
                 node = self.expr(0, in_parens=True)
                 self.expect(")")
-                return node
+                return self.calls(node)
             if tok == "{":
                 return self.array()
         raise FormulaSyntaxError(f"unexpected {tok or 'end of formula'!r}")
+
+    def calls(self, node: Node) -> Node:
+        """`node(args)...`: a lambda called where it is made, =LAMBDA(x,x+1)(2), or a
+        function's result called, =MAKE(1)(2). Kept as Func(CALL, [callee, *args]), a name
+        no Excel function has."""
+        while self.peek() == ("op", "("):
+            self.i += 1
+            node = Func(CALL, [node, *self.args()])
+        return node
 
     def args(self) -> list[Node]:
         out: list[Node] = []
