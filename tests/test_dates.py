@@ -118,7 +118,7 @@ def test_parse_date_and_time():
 
 
 @pytest.mark.parametrize("text", ["", "abc", "2/30/2020 x", "13/13/2020", "1/1/1899", "1.5",
-                                  "12:61", "13:00 PM", "2/30/2020"])
+                                  "24:61", "13:00 PM", "2/30/2020"])
 def test_parse_rejects(text):
     assert D.parse_date_time(text) is None
 
@@ -133,3 +133,28 @@ def test_parse_in_1904_system():
 def test_max_serial():
     assert D.max_serial() == s1900(9999, 12, 31)
     assert D.max_serial(True) == s1904(9999, 12, 31)
+
+
+# Excel-cached values (pycel text.xlsx, sheet TextDates: TEXT(text, "#.#####") of time text)
+# and hand-derived day fractions: the last unit of time text may run over (below 10000)
+# when the units before it stay within a day.
+@pytest.mark.parametrize("text,want", [
+    ("0:59:99", (59 * 60 + 99) / 86400),
+    ("23:99", (23 * 60 + 99) / 1440),
+    ("23:9999", (23 * 60 + 9999) / 1440),
+    ("0:0:9999", 9999 / 86400),
+    ("23:59:9999", (23 * 3600 + 59 * 60 + 9999) / 86400),
+    ("59:9999.0", (59 * 60 + 9999) / 86400),              # minutes:seconds.fraction
+    ("59:9999.012345", (59 * 60 + 9999.012345) / 86400),
+    ("23:59.", (23 * 60 + 59) / 1440),                     # a bare dot: hours and minutes
+    ("23:59.5", (23 * 60 + 59.5) / 86400),
+    ("25:00", 25 / 24),
+    ("1:30 PM", 13.5 / 24),
+    ("60:99", None), ("24:99", None), ("23:10000", None), ("0:0:10000", None),
+    ("23:60:9999", None), ("59:10000.0", None), ("60:9999.012345", None),
+    ("23:59.:0", None), ("13:30 pm", None), ("1:75 PM", None),
+])
+def test_time_text_with_a_running_over_last_unit(text, want):
+    from xleval.dates import parse_date_time
+    got = parse_date_time(text)
+    assert got == (pytest.approx(want, rel=1e-12) if want is not None else None)

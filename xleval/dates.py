@@ -184,17 +184,24 @@ _MONTHS["sept"] = 9
 
 _TIME_RE = re.compile(
     r"^\s*(\d{1,5})(?::(\d{1,5}))?(?::(\d{1,5}(?:\.\d*)?))?\s*(am|pm|a|p)?\s*$", re.I)
-_MINSEC_RE = re.compile(r"^\s*(\d{1,5}):(\d{1,2}\.\d*)\s*$")
+_MINSEC_RE = re.compile(r"^\s*(\d{1,5}):(\d{1,5}\.\d+)\s*$")
+_HM_DOT_RE = re.compile(r"^\s*\d{1,5}:\d{1,5}\.\s*$")
 
 
 def _parse_time(t: str):
-    """Day fraction (may exceed 1 for hours >= 24) of time text, or None."""
+    """Day fraction (may exceed 1 for hours >= 24) of time text, or None.
+
+    The last unit may run over (below 10000) when the units before it are within a day:
+    '0:59:99', '23:9999' and '59:9999.0' (minutes:seconds) are read, '24:99',
+    '23:60:9999' and '23:10000' are not; otherwise minutes and seconds are below 60."""
     m = _MINSEC_RE.match(t)
     if m:                                 # mm:ss.0
         mi, se = int(m.group(1)), float(m.group(2))
-        if se >= 60:
+        if se >= 60 and (se >= 10000 or mi >= 60):
             return None
         return (mi * 60 + se) / 86400.0
+    if _HM_DOT_RE.match(t):               # '23:59.' is hours and minutes
+        t = t.rstrip()[:-1]
     m = _TIME_RE.match(t)
     if not m:
         return None
@@ -203,19 +210,22 @@ def _parse_time(t: str):
         return None
     h = int(h)
     mi = int(mi or 0)
-    se = float(se or 0)
+    sec = float(se or 0)
     if ap:
-        if h > 12:
+        if h > 12 or mi >= 60 or sec >= 60:
             return None
         if ap.lower().startswith("p") and h < 12:
             h += 12
         elif ap.lower().startswith("a") and h == 12:
             h = 0
-    elif h > 9999:
-        return None
-    if mi >= 60 or se >= 60:
-        return None
-    return (h * 3600 + mi * 60 + se) / 86400.0
+    else:
+        last = sec if se is not None else mi
+        if last >= 60:                    # the last unit runs over
+            if last >= 10000 or h >= 24 or (se is not None and mi >= 60):
+                return None
+        elif h > 9999 or mi >= 60:
+            return None
+    return (h * 3600 + mi * 60 + sec) / 86400.0
 
 
 def _valid(y, m, d) -> bool:

@@ -152,7 +152,13 @@ D = 45292.0          # 2024-01-01, a Monday (DATE(2024,1,1))
     (1, "dddd", "Sunday"),                  # serial 1 is a Sunday in Excel
     (D, "mmm-yy", "Jan-24"),
     (3.14159, "[s]", "271433"),             # [hand] 3.14159*86400 = 271433.4
-    (-1, "[h]", "-24"),                     # [hand] elapsed-only formats show negatives
+    (-1, "[h]", "-24"),                     # [hand] elapsed formats show negatives
+    # Excel-cached (poi ElapsedFormatTests.xlsx): a negative duration through any format
+    # with an elapsed unit is "-" and the duration
+    (-(2 / 24 + 3 / 1440 + 4 / 86400), "[h]:m:s.000", "-2:3:4.000"),
+    (-(2 / 24 + 3 / 1440 + 4 / 86400), "[mm]:ss.0", "-123:04.0"),
+    (-3.14159, '"It was "[h]" [yes, "h"] hours and "mm:ss',
+     "-It was 75 [yes, 75] hours and 23:53"),
 ])
 def test_dates(value, fmt, expected):
     assert f(value, fmt) == expected
@@ -164,7 +170,7 @@ def test_date_errors():
     with pytest.raises(XLError):
         f(2958466, "yyyy")                  # after 9999-12-31
     with pytest.raises(XLError):
-        f(-1, "[h]:mm")
+        f(-0.5, "h:mm")                     # a clock time cannot be negative
     assert f(2958466, "[h]") == "71003184"  # elapsed hours have no upper limit
 
 

@@ -393,9 +393,10 @@ def _render(sec: Section, ax: float, minus: bool, date1904: bool) -> str:
     kind = sec.kind
     if kind == "date":
         if minus:
-            # a negative time shows only through elapsed units alone ([h], [m], [s]);
-            # (Excel 2008 for Mac also showed "-[h]:mm" and the like; current Excel refuses)
-            if all(t[0] in ("elapsed", "lit") for t in sec.tokens):
+            # a negative time shows through a format with an elapsed unit ([h], [m], [s]):
+            # "-" and the duration, TEXT(-(2/24+3/1440+4/86400),"[h]:m:s.000") is
+            # "-2:3:4.000"; a date or clock-time format refuses it (#VALUE!)
+            if any(t[0] == "elapsed" for t in sec.tokens):
                 return "-" + _render_date(sec, ax, date1904)
             raise V.VALUE
         return _render_date(sec, ax, date1904)
