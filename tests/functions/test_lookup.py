@@ -388,6 +388,10 @@ def test_transpose_filter_sort_unique_sequence():
     assert ev("SORT(A1:B4,3)", data) == VALUE
     assert arr("SORTBY(A1:A4,B1:B4,-1)", "D1:D4", data) == [["a"], ["b"], ["c"], ["a"]]
     assert arr("SORT({2;\"x\";TRUE;1})", "D1:D4") == [[1.0], [2.0], ["x"], [True]]
+    # Excel-cached (formulas test.xlsx, LOOKUP!AB119): errors last, by ERROR.TYPE number
+    errs = "#VALUE!,1,#DIV/0!,#N/A,#NAME?,#REF!,#NULL!,TRUE,#NUM!"
+    assert [str(v) for v in arr(f"SORT({{{errs}}},1,1,1)", "D1:L1")[0]] == [
+        "1.0", "True", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"]
     assert arr("UNIQUE(A1:A4)", "D1:D3", data) == [["b"], ["a"], ["c"]]     # [doc]
     assert arr("UNIQUE(A1:A4,,TRUE)", "D1:D2", data) == [["b"], ["c"]]      # [doc] once
     assert arr('UNIQUE({"A";"a";"B"})', "D1:D2") == [["A"], ["B"]]          # case-insensitive

@@ -1313,7 +1313,8 @@ def _rank(v) -> int:
 
 def _sort_cmp(a, b, desc: bool) -> int:
     """Sort order of SORT/SORTBY/GROUPBY: numbers < text < booleans < errors, blanks last
-    in either direction."""
+    in either direction; errors by their ERROR.TYPE number (#NULL! 1, #DIV/0! 2, #VALUE! 3,
+    #REF! 4, #NAME? 5, #NUM! 6, #N/A 7: Excel's order, seen in Excel-saved workbooks)."""
     if a is None or b is None:
         if a is None and b is None:
             return 0
@@ -1322,7 +1323,9 @@ def _sort_cmp(a, b, desc: bool) -> int:
     if ra != rb:
         c = -1 if ra < rb else 1
     elif ra == _RANK_ERR:
-        c = 0
+        ea = V.ERROR_TYPE.get(getattr(a, "code", ""), 99)
+        eb = V.ERROR_TYPE.get(getattr(b, "code", ""), 99)
+        c = (ea > eb) - (ea < eb)
     else:
         c = V.compare(a, b)
     return -c if desc else c
