@@ -52,7 +52,7 @@ from ..graph.build import WorkUnit
 from .base import Run, n_cells
 
 # prior worker slowdown before one is measured (see eta): the copy-on-write cost grows with
-# the share of distinct shapes (a fork worker copies the pages of the closures it calls)
+# the share of distinct closures (a fork worker copies the pages of the closures it calls)
 ETA0, ETA_DIVERSE, ETA_PROCESS = 1.05, 0.3, 0.25
 # go parallel only below this fraction of the inline time. (0.8 would leave real gains of
 # 1.15-1.25x on the table, e.g. a 60-month projection: the model predicts such layers within
@@ -355,7 +355,9 @@ class AutoPolicy:
         if n < 2 or C < self.floor():
             return "inline", par, None, None
         self._units = len(par)
-        self._diversity = min(1.0, len(par) / n)     # units (~shapes) per cell
+        # distinct compiled closures per cell (a family's members share one)
+        shapes = self.run.engine.shapes
+        self._diversity = min(1.0, len({id(shapes[u.shape].fn) for u in par}) / n)
         if self.x is None:
             self._calibrate()
         t_pool, T = self._pool_time(k, C, n, new_shapes)
