@@ -143,12 +143,12 @@ def chart_summary(rows: list[dict], out: pathlib.Path) -> str | None:
 NOTES = """## Notes
 
 * Workers are forked from the main process and keep a consecutive block of rows in every
-  layer. Evaluating inherited compiled formulas writes reference counts, and the first
-  write to an inherited page copies it: with one shape per cell (`hetero`) a worker pays
-  that for every shape it meets, so the first layer costs it about twice the main
-  process's time and later layers about the same; the main process's own pages are shared
-  too while workers live. That, plus a barrier per layer, is why `hetero` gains little at
-  two workers. Copied-down shapes share their compiled formulas and barely pay it.
+  layer. A pool worker takes several layers at once (its block of each, in order) and moves
+  on without waiting for the other workers; a cell needing another worker's result is
+  handed back to the main process. Batches of layers start at two and double while nothing
+  is handed back (see `PoolExecutor.run_batch`). Evaluating inherited objects writes
+  reference counts, and the first write to an inherited page copies it: a worker's first
+  layer costs it more than the main process's time for the same cells.
 * End-to-end times include loading, parsing every distinct formula, building the graph and
   writing the file, which run serially whatever the strategy; for `hetero` they are about
   half of the run (see the stage times above). Formulas that differ from another only in
