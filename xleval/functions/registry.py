@@ -24,6 +24,11 @@ Argument kinds
              arguments are coerced; any error is the result
     VALUES   (last) all remaining arguments as a list of RAW values
 A kind can be given per position; the last kind repeats for variadic functions.
+
+`invoke` runs every call. Most calls get plain numbers, text, logicals, blanks or errors
+(or one-cell references to them): a fast path, planned once per function and argument
+count, converts those inline; anything else (arrays to broadcast, REF/ARRAY parameters, a
+wrong argument count) takes the general path. Both give the same results.
 """
 from __future__ import annotations
 
@@ -78,6 +83,8 @@ class FunctionSpec:
     source: str = "native"          # native / formulas
     dynamic_ref: bool = False       # may return references not visible statically
     array_args: frozenset = field(default_factory=frozenset)
+    # per argument count: invoke's fast-path plan (see _plan), or False (general path only)
+    plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def kind(self, i: int) -> str:
         return self.kinds[i] if i < len(self.kinds) else self.kinds[-1] if self.kinds else RAW
@@ -86,25 +93,37 @@ class FunctionSpec:
 REGISTRY: dict[str, FunctionSpec] = {}
 
 
+def param_counts(fn: Callable, skip: int = 0) -> tuple[int, float]:
+    """(required, maximum) number of arguments fn takes after its first `skip` parameters
+    (maximum inf with *args). A plain function's code object answers directly: about 450
+    functions register at start-up and inspect.signature costs ~10 us each; anything else
+    (wrappers, keyword-only parameters, a *args taken by `skip`) goes through inspect."""
+    code = fn.__code__ if inspect.isfunction(fn) else None     # not a bound method
+    if (code is not None and code.co_argcount >= skip and not code.co_kwonlyargcount
+            and not code.co_flags & inspect.CO_VARKEYWORDS
+            and not hasattr(fn, "__wrapped__") and not hasattr(fn, "__signature__")):
+        n = code.co_argcount
+        required = n - len(getattr(fn, "__defaults__", None) or ())
+        most: float = math.inf if code.co_flags & inspect.CO_VARARGS else n - skip
+        return max(required - skip, 0), most
+    lo, hi = 0, 0
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
+        if p.kind == p.VAR_POSITIONAL:
+            hi = math.inf
+        elif p.default is p.empty:
+            lo += 1
+            hi += 1
+        else:
+            hi += 1
+    return lo, hi
+
+
 def xl(name: str, *kinds: str, ctx: bool = False, volatile: bool = False,
        category: str = "", aliases: tuple[str, ...] = (), dynamic_ref: bool = False):
     """Register an Excel function implemented natively."""
 
     def deco(fn: Callable) -> Callable:
-        sig = inspect.signature(fn)
-        params = list(sig.parameters.values())
-        if ctx:
-            params = params[1:]
-        min_args = 0
-        max_args: float = 0
-        for p in params:
-            if p.kind == p.VAR_POSITIONAL:
-                max_args = math.inf
-            elif p.default is p.empty:
-                min_args += 1
-                max_args += 1
-            else:
-                max_args += 1
+        min_args, max_args = param_counts(fn, 1 if ctx else 0)
         if kinds and kinds[-1] in COLLECTING:
             max_args = math.inf
             min_args = max(min_args - 1, 0) + (1 if min_args >= len(kinds) else 0)
@@ -185,28 +204,36 @@ def _finish(result):
 
 
 def _call(spec: FunctionSpec, cx, args: list):
+    """Run the function body on converted arguments; exceptions become Excel errors."""
     try:
-        if spec.ctx:
-            return _finish(spec.fn(cx, *args))
-        return _finish(spec.fn(*args))
-    except XLError as e:
+        result = spec.fn(cx, *args) if spec.ctx else spec.fn(*args)
+    except Exception as e:  # noqa: BLE001 - mapped to an Excel error by _failed
+        return _failed(spec, cx, e)
+    if type(result) is float:
+        # the usual result, checked inline: inf - inf and nan - nan are nan, not 0.0
+        return result if result - result == 0.0 else V.NUM
+    return _finish(result)
+
+
+def _failed(spec: FunctionSpec, cx, e: Exception):
+    """The Excel error for an exception raised by a function body (NeedCell propagates:
+    the engine computes the missing cell and evaluates the formula again)."""
+    if isinstance(e, XLError):
         return e
-    except ZeroDivisionError:
+    if isinstance(e, ZeroDivisionError):
         return V.DIV0
-    except (ValueError, OverflowError):
+    if isinstance(e, (ValueError, OverflowError, RecursionError)):
         return V.NUM
-    except RecursionError:
-        return V.NUM
-    except Exception as e:  # noqa: BLE001 - a bug in one function must not stop the run
-        from ..evaluator.engine import NeedCell
-        if isinstance(e, NeedCell):
-            raise
-        ev = getattr(cx, "ev", None)
-        if ev is not None:
-            msg = f"{spec.name} failed internally ({type(e).__name__}); cell gets #VALUE!"
-            if msg not in ev.report.warnings:
-                ev.report.warnings.append(msg)
-        return V.VALUE
+    from ..evaluator.engine import NeedCell
+    if isinstance(e, NeedCell):
+        raise e
+    # a bug in one function must not stop the run
+    ev = getattr(cx, "ev", None)
+    if ev is not None:
+        msg = f"{spec.name} failed internally ({type(e).__name__}); cell gets #VALUE!"
+        if msg not in ev.report.warnings:
+            ev.report.warnings.append(msg)
+    return V.VALUE
 
 
 def _flatten_numbers(cx, args: list):
@@ -214,7 +241,16 @@ def _flatten_numbers(cx, args: list):
     ev = cx.ev
     out: list[float] = []
     for a in args:
-        if isinstance(a, (Range, RefList)):
+        if type(a) is float:      # the common case first
+            out.append(a)
+        elif type(a) is Range and a.r1 == a.r2 and a.c1 == a.c2:
+            # one cell: read it directly (iter_ref_values would set up a generator)
+            v = ev.value_at(a.sheet, a.r1, a.c1)
+            if isinstance(v, float):
+                out.append(v)
+            elif isinstance(v, XLError):
+                raise v
+        elif isinstance(a, (Range, RefList)):
             for v in ev.iter_ref_values(a):
                 if isinstance(v, float):
                     out.append(v)
@@ -245,8 +281,98 @@ class _Deferred:
         self.error = error
 
 
+_CANONICAL = {k: k for k in (NUMBER, INT, TEXT, BOOL, SCALAR, ANY, REF, ARRAY, RAW, LAZY,
+                              NUMBERS, VALUES)}
+
+
+def _plan(spec: FunctionSpec, n: int):
+    """What invoke's fast path needs for a call with n arguments: the kinds of the leading
+    positions, the collecting kind (NUMBERS/VALUES) that takes the rest or None, and the
+    number of leading positions. False when only the general path applies (a wrong
+    argument count, or a REF/ARRAY parameter). Kinds are the module's own string objects,
+    so the fast path compares them with `is`."""
+    if n < spec.min_args or n > spec.max_args:
+        return False
+    lead: list[str] = []
+    for i in range(n):
+        k = _CANONICAL.get(spec.kind(i))
+        if k is None or k is REF or k is ARRAY:
+            return False
+        if k in COLLECTING:
+            return tuple(lead), k, len(lead)
+        lead.append(k)
+    return tuple(lead), None, len(lead)
+
+
 def invoke(spec: FunctionSpec, cx, args: list):
     """Call a registered function on evaluated arguments (thunks for LAZY kinds)."""
+    plan = spec.plans.get(len(args))
+    if plan is None:
+        plan = spec.plans[len(args)] = _plan(spec, len(args))
+    if plan is not False:
+        # Fast path for the usual call: every scalar argument is (or dereferences to) a
+        # plain float/str/bool/blank or an error, so nothing broadcasts. It converts
+        # exactly as the general path does, and reports the first error in argument order
+        # (then the aggregate's own error). Anything else (an array, a 1x1 array to
+        # unwrap, an unusual type) goes to the general path; the work done so far is only
+        # reading cells, which the general path repeats with the same result.
+        lead, tail, nlead = plan
+        conv = []
+        err = None
+        for k, a in zip(lead, args):
+            if k is RAW or k is LAZY:
+                conv.append(None if a is OMITTED else a)
+                continue
+            t = type(a)
+            if t is Range:
+                if a.r1 == a.r2 and a.c1 == a.c2:     # one cell, the usual reference
+                    a = cx.ev.value_at(a.sheet, a.r1, a.c1)
+                else:
+                    a = cx.ev.deref(a, cx)
+                t = type(a)
+            elif t is RefList:
+                a = cx.ev.deref(a, cx)
+                t = type(a)
+            elif a is OMITTED:
+                a = None
+            if t is float:
+                if k is INT:        # _coerce(INT, a) inline: int() truncates towards zero
+                    a = int(a) if a - a == 0.0 else V.NUM
+                elif k is not NUMBER and k is not SCALAR and k is not ANY:
+                    a = _coerce(k, a)
+            elif t is str or t is bool or a is None:
+                if k is not SCALAR and k is not ANY:
+                    a = _coerce(k, a)
+            elif t is not XLError:
+                break
+            if err is None and k is not ANY and type(a) is XLError:
+                err = a     # later arguments are still read: one may be an array
+            conv.append(a)
+        else:
+            if tail is NUMBERS:
+                try:
+                    conv.append(_flatten_numbers(cx, args[nlead:]))
+                except XLError as e:
+                    if err is None:
+                        err = e
+            elif tail is VALUES:
+                conv.append([None if x is OMITTED else x for x in args[nlead:]])
+            if err is not None:
+                return err
+            # _call inline (one call less per function call)
+            try:
+                result = spec.fn(cx, *conv) if spec.ctx else spec.fn(*conv)
+            except Exception as e:  # noqa: BLE001 - mapped to an Excel error by _failed
+                return _failed(spec, cx, e)
+            if type(result) is float:
+                return result if result - result == 0.0 else V.NUM
+            return _finish(result)
+    return _invoke_general(spec, cx, args)
+
+
+def _invoke_general(spec: FunctionSpec, cx, args: list):
+    """invoke for every case: arrays broadcast over scalar parameters, REF and ARRAY
+    parameters, wrong argument counts."""
     n = len(args)
     if n < spec.min_args or n > spec.max_args:
         return V.VALUE

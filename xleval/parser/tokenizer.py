@@ -18,31 +18,67 @@ class FormulaSyntaxError(XlevalError):
     """The formula text does not follow Excel's grammar."""
 
 
-_QUOTED = r"'(?:[^']|'')+'"
-_UNQ = r"[\w.\u00a0-\uffff]+"          # unquoted sheet name (letters, digits, _, .)
-_PREFIX = (rf"(?:(?:\[\d+\])?(?:{_QUOTED}|{_UNQ}(?::{_UNQ})?)!|\[\d+\]!)")
-_COL = r"\$?[A-Za-z]{1,3}"
-_ROW = r"\$?[0-9]{1,7}"
-_CELL = rf"{_COL}{_ROW}"
-_END = r"(?![\w.(\[\]\\?])"
-_REFBODY = (rf"(?:{_CELL}:{_CELL}|{_CELL}|{_COL}:{_COL}|{_ROW}:{_ROW}|\#REF!){_END}")
-_NAME = r"[A-Za-z_\\\u00a0-\uffff][\w.\\?\u00a0-\uffff]*"
+# The token regex. Names and unquoted sheet names may hold any character from U+00A0 to
+# U+FFFF; that range makes the pattern slow to compile (~50-70 ms: the regex compiler walks
+# all 65,000 code points of each of a dozen character classes, more under IGNORECASE). So
+# the pattern is built twice from the same pieces: without the range for ASCII-only text
+# (nearly every formula; compiled at import in about a millisecond) and with it, compiled
+# on first use, for text with any non-ASCII character. On ASCII text the two match alike:
+# the range adds no ASCII character that the classes do not already hold (under
+# IGNORECASE it matches only the letters I, K and S of ASCII, through U+0130/U+0131, U+212A
+# and U+017F, and every class with the range also holds \w or A-Za-z).
+_WIDE = r"\u00a0-\uffff"     # regex escapes, as the pattern has always spelled them
 
-_TOKEN_RE = re.compile(
-    rf"""
+
+def _token_source(wide: str) -> str:
+    """The token regex source; `wide` is the range of non-ASCII characters allowed in
+    names ('' for the ASCII-only pattern)."""
+    quoted = r"'(?:[^']|'')+'"
+    unq = rf"[\w.{wide}]+"                  # unquoted sheet name (letters, digits, _, .)
+    prefix = rf"(?:(?:\[\d+\])?(?:{quoted}|{unq}(?::{unq})?)!|\[\d+\]!)"
+    col = r"\$?[A-Za-z]{1,3}"
+    row = r"\$?[0-9]{1,7}"
+    cell = rf"{col}{row}"
+    end = r"(?![\w.(\[\]\\?])"
+    refbody = rf"(?:{cell}:{cell}|{cell}|{col}:{col}|{row}:{row}|\#REF!){end}"
+    name = rf"[A-Za-z_\\{wide}][\w.\\?{wide}]*"
+    return rf"""
     (?P<ws>[ \t\r\n]+)
   | (?P<str>"(?:[^"]|"")*")
-  | (?P<ref>(?:{_PREFIX})?{_REFBODY})
+  | (?P<ref>(?:{prefix})?{refbody})
   | (?P<err>\#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|BLOCKED!|CONNECT!|FIELD!|UNKNOWN!|BUSY!))
-  | (?P<func>(?:_xlfn\.|_xlws\.|_xludf\.)*{_NAME}\()
+  | (?P<func>(?:_xlfn\.|_xlws\.|_xludf\.)*{name}\()
   | (?P<bool>(?:TRUE|FALSE)(?![\w.(\[]))
-  | (?P<sref>(?:{_PREFIX})?{_NAME}\[|\[(?!\d+\]))
-  | (?P<name>(?:{_PREFIX})?{_NAME})
+  | (?P<sref>(?:{prefix})?{name}\[|\[(?!\d+\]))
+  | (?P<name>(?:{prefix})?{name})
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<op><>|<=|>=|[-+*/^&=<>%:,;(){{}}@#!])
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
+    """
+
+
+_FLAGS = re.VERBOSE | re.IGNORECASE
+_ASCII_RE = re.compile(_token_source(""), _FLAGS)
+_FULL_RE: re.Pattern | None = None
+
+
+def token_regex(text: str) -> re.Pattern:
+    """The compiled token regex to use on `text` (its `match(text, pos)` gives one token,
+    named by `lastgroup`): the ASCII pattern when the text is ASCII (str.isascii is O(1)),
+    else the full pattern, compiled the first time it is needed."""
+    global _FULL_RE
+    if text.isascii():
+        return _ASCII_RE
+    if _FULL_RE is None:
+        _FULL_RE = re.compile(_token_source(_WIDE), _FLAGS)
+    return _FULL_RE
+
+
+def __getattr__(name: str):
+    # _TOKEN_RE, the full pattern, for modules that import it (information.formula_display)
+    if name == "_TOKEN_RE":
+        return token_regex("\u00a0")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _REFLIKE_END = {"ref", "name", "sref"}
 _REFLIKE_START = {"ref", "name", "sref", "func"}
@@ -75,7 +111,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     pos = 0
     n = len(text)
     pending_ws = False
-    match = _TOKEN_RE.match
+    match = token_regex(text).match
     while pos < n:
         m = match(text, pos)
         if m is None:
