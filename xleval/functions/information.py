@@ -271,12 +271,13 @@ def _shift_body(body: str, dr: int, dc: int) -> str | None:
 def formula_display(text: str, origin: tuple[int, int], target: tuple[int, int]) -> str:
     """Formula text written at `origin` as it reads at `target` (relative references moved),
     without the _xlfn./_xlws./_xlpm. prefixes of the file format."""
-    from ..parser.tokenizer import _TOKEN_RE, _structured_end
+    from ..parser.tokenizer import _structured_end, token_regex
+    token_re = token_regex(text)
     dr, dc = target[0] - origin[0], target[1] - origin[1]
     out = []
     pos, n = 0, len(text)
     while pos < n:
-        m = _TOKEN_RE.match(text, pos)
+        m = token_re.match(text, pos)
         if m is None:
             out.append(text[pos:])
             break

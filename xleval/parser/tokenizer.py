@@ -73,12 +73,6 @@ def token_regex(text: str) -> re.Pattern:
     return _FULL_RE
 
 
-def __getattr__(name: str):
-    # _TOKEN_RE, the full pattern, for modules that import it (information.formula_display)
-    if name == "_TOKEN_RE":
-        return token_regex("\u00a0")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 _REFLIKE_END = {"ref", "name", "sref"}
 _REFLIKE_START = {"ref", "name", "sref", "func"}
