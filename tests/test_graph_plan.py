@@ -1,0 +1,187 @@
+"""The plan the graph builds, checked against an independent reading of the formulas.
+
+Precedents come from openpyxl (its reader expands shared formulas, its tokenizer finds the
+references), not from xleval. For an acyclic workbook the layers are then fixed: a cell
+with no formula precedent is in layer 0, any other is one layer after its latest
+precedent (the longest-path layering). Cycles, the tail and `tainted` are checked by hand.
+"""
+import importlib.util
+import pathlib
+
+import openpyxl
+import pytest
+from openpyxl.formula import Tokenizer
+from openpyxl.formula.tokenizer import Token
+from openpyxl.utils.cell import range_boundaries
+
+import xleval
+from xleval import Workbook
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("xleval_graph_generate",
+                                               ROOT / "benchmarks" / "generate.py")
+generate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generate)
+
+
+def _refs(text: str, own: str):
+    """(sheet, min_col, min_row, max_col, max_row) of every reference in a formula."""
+    for tok in Tokenizer(text if text.startswith("=") else "=" + text).items:
+        if tok.type != Token.OPERAND or tok.subtype != Token.RANGE:
+            continue
+        sheet, _, addr = tok.value.rpartition("!")
+        sheet = sheet.strip("'") or own
+        yield (sheet, *range_boundaries(addr.replace("$", "")))
+
+
+def _precedents(formulas: dict) -> dict:
+    """{(sheet, r, c): formula text} -> {cell: set of formula cells it reads}."""
+    by_sheet: dict = {}
+    for s, r, c in formulas:
+        by_sheet.setdefault(s, []).append((r, c))
+    out = {}
+    for (s, r, c), text in formulas.items():
+        got = set()
+        for sh, c1, r1, c2, r2 in _refs(text, s):
+            got |= {(sh, rr, cc) for rr, cc in by_sheet.get(sh, ())
+                    if r1 <= rr <= r2 and c1 <= cc <= c2}
+        out[(s, r, c)] = got
+    return out
+
+
+def _longest_path_layers(prec: dict) -> dict:
+    """Layer of every cell of an acyclic graph, iteratively (no recursion)."""
+    layer: dict = {}
+    for start in prec:
+        stack = [start]
+        while stack:
+            v = stack[-1]
+            if v in layer:
+                stack.pop()
+                continue
+            todo = [p for p in prec[v] if p not in layer]
+            if todo:
+                stack.extend(todo)
+                continue
+            layer[v] = 1 + max((layer[p] for p in prec[v]), default=-1)
+            stack.pop()
+    return layer
+
+
+def _plan_layers(wb) -> dict:
+    plan = wb.graph()
+    names = wb.engine.sheet_names
+    shapes = wb.engine.cell_shape
+    got = {}
+    for i, layer in enumerate(plan.layers):
+        for u in layer:
+            for r, c in u.cells:
+                assert shapes[u.sheet][(r, c)].id == u.shape     # one shape per unit
+                key = (names[u.sheet], r, c)
+                assert key not in got                            # each cell once
+                got[key] = i
+    return got
+
+
+def _openpyxl_formulas(path) -> dict:
+    book = openpyxl.load_workbook(path)
+    return {(ws.title, cell.row, cell.column): cell.value
+            for ws in book.worksheets for row in ws.iter_rows() for cell in row
+            if isinstance(cell.value, str) and cell.value.startswith("=")}
+
+
+@pytest.mark.parametrize("shape,rows", [("finance", 30), ("wide", 40), ("chain", 150),
+                                        ("hetero", 40), ("sheets", 200), ("lookup", 30)])
+def test_generated_workbooks_get_longest_path_layers(shape, rows, tmp_path):
+    path = tmp_path / f"{shape}.xlsx"
+    generate.generate(shape, rows, str(path))
+    expected = _longest_path_layers(_precedents(_openpyxl_formulas(path)))
+    wb = xleval.load(str(path))
+    assert _plan_layers(wb) == expected
+    assert wb.graph().tail == [] and wb.graph().cycles == []
+
+
+def _dict_formulas(cells: dict, sheet: str = "S") -> dict:
+    out = {}
+    for a1, v in cells.items():
+        if isinstance(v, str) and v.startswith("="):
+            c1, r1, _, _ = range_boundaries(a1)
+            out[(sheet, r1, c1)] = v
+    return out
+
+
+def test_wide_layers_then_a_long_chain():
+    # 300 independent cells, a total of them, then a 400-long chain off the total, each
+    # link read by a second column: wide frontiers first, then narrow ones for long
+    cells = {f"A{r}": f"={r}*2" for r in range(1, 301)}
+    cells["B1"] = "=SUM(A1:A300)"
+    cells.update({f"B{r}": f"=B{r - 1}+A{r % 300 + 1}" for r in range(2, 401)})
+    cells.update({f"C{r}": f"=B{r}*2" for r in range(1, 401)})
+    wb = Workbook.from_dict({"S": cells})
+    got = _plan_layers(wb)
+    assert got == _longest_path_layers(_precedents(_dict_formulas(cells)))
+    assert got[("S", 400, 2)] == 400 and got[("S", 400, 3)] == 401      # by hand
+    wb.calculate()
+    assert wb["S!B1"] == 300 * 301
+
+
+def test_sparse_sheet_far_apart_cells():
+    # too sparse for a dense grid of the sheet: references resolve by sorted keys
+    cells = {"A1": "=XFD1048576+1", "XFD1048576": "=B2*2", "B2": "=5", "C1": "=A1+XFD1"}
+    cells["XFD1"] = "=A1*3"
+    wb = Workbook.from_dict({"S": cells})
+    assert _plan_layers(wb) == {("S", 2, 2): 0, ("S", 1048576, 16384): 1, ("S", 1, 1): 2,
+                                ("S", 1, 16384): 3, ("S", 1, 3): 4}
+    wb.calculate()
+    assert wb["S!C1"] == 11 + 33
+
+
+def test_one_total_per_column_gets_direct_edges_many_get_blocks():
+    n = 3000
+    cells = {f"A{r}": f"={r}+0" for r in range(1, n + 1)}
+    cells["B1"] = f"=SUM(A1:A{n})"
+    plan = Workbook.from_dict({"S": cells}).graph()
+    assert plan.block_nodes == 0 and plan.edges == n          # one edge per summed cell
+    cells.update({f"C{r}": f"=SUM($A$1:$A${n})/{r}" for r in range(1, 31)})
+    wb = Workbook.from_dict({"S": cells})
+    plan = wb.graph()
+    # 31 readers x 3000 cells would be 93,000 direct edges; blocks: < 2n + a few per reader
+    assert 0 < plan.block_nodes < n and plan.edges < 2 * n + 31 * 24
+    assert _plan_layers(wb) == _longest_path_layers(_precedents(_dict_formulas(cells)))
+    wb.calculate()
+    assert wb["S!C3"] == n * (n + 1) / 2 / 3
+
+
+def test_cycle_through_a_shared_range_and_its_dependents():
+    # A50 reads B1:B3, which read A1:A100 (and so A50): one cycle {A50, B1..B3}; B4..B40
+    # read the range too, so they depend on the cycle without being part of it
+    cells = {f"A{r}": f"={r}" for r in range(1, 101)}
+    cells["A50"] = "=SUM(B1:B3)"
+    cells.update({f"B{r}": f"=SUM($A$1:$A$100)+{r}" for r in range(1, 41)})
+    cells["C1"] = "=A7*2"
+    wb = Workbook.from_dict({"S": cells})
+    plan = wb.graph()
+    assert plan.block_nodes > 0                       # 40 readers of 100 cells: blocks
+    cycle = sorted([(0, 50, 1)] + [(0, r, 2) for r in (1, 2, 3)])
+    assert plan.cycles == [cycle]
+    assert plan.tail[0] == cycle
+    assert sorted(c for comp in plan.tail[1:] for c in comp) == [(0, r, 2) for r in range(4, 41)]
+    layers = _plan_layers(wb)
+    assert layers[("S", 1, 3)] == 1 and layers[("S", 7, 1)] == 0
+    assert ("S", 50, 1) not in layers
+    # every cell that depends on A1 through the cycle, and nothing else (C1 reads A7 only)
+    assert plan.tainted({(0, 1, 1)}) == {(0, 1, 1)} | set(cycle) | {
+        (0, r, 2) for r in range(4, 41)}
+    assert plan.tainted({(0, 7, 1)}) == {(0, 7, 1), (0, 1, 3)} | set(cycle) | {
+        (0, r, 2) for r in range(4, 41)}
+
+
+def test_tainted_follows_a_cycle_back_to_cells_before_it():
+    # B1 <-> C1 is a cycle; a seed at C1 taints B1 (earlier in the cycle) and D1 after it
+    wb = Workbook.from_dict({"S": {"A1": "=1", "B1": "=A1+C1", "C1": "=B1*2", "D1": "=C1",
+                                   "E1": "=A1"}})
+    plan = wb.graph()
+    assert plan.cycles == [[(0, 1, 2), (0, 1, 3)]]
+    assert plan.tainted({(0, 1, 3)}) == {(0, 1, 2), (0, 1, 3), (0, 1, 4)}
+    assert plan.tainted({(0, 1, 1)}) == {(0, 1, c) for c in range(1, 6)}
+    assert plan.tainted({(0, 9, 9)}) == set()          # not a formula cell
