@@ -19,6 +19,8 @@ import contextlib
 import gc
 import os
 import time
+from itertools import repeat
+from operator import is_
 from typing import Iterable
 
 from . import values as V
@@ -265,18 +267,21 @@ class Workbook:
         ev = self.engine
         for s in range(ev.n_local):
             d = ev.cells[s]
-            vals = {}
-            for k in ev.formulas[s]:
-                vals[k] = d.get(k)
-            for k in ev.covered[s]:
-                vals[k] = d.get(k)
+            # dict(zip(keys, map(d.get, keys))): the lookups at C speed (600k formulas: 0.3 s
+            # in a Python loop)
+            fs, cov = ev.formulas[s], ev.covered[s]
+            vals = dict(zip(fs, map(d.get, fs)))
+            if cov:
+                vals.update(zip(cov, map(d.get, cov)))
             spill = getattr(ev, "_spill_extent", {})
             for (ss, r1, c1), (r2, c2) in spill.items():
                 if ss == s:
                     for r in range(r1, r2 + 1):
                         for c in range(c1, c2 + 1):
                             vals[(r, c)] = d.get((r, c))
-            out[ev.sheet_names[s]] = {k: (None if v is PENDING else v) for k, v in vals.items()}
+            if any(map(is_, vals.values(), repeat(PENDING))):
+                vals = {k: (None if v is PENDING else v) for k, v in vals.items()}
+            out[ev.sheet_names[s]] = vals
         return out
 
     def to_frame(self, sheet: str | None = None):

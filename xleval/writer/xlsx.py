@@ -5,8 +5,9 @@ Only the cached values of the target cells change. Sheet parts are patched as a 
 extension lists and every other attribute stay exactly as they were; every other zip entry is
 copied with its original name, order, date and compression method (deflate level 1 for the
 streamed parts). Sheets stream from the input zip member to the output member a few MB of
-whole rows at a time: one `re.sub` patches the cells in the usual form, the general patcher
-the rest (cells to insert, other forms) in the same piece. `xl/calcChain.xml` is
+whole rows at a time: one `re.split` cuts out the cells in the usual form and the target cells
+among them are looked up and rebuilt in bulk (their floats printed in one call), the general
+patcher does the rest (cells to insert, other forms) in the same piece. `xl/calcChain.xml` is
 dropped (with its relationship and content-type override) because the chain may no longer
 match; Excel rebuilds it on open.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import posixpath
@@ -28,8 +30,9 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections import Counter
-from operator import itemgetter
+from bisect import bisect_right
+from itertools import compress, count, repeat
+from operator import is_, is_not, itemgetter
 from typing import Iterator
 
 from ..errors import OutputError
@@ -140,10 +143,10 @@ def _check_value(v, where: str):
     tv = type(v)
     if tv is float or tv is str or tv is bool:
         return v
-    if v is None or isinstance(v, (bool, str, XLError, float)):
+    if v is None or isinstance(v, (bool, str, XLError)):
         return v
-    if isinstance(v, int):
-        return float(v)
+    if isinstance(v, (int, float)):         # int, and float subclasses such as numpy.float64
+        return float(v)                     # (whose repr is not a number: 'np.float64(1.5)')
     kind = getattr(getattr(v, "dtype", None), "kind", None)
     if kind == "b":  # numpy.bool_
         return bool(v)
@@ -523,50 +526,57 @@ def _general_patch(data: bytes, targets: Values, where: str) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 # A cell in the form Excel, openpyxl, XlsxWriter and LibreOffice write: r="A1" first, content
-# [<f>][<v>]. One re.sub over a chunk of rows patches those cells in C-speed scanning with one
-# Python call per cell; target cells in any other form (or absent, to be inserted) are left
-# for the general _Patcher, run on the same chunk afterwards.
+# [<f>][<v>]. One re.split over a chunk of rows cuts out all those cells at C speed; the
+# target cells among them are found, encoded and rebuilt in batches (_fast_patch). Target
+# cells in any other form (or absent, to be inserted) are left for the general _Patcher, run
+# on the same chunk afterwards. Groups: the whole cell, column letters, row number, the other
+# attributes, the <f> element (b"" when absent, None for a self-closing cell).
+# (possessive quantifiers: nothing a quantifier gave up could let the rest match, and not
+# keeping backtracking points makes the scan a fifth faster)
 _FAST_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^>/]*)(?:/>|>'
-    rb"(<f(?:\s[^>/]*)?(?:/>|>[^<]*</f>))?"
-    rb"(?:<v(?:\s[^>/]*)?(?:/>|>[^<]*</v>))?</c>)")
+    rb'(<c r="([A-Z]{1,3}+)([0-9]{1,7}+)"([^>/]*+)(?:/>|>'
+    rb"((?:<f(?:\s[^>/]*+)?(?:/>|>[^<]*+</f>))?+)"
+    rb"(?:<v(?:\s[^>/]*+)?(?:/>|>[^<]*+</v>))?+</c>))")
+_FAST_GROUPS = 6                     # re.split items per cell: the text before it + 5 groups
+_CELL_FMT = b'<c r="%b%b"%b>%b<v>%b</v></c>'
 _ROWS_WITH_R = re.compile(rb'<row r="([0-9]+)"')
 _ANY_CELL = re.compile(rb"<(?:[\w.\-]+:)?c[\s/>]")
 _CHUNK = 1 << 20                     # bytes of sheet XML read (and patched) at a time
 # deflate level of the streamed parts: level 1 compresses 3-4x faster than the default 6 for
 # files about a fifth larger (sheet XML: 4.7 MB -> 1.09 MB instead of 0.87 MB)
 _LEVEL = 1
-_SPOOL = 1 << 26                     # patched sheet data kept in memory before spilling
-_BCOLS: dict[bytes, int] = {}
-_MISSING = object()
+_SPOOL = 1 << 26                     # bytes of patched sheet data kept in memory before spilling
 
 
-def _bcol(letters: bytes) -> int | None:
-    """Column number of upper-case column letters as bytes (None beyond XFD)."""
-    n = _BCOLS.get(letters)
-    if n is None:
-        if not _BCOLS:
-            _BCOLS.update((num_to_col(i).encode("ascii"), i) for i in range(1, MAX_COL + 1))
-            n = _BCOLS.get(letters)
-    return n
+def _column_table() -> dict[bytes, int]:
+    """Upper-case column letters as bytes -> column number, A..XFD (A-Z, AA-ZZ, AAA-...: the
+    names in column order)."""
+    one = [bytes([c]) for c in range(65, 91)]
+    two = [a + b for a in one for b in one]
+    three = [a + b for a in two for b in one]
+    return {name: i for i, name in enumerate((one + two + three)[:MAX_COL], start=1)}
+
+
+_BCOLS: dict[bytes, int] = _column_table()
 
 
 class _NotStreamable(Exception):
     """The sheet part needs the general (whole part) patcher."""
 
 
-def _check_targets(targets: Values, where: str) -> dict[int, int]:
-    """Validate the cell positions; {row: number of targets in it}."""
+def _check_targets(targets: Values, where: str) -> list[int]:
+    """Validate the cell positions; the row of every target, sorted (one entry per target)."""
     keys = list(targets)
     # the usual case checked at C speed: (int, int) keys within the sheet
     if set(map(type, keys)) <= {tuple} and set(map(len, keys)) <= {2}:
         rows = list(map(itemgetter(0), keys))
         cols = list(map(itemgetter(1), keys))
-        if (set(map(type, rows)) <= {int} and set(map(type, cols)) <= {int}
-                and (not keys or (1 <= min(rows) and max(rows) <= MAX_ROW
-                                  and 1 <= min(cols) and max(cols) <= MAX_COL))):
-            return Counter(rows)
-    counts: dict[int, int] = {}
+        if set(map(type, rows)) <= {int} and set(map(type, cols)) <= {int}:
+            rows.sort()
+            if not keys or (1 <= rows[0] and rows[-1] <= MAX_ROW
+                            and 1 <= min(cols) and max(cols) <= MAX_COL):
+                return rows
+    rows = []
     for key in keys:
         try:
             r, c = key
@@ -576,44 +586,138 @@ def _check_targets(targets: Values, where: str) -> dict[int, int]:
             ok = False
         if not ok:
             raise ValueError(f"bad cell position {key!r} in {where}")
-        counts[r] = counts.get(r, 0) + 1
-    return counts
+        rows.append(r)
+    rows.sort()
+    return rows
 
 
-def _fast_sub(left: Values, where: str, patcher: _Patcher):
-    """The re.sub callback of the fast path: patches the target cells it meets (popping
-    them from `left`) and returns every other cell unchanged."""
-    cols = _BCOLS
-    if not cols:
-        _bcol(b"A")
-    pop = left.pop
-    missing = _MISSING
-    payload = patcher._payload
-    t_attr = _T_ATTR.sub
+# the json module's C encoder prints a list of floats with float.__repr__ in one call
+_FLOAT_LIST = json.JSONEncoder(separators=(",", ":"))
 
-    def sub(m: re.Match) -> bytes:
-        letters, rownum, attrs, f = m.groups()
-        v = pop((int(rownum), cols.get(letters)), missing)
-        if v is missing:
-            return m[0]
-        if b"t" in attrs:
-            attrs = t_attr(b"", attrs)
-        if type(v) is float and v - v == 0.0:                     # finite: the hot path
-            if v.is_integer() and -1e16 < v < 1e16:
-                text = b"%d" % v
-            else:                                   # as encode_number: shortest repr, 1E-10
-                text = b"%r" % v
-                if b"e" in text:
-                    text = text.replace(b"e", b"E")
-            return b'<c r="%b%b"%b>%b<v>%b</v></c>' % (letters, rownum, attrs, f or b"", text)
-        v = _check_value(v, f"{where}!{letters.decode()}{rownum.decode()}")
-        t, body = payload(v, b"", f is not None)
-        tattr = b' t="' + t + b'"' if t else b""
-        if f is None and not body:
-            return b'<c r="' + letters + rownum + b'"' + attrs + tattr + b"/>"
-        return (b'<c r="' + letters + rownum + b'"' + attrs + tattr + b">" + (f or b"") + body
-                + b"</c>")
-    return sub
+
+def _float_texts(vals: list[float]) -> list[bytes] | None:
+    """encode_number() of many floats at once, or None when one of them needs the per-value
+    path (NaN, inf, -0.0). The floats are printed in one C call (repr: the shortest
+    round-trip text) and fixed up with C-level replaces instead of a Python call per value:
+    an integral value below 1e16 prints as 'N.0' and loses the '.0'; 'e' becomes 'E'."""
+    s = _FLOAT_LIST.encode(vals)                    # '[1.5,2.0,1e-10]'
+    if "N" in s or "I" in s or "-0.0," in s or "-0.0]" in s:     # NaN, Infinity, -0.0
+        return None
+    s = "," + s[1:-1] + ","
+    s = s.replace(".0,", ",")
+    if "e" in s:
+        s = s.replace("e", "E")
+    return s[1:-1].encode("ascii").split(b",")
+
+
+def _fast_patch(piece: bytes, left: Values, where: str, patcher: _Patcher) -> bytes:
+    """The fast path over a chunk of whole rows: cells in the usual form that are targets get
+    their new value (popped from `left`); every other byte is kept as it is."""
+    parts = _FAST_CELL.split(piece)
+    k = _FAST_GROUPS
+    n = len(parts) // k
+    # every row tag is outside the usual-form cells: check the rows on the text between them
+    # (a few % of the piece) instead of the whole piece
+    gaps = parts[0::k]
+    between = b"".join(gaps) if n else piece
+    if between.count(b"<row") != between.count(b'<row r="') or b":row" in between:
+        raise _NotStreamable                 # rows without r= or with a prefix
+    if not n:
+        return piece
+    cells = parts[1::k]
+    letters, rownums, attrs, fs = parts[2::k], parts[3::k], parts[4::k], parts[5::k]
+    # look every cell up at C speed: a cell that is no target pops as itself
+    got = list(map(left.pop, zip(map(int, rownums), map(_BCOLS.get, letters)), cells))
+    hit = list(map(is_not, got, cells))
+    nhit = hit.count(True)
+    if not nhit:
+        return piece
+    # finite floats (the usual value) are encoded and rebuilt in bulk; a cell that is no
+    # target holds bytes here, so the float mask selects target cells only
+    fmask = list(map(is_, map(type, got), repeat(float)))
+    nf = fmask.count(True)
+    texts = _float_texts(list(compress(got, fmask))) if nf else None
+    if texts is None:                        # NaN, inf or -0.0 among them: one by one
+        nf = 0
+    if nf:
+        if nf == n:                          # every cell of the piece: no selection
+            sel = letters, rownums, attrs, fs
+        else:
+            sel = tuple(list(compress(x, fmask)) for x in (letters, rownums, attrs, fs))
+        la, lf = sel[2], sel[3]
+        if b"t" in b"".join(la):             # a t="..." attribute goes with the old value
+            la = [_T_ATTR.sub(b"", a) if b"t" in a else a for a in la]
+        if None in lf:                       # a self-closing cell: no <f>
+            lf = [f or b"" for f in lf]
+        new = map(_CELL_FMT.__mod__, zip(sel[0], sel[1], la, lf, texts))
+        if nf == n:
+            cells = list(new)
+        else:
+            for i, cell in zip(compress(count(), fmask), new):
+                cells[i] = cell
+    if nf < nhit:                            # strings, booleans, errors, blanks, non-finite
+        for i in compress(count(), hit):
+            if not (nf and fmask[i]):
+                cells[i] = _other_cell(got[i], letters[i], rownums[i], attrs[i], fs[i], where,
+                                       patcher)
+    out = [b""] * (2 * n + 1)
+    out[0::2] = gaps
+    out[1::2] = cells
+    return b"".join(out)
+
+
+def _other_cell(v, letters: bytes, rownum: bytes, attrs: bytes, f: bytes | None, where: str,
+                patcher: _Patcher) -> bytes:
+    """A usual-form target cell rebuilt with a value that is not a finite float."""
+    v = _check_value(v, f"{where}!{letters.decode()}{rownum.decode()}")
+    if b"t" in attrs:
+        attrs = _T_ATTR.sub(b"", attrs)
+    if type(v) is float and v - v == 0.0:
+        return _CELL_FMT % (letters, rownum, attrs, f or b"", encode_number(v).encode("ascii"))
+    t, body = patcher._payload(v, b"", bool(f))
+    tattr = b' t="' + t + b'"' if t else b""
+    if not f and not body:
+        return b'<c r="' + letters + rownum + b'"' + attrs + tattr + b"/>"
+    return (b'<c r="' + letters + rownum + b'"' + attrs + tattr + b">" + (f or b"") + body
+            + b"</c>")
+
+
+class _Spool:
+    """The patched rows of a sheet: a list of pieces (nothing copied) up to `limit` bytes,
+    then a temporary file."""
+
+    def __init__(self, limit: int):
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.file = None
+
+    def write(self, b: bytes) -> None:
+        if self.file is not None:
+            self.file.write(b)
+            return
+        self.pieces.append(b)
+        self.size += len(b)
+        if self.size > self.limit:
+            self.file = tempfile.TemporaryFile()
+            self.file.writelines(self.pieces)
+            self.pieces = []
+
+    def copy_to(self, dst, chunk: int) -> None:
+        if self.file is None:
+            for b in self.pieces:
+                dst.write(b)
+        else:
+            self.file.seek(0)
+            shutil.copyfileobj(self.file, dst, chunk)
+
+    def __enter__(self) -> "_Spool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.pieces = []
 
 
 def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
@@ -625,17 +729,16 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
     Parts the streaming path does not handle (UTF-16, a namespace prefix on sheetData,
     rows without a plain r="N" attribute) go through the general patcher in memory; `src`
     must then be seekable (a zip member or a file)."""
-    counts = _check_targets(targets, where)
-    if not counts:
+    rows = _check_targets(targets, where)
+    if not rows:
         shutil.copyfileobj(src, dst, chunk)
         return
     first = src.read(chunk)
     try:
-        with tempfile.SpooledTemporaryFile(_SPOOL) as spool:
-            head, tail = _stream_rows(first, src, spool, targets, counts, where, chunk)
+        with _Spool(_SPOOL) as spool:
+            head, tail = _stream_rows(first, src, spool, targets, rows, where, chunk)
             dst.write(head)
-            spool.seek(0)
-            shutil.copyfileobj(spool, dst, chunk)
+            spool.copy_to(dst, chunk)
             dst.write(tail)
             while True:
                 b = src.read(chunk)
@@ -647,7 +750,7 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
         dst.write(_general_patch(src.read(), targets, where))
 
 
-def _stream_rows(buf: bytes, src, spool, targets: Values, counts: dict[int, int], where: str,
+def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where: str,
                  chunk: int) -> tuple[bytes, bytes]:
     """Patch the <sheetData> rows into `spool`; (head, tail): the part's bytes before the
     rows (dimension updated) and the bytes read after </sheetData>. Raises _NotStreamable
@@ -667,13 +770,9 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, counts: dict[int, int]
         raise _NotStreamable
     head = buf[:m.end()]
     buf = buf[m.end():]
-    rows_sorted = sorted(counts)
     total = len(targets)
     left = dict(targets)
     p = _Patcher(b"c", worksheet=True)
-    sub = _fast_sub(left, where, p)
-    ri = 0              # rows_sorted[:ri] are the target rows of the pieces done so far
-    due = 0             # number of targets in those rows
     eof = False
     while True:
         ci = buf.find(b"</sheetData>")
@@ -686,16 +785,12 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, counts: dict[int, int]
             n, tail = (k + 6 if k >= 0 else 0), None
         if n:
             piece = buf[:n]
-            if piece.count(b"<row") != piece.count(b'<row r="') or b":row" in piece:
-                raise _NotStreamable         # rows without r= or with a prefix
             if not p.had_cells and _ANY_CELL.search(piece):
                 p.had_cells = True
-            piece = _FAST_CELL.sub(sub, piece)
+            piece = _fast_patch(piece, left, where, p)      # may raise _NotStreamable
             lm = _ROWS_WITH_R.match(piece, max(0, piece.rfind(b'<row r="')))
             last_r = int(lm[1]) if lm is not None else 0
-            while ri < len(rows_sorted) and rows_sorted[ri] <= last_r:
-                due += counts[rows_sorted[ri]]
-                ri += 1
+            due = bisect_right(rows, last_r)   # number of targets in the rows done so far
             if total - len(left) < due:      # target cells the fast path did not patch
                 rest = {key: left.pop(key) for key in [key for key in left if key[0] <= last_r]}
                 piece = b"".join(p.patch(piece, 0, len(piece), b"", _group_rows(rest, where)))
