@@ -208,6 +208,8 @@ def external_values(wb) -> dict | None:
 
 def _books_of_shape(ev, shape, memo: dict) -> set[int]:
     from ..parser.ast import Name, Ref, walk
+    if 0 <= shape.family != shape.id:
+        shape = ev.shapes[shape.family]     # a family's members share their references
     got = memo.get(shape.id)
     if got is not None:
         return got

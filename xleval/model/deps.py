@@ -39,17 +39,19 @@ class ReadIndex:
         spill_refs: dict[int, bool] = {}     # shape id -> reads a spill range `A1#`
         for s in range(engine.n_local):
             for (r, c), shape in engine.cell_shape[s].items():
-                tpl = templates.get(shape.id)
+                # per family: its members differ only in their numbers (same references)
+                fam = shape.family if shape.family >= 0 else shape.id
+                tpl = templates.get(fam)
                 if tpl is None:
-                    tpl = templates[shape.id] = _templates(engine, shape)
+                    base = engine.shapes[fam]
+                    tpl = templates[fam] = _templates(engine, base)
+                    spill_refs[fam] = base.tree is not None and any(
+                        isinstance(n, Postfix) and n.op == "#" for n in walk(base.tree))
                 key = (s, r, c)
                 if shape.info.volatile:
                     self.volatile.add(key)
-                if shape.id not in spill_refs:
-                    spill_refs[shape.id] = shape.tree is not None and any(
-                        isinstance(n, Postfix) and n.op == "#" for n in walk(shape.tree))
                 if (tpl.dynamic or shape.info.dynamic or shape.key.startswith("TABLE|")
-                        or shape.info.functions & _FORMULA_READERS or spill_refs[shape.id]):
+                        or shape.info.functions & _FORMULA_READERS or spill_refs[fam]):
                     self.unbounded.add(key)
                 mine = self.by_cell[key] = []
                 for sheets, ref in tpl.refs:

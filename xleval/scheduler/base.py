@@ -242,9 +242,14 @@ class Run:
         codes = self._main_only
         for sid in sids:
             sh = shapes[sid]
-            # a family's members differ from its template only in their numbers
-            code = codes.get(sh.family) if sh.family != sid else None
-            if code is not None:
+            if sh.family != sid and sh.family >= 0:
+                # a family's members differ from its template only in their numbers: the
+                # template's code (classified first if need be; a member's own tree is
+                # built only on demand, see FamilyShape)
+                code = codes.get(sh.family)
+                if code is None:
+                    self._classify([sh.family])
+                    code = codes[sh.family]
                 codes[sid] = code
                 continue
             info = sh.info
