@@ -673,10 +673,10 @@ def execute(run: Run, policy, executors: dict) -> None:
                 layers = [(k, todo)]
                 if choice == "pool" and not main and run.batch_layers > 1:
                     layers += run.batch_after(k, threshold)
+                batch_to = layers[-1][0]       # done when this block ends, whatever fails
                 try:
                     if len(layers) > 1:
                         not_done = ex.run_batch(layers)
-                        batch_to = layers[-1][0]
                         run.batch_result(layers, not_done)
                         n_batch = sum(n_cells(u) for _, u in layers)
                         policy.observe(choice, predicted,
