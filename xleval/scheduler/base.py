@@ -152,12 +152,18 @@ class Run:
         self.start_method = start_method
         self.stats = RunStats(strategy, workers, start_method)
         self.cycles: list = []
-        # which shapes must stay in the main process: cached on the engine (shape ids are
-        # stable; a shape never changes once made)
+        # which shapes must stay in the main process, per family (its members differ only
+        # in their numbers): cached on the engine (shape ids are stable; a shape never
+        # changes once made)
         got = engine.__dict__.get("_schedule_main_only")
         if got is None:
             got = engine.__dict__["_schedule_main_only"] = {}
-        self._main_only: dict[int, int] = got
+        self._main_only: dict[int, int] = got       # family id -> code (see _classify)
+        fam = engine.__dict__.get("_schedule_family_of")
+        if fam is None or len(fam) != len(engine.shapes):
+            fam = engine.__dict__["_schedule_family_of"] = [
+                sh.family if sh.family >= 0 else sh.id for sh in engine.shapes]
+        self._family_of: list[int] = fam            # shape id -> family id
         self._names: list[str] | None = None
         self._deltas: dict[int, bytes] = {}
         self.layer = -1               # layers <= this one are complete in the main process
@@ -218,40 +224,32 @@ class Run:
     # which work may leave the main process
     # ---------------------------------------------------------------------------------
     def main_only(self, unit: WorkUnit) -> bool:
-        code = self._main_only.get(unit.shape)
+        fid = self._family_of[unit.shape]
+        code = self._main_only.get(fid)
         if code is None:
-            code = self._main_only[unit.shape] = self._shape_code(unit.shape)
+            self._classify([fid])
+            code = self._main_only[fid]
+        return self._code_keeps(code, unit)
+
+    def _code_keeps(self, code: int, unit: WorkUnit) -> bool:
         if code == 2:              # an array formula: a dynamic array may spill anywhere
             f = self.engine.formulas[unit.sheet]
             return any(f[rc].dynamic for rc in unit.cells)
         return code == 1
 
-    def _shape_code(self, sid: int) -> int:
-        """1: main process only; 2: array formula (per cell: dynamic arrays are main only);
-        0: may go to a worker."""
-        self._classify([sid])
-        return self._main_only[sid]
-
-    def _classify(self, sids) -> None:
-        """Fill the codes of shapes `sids` (one tight loop: heterogeneous workbooks have a
-        shape per cell). A shape stays in the main process when it calls a volatile or a
+    def _classify(self, fids) -> None:
+        """Fill the codes of families `fids` (a shape outside families is its own): 1, main
+        process only; 2, array formula (per cell: dynamic arrays are main only); 0, may go
+        to a worker. A shape stays in the main process when it calls a volatile or a
         dynamic-reference function (INDIRECT, OFFSET, Python functions...), is a data table,
         or (beyond what the compiler flags) has a range operator with a computed end
-        (A1:INDEX(..)) or a spill reference (A1#), also inside defined names."""
+        (A1:INDEX(..)) or a spill reference (A1#), also inside defined names. The family's
+        template answers for its members (whose own trees are built only on demand, see
+        FamilyShape)."""
         shapes = self.engine.shapes
         codes = self._main_only
-        for sid in sids:
-            sh = shapes[sid]
-            if sh.family != sid and sh.family >= 0:
-                # a family's members differ from its template only in their numbers: the
-                # template's code (classified first if need be; a member's own tree is
-                # built only on demand, see FamilyShape)
-                code = codes.get(sh.family)
-                if code is None:
-                    self._classify([sh.family])
-                    code = codes[sh.family]
-                codes[sid] = code
-                continue
+        for fid in fids:
+            sh = shapes[fid]
             info = sh.info
             if info.dynamic or info.volatile or sh.key.startswith("TABLE|"):
                 code = 1
@@ -263,7 +261,7 @@ class Run:
                     self._dynamic_tree(sh) else 0
             if code == 0 and sh.array:
                 code = 2
-            codes[sid] = code
+            codes[fid] = code
 
     def _dynamic_tree(self, shape) -> bool:
         from ..graph.build import _templates
@@ -287,19 +285,17 @@ class Run:
     def split(self, layer):
         """(units that may go to workers, units that stay in the main process)."""
         codes = self._main_only
-        get = codes.get
-        flags = [get(u.shape) for u in layer]
+        fam = self._family_of
+        fids = [fam[u.shape] for u in layer]
+        flags = list(map(codes.get, fids))
         if None in flags:
-            self._classify([u.shape for u in layer if u.shape not in codes])
-            flags = [get(u.shape) for u in layer]
+            self._classify({f for f, c in zip(fids, flags) if c is None})
+            flags = list(map(codes.get, fids))
         if not any(flags):            # the usual case: every unit may leave
             return list(layer), []
         par, main = [], []
-        for u in layer:
-            code = codes.get(u.shape)
-            if code == 0:
-                par.append(u)
-            elif self.main_only(u):
+        for u, code in zip(layer, flags):
+            if code and self._code_keeps(code, u):
                 main.append(u)
             else:
                 par.append(u)
