@@ -615,7 +615,8 @@ def render(data: dict) -> str:
          f"* load average (1/5/15 min) at start: {' / '.join(map(str, meta['load_start'] or []))}; "
          f"at end: {' / '.join(map(str, meta['load_end'] or []))}. "
          + meta.get("note", ""),
-         f"* each engine runs in a fresh process: import + load + full recalculation + write "
+         "* each engine runs in a fresh process (xleval byte-compiled first, as a wheel "
+         "install is): import + load + full recalculation + write "
          f"the .xlsx with values; wall time, best of {meta['repeat']}; peak RSS is the "
          "process's `ru_maxrss`, taken by a small launcher (floor ~10 MB; xleval: its "
          "largest single process). xleval runs `xleval calc IN "
@@ -758,6 +759,11 @@ def main(argv: list[str] | None = None) -> int:
     missing = [e for e in engines if not available(e)]
     if missing:
         print(f"not installed, skipped: {', '.join(missing)}")
+    # byte-compile xleval first, as installing a wheel does (the peers are installed
+    # wheels): an editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile
+    # every module again in every timed run
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "xleval")],
+                   check=False, stdout=subprocess.DEVNULL)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="xleval-peers-") as tmp:
         for n in sizes:
