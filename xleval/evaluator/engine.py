@@ -44,7 +44,7 @@ class NeedCell(Exception):
         self.key = key
 
 
-@dataclass
+@dataclass(slots=True)
 class Shape:
     """One compiled formula shape (shared by every cell with the same R1C1 form)."""
     id: int
@@ -69,22 +69,22 @@ class FamilyShape(Shape):
     template's with these numbers) is built only if something asks for it (the vector
     path, checks), as most members are evaluated and never inspected."""
 
-    _build = None                  # numbers -> tree (the family's template builder)
+    __slots__ = ("_tree", "_build")   # _build: numbers -> tree (the family's builder)
 
     @property
     def tree(self) -> Node | None:
-        t = self.__dict__.get("_tree")
+        t = self._tree
         if t is None:
             try:
                 t = self._build(list(self.k))
             except RecursionError:         # as deep as the template, which parsed: unlikely
                 return None
-            self.__dict__["_tree"] = t
+            self._tree = t
         return t
 
     @tree.setter
     def tree(self, value) -> None:
-        self.__dict__["_tree"] = value
+        self._tree = value
 
 
 @dataclass
