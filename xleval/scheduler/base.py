@@ -19,6 +19,8 @@ import pickle
 import time
 from array import array
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 
 from ..evaluator.engine import PENDING
 from ..graph.build import WorkUnit
@@ -391,26 +393,25 @@ class Run:
         same number of cells, in order. Consecutive units of one sheet are merged into one
         chunk (shape id -1: several shapes; the worker looks each cell's shape up itself)
         and a chunk is split where a task ends."""
-        # runs of consecutive units on one sheet, flattened (units are never modified)
-        segs: list[list] = []            # [sheet, cells, shape id or -1, owned]
-        for u in units:
-            if segs and segs[-1][0] == u.sheet:
-                seg = segs[-1]
-                if not seg[3]:
-                    seg[1] = list(seg[1])
-                    seg[3] = True
-                seg[1].extend(u.cells)
-                if seg[2] != u.shape:
-                    seg[2] = -1
-            else:
-                segs.append([u.sheet, u.cells, u.shape, False])
+        # runs of consecutive units on one sheet, flattened (units are never modified);
+        # a layer of hand-typed formulas has a unit per cell: one comprehension per run
+        segs: list[tuple] = []            # (sheet, cells, shape id or -1)
+        for sheet, run in groupby(units, key=attrgetter("sheet")):
+            run = list(run)
+            sid = run[0].shape
+            if len(run) == 1:
+                segs.append((sheet, run[0].cells, sid))
+                continue
+            if any([u.shape != sid for u in run]):
+                sid = -1
+            segs.append((sheet, [c for u in run for c in u.cells], sid))
         if total is None:
             total = sum([len(seg[1]) for seg in segs])
         n_tasks = max(1, min(n_tasks, total))
         bounds = [round(total * (t + 1) / n_tasks) for t in range(n_tasks)]
         tasks: list[list] = [[] for _ in range(n_tasks)]
         t = pos = 0
-        for sheet, cells, sid, _ in segs:
+        for sheet, cells, sid in segs:
             i, size = 0, len(cells)
             while i < size:
                 while pos >= bounds[t]:

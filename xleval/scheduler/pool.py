@@ -148,16 +148,20 @@ class PoolExecutor:
     def run_layer(self, k: int, units, n_tasks: int | None = None) -> list:
         """Evaluate `units` of layer k on the workers; returns the cells not done."""
         run = self.run
-        if not self.workers:
-            self.start(k)
         t0 = time.perf_counter()
-        W = len(self.workers)
+        W = len(self.workers) or run.workers
         n = n_cells(units)
         if n_tasks is None:
             n_tasks = W * TASKS_PER_WORKER
         n_tasks = max(1, min(n_tasks, max(1, math.ceil(n / MIN_TASK_CELLS))))
         per = max(1, math.ceil(n_tasks / W))
+        # tasks first: under fork, the main process's writes to pages it shares with
+        # running workers copy them
         tasks = run.make_tasks(units, per * W, n)
+        if not self.workers:
+            t1 = time.perf_counter()
+            self.start(k)
+            t0 += time.perf_counter() - t1        # start() counts its own time
         # contiguous blocks: tasks i*per .. i*per+per-1 belong to worker i (affinity)
         for w in self.workers:
             w.queue = tasks[w.index * per:(w.index + 1) * per]
@@ -175,14 +179,17 @@ class PoolExecutor:
         batching when many cells come back. Returns the cells not done."""
         run = self.run
         k0 = layers[0][0]
-        if not self.workers:
-            self.start(k0)
         t0 = time.perf_counter()
-        W = len(self.workers)
+        W = len(self.workers) or run.workers
+        # tasks before the workers start (see run_layer)
+        per_layer = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
+        if not self.workers:
+            t1 = time.perf_counter()
+            self.start(k0)
+            t0 += time.perf_counter() - t1        # start() counts its own time
         for w in self.workers:
             w.queue = []
-        for _k, units in layers:
-            tasks = run.make_tasks(units, W, n_cells(units))
+        for tasks in per_layer:
             for w, task in zip(self.workers, tasks):
                 w.queue.append(task)
             run.stats.tasks += len(tasks)
