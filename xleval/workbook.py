@@ -79,11 +79,12 @@ class Workbook:
     def report(self) -> RunReport:
         return self.engine.report
 
-    def graph(self) -> Plan:
-        """The dependency graph's evaluation plan (built once, reused)."""
+    def graph(self, workers: int = 1) -> Plan:
+        """The dependency graph's evaluation plan (built once, reused). `workers` > 1 lets
+        preparing the formulas use that many processes (see Engine.prepare)."""
         if self.plan is None:
             with _no_gc():
-                self.engine.prepare()
+                self.engine.prepare(workers)
                 t0 = time.perf_counter()
                 self.plan = build_plan(self.engine)
                 self.engine.report.timings["graph"] = time.perf_counter() - t0
@@ -103,7 +104,11 @@ class Workbook:
         `load` (see xleval.links)."""
         from .links import prepare as prepare_links
         prepare_links(self, links, links_dir, link_timeout)
-        plan = self.graph()
+        if strategy == "serial":
+            plan = self.graph()
+        else:
+            from .scheduler.base import default_workers
+            plan = self.graph(workers or default_workers())
         ev = self.engine
         t0 = time.perf_counter()
         from .functions.custom import run_with_io

@@ -35,6 +35,7 @@ class _Pending:
 
 
 PENDING = _Pending()
+_NO_KEY = object()        # _make_shape: no skeleton key computed ahead
 
 
 class NeedCell(Exception):
@@ -447,19 +448,23 @@ class Engine:
     # ------------------------------------------------------------------------------------
     # preparing: one compiled shape per distinct R1C1 form
     # ------------------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def prepare(self, workers: int = 1) -> None:
+        """Give every formula cell its shape (one parse and compile per distinct form).
+        `workers` > 1: the shape keys of many distinct texts are computed by forked
+        processes first (parser/parallel.py)."""
         if self._prepared:
             return
         t0 = time.perf_counter()
         by_text: dict = {}
         rep = self.report
+        keys = self._parallel_keys(workers) if workers > 1 else {}
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
             for (r, c), fc in self.formulas[s].items():
                 tk = (s, fc.text, fc.origin, fc.kind)
                 shape = by_text.get(tk)
                 if shape is None:
-                    shape = self._make_shape(s, fc)
+                    shape = self._make_shape(s, fc, keys.get(id(fc), _NO_KEY))
                     by_text[tk] = shape
                 shapes[(r, c)] = shape
                 self.mark_covered(s, r, c, fc)
@@ -488,14 +493,32 @@ class Engine:
         self.extent[s][0] = max(self.extent[s][0], r2)
         self.extent[s][1] = max(self.extent[s][1], c2)
 
-    def _make_shape(self, s: int, fc: FormulaCell) -> Shape:
+    def _parallel_keys(self, workers: int) -> dict:
+        """id(FormulaCell) -> skeleton_key of its text, for the distinct formulas (a shared
+        formula's cells share one FormulaCell), computed by `workers` processes when there
+        are enough of them (else an empty dict: _make_shape computes its own)."""
+        from ..parser.parallel import PARALLEL_MIN, skeleton_keys
+        seen: dict[int, FormulaCell] = {}
+        for s in range(self.n_local):
+            for fc in self.formulas[s].values():
+                if fc.kind != "dataTable":
+                    seen[id(fc)] = fc
+        if len(seen) < PARALLEL_MIN:
+            return {}
+        fcs = list(seen.values())
+        got = skeleton_keys([(fc.text, fc.origin) for fc in fcs], workers)
+        return dict(zip(seen, got))
+
+    def _make_shape(self, s: int, fc: FormulaCell, skel=_NO_KEY) -> Shape:
         is_array = fc.kind in ("array", "dataTable")
         if fc.kind == "dataTable":
             key = f"TABLE|{fc.origin}"
             return self._new_shape(key, s, is_array, None, fc, "data table")
         # one regex pass gives both keys: the fast shape key (copied formulas: found in
-        # one lookup) and the skeleton (formulas that differ only in their numbers)
-        skel = skeleton_key(fc.text, fc.origin)
+        # one lookup) and the skeleton (formulas that differ only in their numbers);
+        # computed ahead by worker processes for many distinct texts (_parallel_keys)
+        if skel is _NO_KEY:
+            skel = skeleton_key(fc.text, fc.origin)
         fast = skel[2] if skel is not None else fast_shape_key(fc.text, fc.origin)
         if fast is not None:
             shape = self._shape_by_key.get((s, is_array, fast))
