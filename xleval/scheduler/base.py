@@ -678,7 +678,7 @@ def execute(run: Run, policy, executors: dict) -> None:
                         n_batch = sum(n_cells(u) for _, u in layers)
                         policy.observe(choice, predicted,
                                        (time.perf_counter() - t0) * n_cells(todo) / n_batch)
-                        for j, units in layers[1:]:
+                        for j, _units in layers[1:]:
                             stats.choose(j, sizes[j], choice, None, keep=False)
                     else:
                         not_done = (ex.run_layer(k, todo, ntasks) if ntasks else
