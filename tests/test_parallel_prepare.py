@@ -1,13 +1,14 @@
-"""Preparing formulas with forked processes (parser/parallel.py) gives what preparing them
-in one process gives."""
+"""Preparing formulas with forked processes (scheduler/prepare.py) gives what preparing
+them in one process gives."""
 import multiprocessing as mp
 import os
+from functools import partial
 
 import pytest
 
 import xleval
-from xleval.parser import parallel
 from xleval.parser.parser import skeleton_key
+from xleval.scheduler import prepare as parallel
 
 pytestmark = pytest.mark.skipif("fork" not in mp.get_all_start_methods(),
                                 reason="parallel preparing needs fork")
@@ -37,8 +38,8 @@ def test_prepare_with_workers_makes_the_same_shapes_and_values(monkeypatch):
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 10)
     one = xleval.Workbook.from_dict({"S": _hand_typed()})
     two = xleval.Workbook.from_dict({"S": _hand_typed()})
-    one.engine.prepare(1)
-    two.engine.prepare(2)
+    one.engine.prepare()
+    two.engine.prepare(partial(parallel.skeleton_keys, workers=2))
     assert [(sh.key, sh.family, sh.k) for sh in one.engine.shapes] == \
         [(sh.key, sh.family, sh.k) for sh in two.engine.shapes]
     one.calculate(strategy="serial")
@@ -55,8 +56,8 @@ os.register_at_fork(before=lambda: _FORKS.append(1))
 def test_few_texts_stay_in_this_process(monkeypatch):
     items = [(f"A{r}+{r}", (r, 2)) for r in range(1, 50)]
     n = len(_FORKS)
-    assert parallel.skeleton_keys(items, 2) == [skeleton_key(t, o) for t, o in items]
-    assert len(_FORKS) == n                      # below PARALLEL_MIN: no process started
+    assert parallel.skeleton_keys(items, 2) is None     # below PARALLEL_MIN: declined
+    assert len(_FORKS) == n                             # and no process started
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 10)
     assert parallel.skeleton_keys(items, 2) == [skeleton_key(t, o) for t, o in items]
-    assert len(_FORKS) == n + 2                  # two workers forked
+    assert len(_FORKS) == n + 2                         # two workers forked

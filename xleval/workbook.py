@@ -81,10 +81,16 @@ class Workbook:
 
     def graph(self, workers: int = 1) -> Plan:
         """The dependency graph's evaluation plan (built once, reused). `workers` > 1 lets
-        preparing the formulas use that many processes (see Engine.prepare)."""
+        preparing the formulas use that many processes (scheduler/prepare.py)."""
         if self.plan is None:
+            keys = None
+            if workers > 1:
+                from functools import partial
+
+                from .scheduler.prepare import skeleton_keys
+                keys = partial(skeleton_keys, workers=workers)
             with _no_gc():
-                self.engine.prepare(workers)
+                self.engine.prepare(keys)
                 t0 = time.perf_counter()
                 self.plan = build_plan(self.engine)
                 self.engine.report.timings["graph"] = time.perf_counter() - t0

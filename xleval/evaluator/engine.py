@@ -448,16 +448,16 @@ class Engine:
     # ------------------------------------------------------------------------------------
     # preparing: one compiled shape per distinct R1C1 form
     # ------------------------------------------------------------------------------------
-    def prepare(self, workers: int = 1) -> None:
+    def prepare(self, keys=None) -> None:
         """Give every formula cell its shape (one parse and compile per distinct form).
-        `workers` > 1: the shape keys of many distinct texts are computed by forked
-        processes first (parser/parallel.py)."""
+        `keys`: a function computing `skeleton_key` for a list of (text, origin), e.g. by
+        several processes (scheduler/prepare.py), or returning None to leave it here."""
         if self._prepared:
             return
         t0 = time.perf_counter()
         by_text: dict = {}
         rep = self.report
-        keys = self._parallel_keys(workers) if workers > 1 else {}
+        keys = self._keys_ahead(keys) if keys is not None else {}
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
             for (r, c), fc in self.formulas[s].items():
@@ -493,21 +493,17 @@ class Engine:
         self.extent[s][0] = max(self.extent[s][0], r2)
         self.extent[s][1] = max(self.extent[s][1], c2)
 
-    def _parallel_keys(self, workers: int) -> dict:
-        """id(FormulaCell) -> skeleton_key of its text, for the distinct formulas (a shared
-        formula's cells share one FormulaCell), computed by `workers` processes when there
-        are enough of them (else an empty dict: _make_shape computes its own)."""
-        from ..parser.parallel import PARALLEL_MIN, skeleton_keys
+    def _keys_ahead(self, keys) -> dict:
+        """id(FormulaCell) -> skeleton_key of its text for the distinct formulas (a shared
+        formula's cells share one FormulaCell), by `keys`; empty when it declines
+        (_make_shape then computes its own)."""
         seen: dict[int, FormulaCell] = {}
         for s in range(self.n_local):
             for fc in self.formulas[s].values():
                 if fc.kind != "dataTable":
                     seen[id(fc)] = fc
-        if len(seen) < PARALLEL_MIN:
-            return {}
-        fcs = list(seen.values())
-        got = skeleton_keys([(fc.text, fc.origin) for fc in fcs], workers)
-        return dict(zip(seen, got))
+        got = keys([(fc.text, fc.origin) for fc in seen.values()])
+        return {} if got is None else dict(zip(seen, got))
 
     def _make_shape(self, s: int, fc: FormulaCell, skel=_NO_KEY) -> Shape:
         is_array = fc.kind in ("array", "dataTable")
