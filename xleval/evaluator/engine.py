@@ -512,7 +512,7 @@ class Engine:
             return self._new_shape(key, s, is_array, None, fc, "data table")
         # one regex pass gives both keys: the fast shape key (copied formulas: found in
         # one lookup) and the skeleton (formulas that differ only in their numbers);
-        # computed ahead by worker processes for many distinct texts (_parallel_keys)
+        # computed ahead by worker processes for many distinct texts (_keys_ahead)
         if skel is _NO_KEY:
             skel = skeleton_key(fc.text, fc.origin)
         fast = skel[2] if skel is not None else fast_shape_key(fc.text, fc.origin)

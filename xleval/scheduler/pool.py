@@ -158,10 +158,7 @@ class PoolExecutor:
         # tasks first: under fork, the main process's writes to pages it shares with
         # running workers copy them
         tasks = run.make_tasks(units, per * W, n)
-        if not self.workers:
-            t1 = time.perf_counter()
-            self.start(k)
-            t0 += time.perf_counter() - t1        # start() counts its own time
+        t0 = self._started(k, t0)
         # contiguous blocks: tasks i*per .. i*per+per-1 belong to worker i (affinity)
         for w in self.workers:
             w.queue = tasks[w.index * per:(w.index + 1) * per]
@@ -183,10 +180,7 @@ class PoolExecutor:
         W = len(self.workers) or run.workers
         # tasks before the workers start (see run_layer)
         per_layer = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
-        if not self.workers:
-            t1 = time.perf_counter()
-            self.start(k0)
-            t0 += time.perf_counter() - t1        # start() counts its own time
+        t0 = self._started(k0, t0)
         for w in self.workers:
             w.queue = []
         for tasks in per_layer:
@@ -196,6 +190,15 @@ class PoolExecutor:
         # every task is sent as layer k0's: a worker holds the layers before k0 (it gets
         # their deltas with its first task), and only part of the batch's own layers
         return self._drive(k0, t0, steal=False)
+
+    def _started(self, k: int, t0: float) -> float:
+        """Start the workers if they are not running; returns `t0` moved past the start
+        (start() counts its own time, the caller's dispatch time must not count it too)."""
+        if not self.workers:
+            t1 = time.perf_counter()
+            self.start(k)
+            t0 += time.perf_counter() - t1
+        return t0
 
     def _drive(self, k: int, t0: float, *, steal: bool) -> list:
         """Send the workers their queued tasks, one at a time each, and store the answers;
