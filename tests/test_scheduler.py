@@ -603,8 +603,7 @@ def test_layers_whose_rows_stay_with_their_worker_run_in_one_batch(method,
     cells, want = _columns()
     wb = xleval.Workbook.from_dict({"S": cells})
     stats = _run(wb, "pool", method)
-    # four formula layers in batches (of 2 layers, then up to 4): one task per worker per
-    # layer, nothing handed back
+    # four formula layers in one batch: one task per worker per layer, nothing handed back
     assert stats.batched == 4 and stats.handed_back == 0 and stats.tasks == 8
     values = wb.engine.cells[0]
     for key, v in want.items():
@@ -614,12 +613,14 @@ def test_layers_whose_rows_stay_with_their_worker_run_in_one_batch(method,
 
 def test_batches_stop_when_rows_move_to_another_worker(dispatch_everything):
     # column C also reads column B upside down: each worker's block of C needs the other
-    # worker's block of B, so the first batch hands those cells back to the main process
+    # worker's block of B, so the batch hands those cells back to the main process
     cells, want = _columns(mirror_at=3)
     wb = xleval.Workbook.from_dict({"S": cells})
     stats = _run(wb, "pool", "fork")
     assert stats.handed_back >= 300          # most of column C (400 cells)
-    assert stats.batched == 2                # the first batch (B, C); no batch after it
+    # the batch took B, C and D (prepared when the first worker started on C); it ends
+    # when that worker is done with C, and E runs alone
+    assert stats.batched == 3
     assert wb.formula_values() == _serial_values(
         lambda: xleval.Workbook.from_dict({"S": cells}))[0]
     values = wb.engine.cells[0]

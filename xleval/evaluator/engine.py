@@ -631,10 +631,11 @@ class Engine:
             raise
         except RecursionError:
             v = V.NUM
-        fc = self.formulas[s][(r, c)]
-        if shape.array and fc.ref is not None:
-            self._store_array(s, r, c, fc, v, cx)
-            return
+        if shape.array:
+            fc = self.formulas[s][(r, c)]
+            if fc.ref is not None:
+                self._store_array(s, r, c, fc, v, cx)
+                return
         self.cells[s][(r, c)] = self.finish_value(v, cx)
 
     def finish_value(self, v, cx):

@@ -175,10 +175,9 @@ class Run:
                       sum([len(u.cells) for u in layer]) for layer in plan.layers]
         self._files: list[str] = []
         self._payload_path: str | None = None
-        # pool: consecutive layers in batches (run_batch) of at most this many layers: 2 at
-        # first, doubled after each batch that handed back next to nothing (up to
-        # BATCH_LAYERS), 0 after one that did not
-        self.batch_layers = 2
+        # pool: consecutive layers in batches (run_batch) of at most this many layers; 0
+        # after a batch that handed back too many cells
+        self.batch_layers = BATCH_LAYERS
 
     @property
     def has_arrays(self) -> bool:
@@ -337,47 +336,35 @@ class Run:
     # ---------------------------------------------------------------------------------
     # batches of layers without a barrier (pool, see PoolExecutor.run_batch)
     # ---------------------------------------------------------------------------------
-    def batch_after(self, k: int, threshold: float) -> list:
-        """The layers after k that may join layer k's batch: each large (at least
-        `threshold` cells, so every worker gets a block), wholly for the workers, with
-        nothing for the vector path (which runs here, on complete earlier layers) and no
-        array formulas; at most `batch_layers` layers and BATCH_CELLS cells in all, which
-        bounds what a batch whose rows do not stay with their worker costs the main
-        process."""
+    def batch_next(self, j: int, threshold: float, total: int) -> list | None:
+        """Layer j's units if it may join a batch of layers holding `total` cells so far:
+        large (at least `threshold` cells, so every worker gets a block), wholly for the
+        workers, with nothing for the vector path (which runs here, on complete earlier
+        layers) and no array formulas, within BATCH_CELLS cells in all. Else None."""
         from ..evaluator.vector import ENABLED, MIN_CELLS, program_for
-        if self.has_arrays:
-            return []
-        ev = self.engine
-        shapes = ev.shapes
-        layers = self.plan.layers
-        out: list = []
-        total = self.sizes[k]
-        j = k + 1
-        while j < len(layers) and len(out) + 1 < self.batch_layers:
-            n = self.sizes[j]
-            if n < threshold or n < 2 * self.workers or total + n > BATCH_CELLS:
-                break
-            par, main = self.split(layers[j])
-            if main or ENABLED and any(len(u.cells) >= MIN_CELLS and
-                                       program_for(ev, shapes[u.shape]) is not None
-                                       for u in par):
-                break
-            out.append((j, par))
-            total += n
-            j += 1
-        return out
+        if self.has_arrays or j >= len(self.plan.layers):
+            return None
+        n = self.sizes[j]
+        if n < threshold or n < 2 * self.workers or total + n > BATCH_CELLS:
+            return None
+        par, main = self.split(self.plan.layers[j])
+        if main:
+            return None
+        if ENABLED and n > len(par):          # (one cell per unit: nothing to vectorize)
+            ev = self.engine
+            shapes = ev.shapes
+            if any(len(u.cells) >= MIN_CELLS and program_for(ev, shapes[u.shape]) is not None
+                   for u in par):
+                return None
+        return par
 
-    def batch_result(self, layers: list, not_done: list) -> None:
-        """Give up batching for this run when a batch handed back more than a few cells
-        (its rows did not stay with their worker, and the main process computed them);
-        else allow longer batches."""
-        n = sum(n_cells(units) for _, units in layers)
+    def batch_result(self, layers: list, not_done: list, gave_up: bool) -> None:
+        """Count a batch; give up batching for this run when one handed back too many cells
+        (its rows did not stay with their worker, and the main process computed them)."""
         self.stats.batched += len(layers)
         self.stats.handed_back += len(not_done)
-        if len(not_done) > BATCH_GIVE_UP * n:
+        if gave_up:
             self.batch_layers = 0
-        else:
-            self.batch_layers = min(BATCH_LAYERS, 2 * self.batch_layers)
 
     def compute_units(self, units) -> int:
         # through the vector fast path first (evaluator/vector.py), as the serial strategy
@@ -581,7 +568,8 @@ class Run:
 MAX_FAILURES = 3
 BATCH_LAYERS = 16         # at most this many layers in a batch without barriers ...
 BATCH_CELLS = 400_000     # ... and this many cells
-BATCH_GIVE_UP = 0.02      # stop batching after a batch handing back more than 2% of its cells
+BATCH_GIVE_UP = 0.02      # a batch takes no further layer once more than 2% of the cells
+#                           answered so far came back not done; no batches after it
 
 
 class FixedPolicy:
@@ -663,18 +651,21 @@ def execute(run: Run, policy, executors: dict) -> None:
             # (a cell the main process already computed, pulled ahead by a dynamic reference,
             # is evaluated again by its worker: same value, no harm)
             not_done: list = []
-            batch_to = k
+            layers = [(k, todo)]      # the layers sent out (a batch may grow this list)
             if todo:
                 ex = executors[choice]
                 t0 = time.perf_counter()
-                layers = [(k, todo)]
+                nxt = None
                 if choice == "pool" and not main and run.batch_layers > 1:
-                    layers += run.batch_after(k, threshold)
-                batch_to = layers[-1][0]       # done when this block ends, whatever fails
+                    t1 = time.perf_counter()
+                    nxt = run.batch_next(k + 1, threshold, n_cells(todo))
+                    stats.dispatch += time.perf_counter() - t1
                 try:
-                    if len(layers) > 1:
-                        not_done = ex.run_batch(layers)
-                        run.batch_result(layers, not_done)
+                    if nxt:
+                        layers.append((k + 1, nxt))
+                        not_done, gave_up = ex.run_batch(
+                            layers, lambda j, total: run.batch_next(j, threshold, total))
+                        run.batch_result(layers, not_done, gave_up)
                         n_batch = sum(n_cells(u) for _, u in layers)
                         policy.observe(choice, predicted,
                                        (time.perf_counter() - t0) * n_cells(todo) / n_batch)
@@ -698,9 +689,10 @@ def execute(run: Run, policy, executors: dict) -> None:
                         engine.report.warnings.append(
                             f"parallel evaluation stopped after {run.failures} worker failures; "
                             "the remaining layers were evaluated in-process")
-                    # what the workers did not deliver
+                    # what the workers did not deliver (every layer the batch had taken)
                     from ..evaluator.vector import layer_order
                     run.compute(layer_order(engine, [units for _, units in layers]))
+            batch_to = layers[-1][0]
             if not_done:
                 run.compute(not_done)
             if main:

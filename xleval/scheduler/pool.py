@@ -162,34 +162,86 @@ class PoolExecutor:
         # contiguous blocks: tasks i*per .. i*per+per-1 belong to worker i (affinity)
         for w in self.workers:
             w.queue = tasks[w.index * per:(w.index + 1) * per]
+            w.queue.reverse()                      # pop() takes the first
         run.stats.tasks += len(tasks)
-        return self._drive(k, t0, steal=True)
+        return self._drive(k, t0, lambda w: self._next(w, k))
 
-    def run_batch(self, layers: list) -> list:
+    def run_batch(self, layers: list, more) -> tuple[list, bool]:
         """Evaluate consecutive layers `[(k, units), ...]` in one go, with no barrier
         between them: worker i gets block i of every layer, in layer order, and goes on to
         its next block as soon as it is done with one. Its cells read values of earlier
         layers of the batch; those it computed itself it has, those of another worker's
         block it finds pending and hands back not done (NeedCell), for the main process
         to compute. That costs little when rows stay with their worker from layer to layer
-        (columns reading their own row), which the caller checks on the result: it stops
-        batching when many cells come back. Returns the cells not done."""
+        (columns reading their own row).
+
+        The batch grows while it runs: when the first worker starts on the last layer the
+        batch has, `more(j, cells so far)` gives the next layer's units (None: the batch
+        ends), appended to `layers`; unless more than BATCH_GIVE_UP of the cells answered so
+        far came back not done, which ends the batch (and batching, see Run.batch_result),
+        so a batch whose rows move costs a layer or two, not all of it. Preparing a layer
+        while the workers run costs less than a barrier in which they wait. Returns (the
+        cells not done, whether it gave up)."""
+        from .base import BATCH_GIVE_UP
         run = self.run
         k0 = layers[0][0]
         t0 = time.perf_counter()
         W = len(self.workers) or run.workers
-        # tasks before the workers start (see run_layer)
-        per_layer = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
+        # tasks before the workers start (see run_layer); blocks[i]: one task per worker
+        blocks = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
+        total = sum(n_cells(units) for _k, units in layers)
         t0 = self._started(k0, t0)
-        for w in self.workers:
-            w.queue = []
-        for tasks in per_layer:
-            for w, task in zip(self.workers, tasks):
-                w.queue.append(task)
-            run.stats.tasks += len(tasks)
-        # every task is sent as layer k0's: a worker holds the layers before k0 (it gets
-        # their deltas with its first task), and only part of the batch's own layers
-        return self._drive(k0, t0, steal=False)
+        pos = {w.index: 0 for w in self.workers}       # each worker's next layer
+        state = {"answered": 0, "handed": 0, "end": False, "gave_up": False}
+
+        def grow() -> None:
+            """Add the next layer to the batch, or end the batch."""
+            nonlocal total
+            if state["end"]:
+                return
+            if state["handed"] > BATCH_GIVE_UP * max(1, state["answered"]):
+                state["end"] = state["gave_up"] = True
+                return
+            if len(blocks) >= run.batch_layers:
+                state["end"] = True
+                return
+            t1 = time.perf_counter()
+            units = more(k0 + len(blocks), total)
+            if units:
+                n = n_cells(units)
+                total += n
+                layers.append((k0 + len(blocks), units))
+                blocks.append(run.make_tasks(units, W, n))
+            else:
+                state["end"] = True
+            run.stats.dispatch += time.perf_counter() - t1
+
+        def feed(w) -> None:
+            w.busy = None
+            while True:
+                i = pos[w.index]
+                if i >= len(blocks):
+                    grow()
+                    if i >= len(blocks):
+                        return
+                pos[w.index] = i + 1
+                if w.index < len(blocks[i]):
+                    task = blocks[i][w.index]
+                    w.busy = task
+                    run.stats.tasks += 1
+                    # sent as layer k0's: a worker holds the layers before k0 (their deltas
+                    # come with its first task) and only part of the batch's own layers
+                    self._send_task(w, k0, task)
+                    if i == len(blocks) - 1:
+                        grow()        # the next layer, prepared while the workers run
+                    return
+                # (a layer with fewer blocks than workers: nothing for w in it)
+
+        def seen(chunks, res) -> None:
+            state["answered"] += sum([len(c[2]) for c in chunks])
+            state["handed"] += sum([len(r[2]) for r in res[2]])
+
+        return self._drive(k0, t0, feed, seen), state["gave_up"]
 
     def _started(self, k: int, t0: float) -> float:
         """Start the workers if they are not running; returns `t0` moved past the start
@@ -200,18 +252,17 @@ class PoolExecutor:
             t0 += time.perf_counter() - t1
         return t0
 
-    def _drive(self, k: int, t0: float, *, steal: bool) -> list:
-        """Send the workers their queued tasks, one at a time each, and store the answers;
-        `steal`: a worker with an empty queue takes another's last task (within a layer:
-        never in a batch, where a block needs its own worker's earlier blocks)."""
+    def _drive(self, k: int, t0: float, feed, seen=None) -> list:
+        """Keep the workers busy and store their answers: `feed(w)` sends worker w its next
+        task and sets `w.busy` (None: it has none left); `seen(chunks, answer)` looks at each
+        answer before its worker is fed again. Returns the cells not done."""
         run = self.run
         for w in self.workers:
-            w.queue.reverse()                      # pop() takes the first
             w.busy = None
         not_done: list = []
         warnings = run.engine.report.warnings
         for w in self.workers:
-            self._next(w, k, steal)
+            feed(w)
         run.stats.dispatch += time.perf_counter() - t0
         while True:
             busy = [w for w in self.workers if w.busy is not None]
@@ -228,7 +279,9 @@ class PoolExecutor:
                 res = self._read(w, k)
                 t1 = time.perf_counter()
                 chunks = w.busy
-                self._next(w, k, steal)            # keep it busy while we store
+                if seen is not None:
+                    seen(chunks, res)
+                feed(w)                                # keep it busy while we store
                 not_done += run.take_answer(chunks, res, warnings)
                 run.stats.dispatch += time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -236,19 +289,23 @@ class PoolExecutor:
         run.stats.dispatch += time.perf_counter() - t2
         return not_done
 
-    def _next(self, w: _Worker, k: int, steal: bool = True) -> None:
-        """Send worker w its next task (its own first, else one taken from the worker with
-        the most left), with the deltas it lacks."""
+    def _next(self, w: _Worker, k: int) -> None:
+        """Send worker w its next task of layer k (its own first, else one taken from the
+        worker with the most left), with the deltas it lacks."""
         task = None
         if w.queue:
             task = w.queue.pop()
-        elif steal:
+        else:
             donor = max(self.workers, key=lambda x: len(x.queue))
             if donor.queue:
                 task = donor.queue.pop(0)          # the donor's last block part
         w.busy = task
-        if task is None:
-            return
+        if task is not None:
+            self._send_task(w, k, task)
+
+    def _send_task(self, w: _Worker, k: int, task) -> None:
+        """Send worker w a task of layer k, with the deltas of the layers before k it
+        lacks."""
         deltas = []
         if w.synced < k - 1:
             deltas = self.run.deltas_after(w.synced, k - 1, self._floor())
