@@ -145,8 +145,8 @@ NOTES = """## Notes
 * Workers are forked from the main process and keep a consecutive block of rows in every
   layer. A pool worker takes several layers at once (its block of each, in order) and moves
   on without waiting for the other workers; a cell needing another worker's result is
-  handed back to the main process. Batches of layers start at two and double while nothing
-  is handed back (see `PoolExecutor.run_batch`). Evaluating inherited objects writes
+  handed back to the main process. A batch takes the next layer while its workers run,
+  until more than 2% of its cells came back (see `PoolExecutor.run_batch`). Evaluating inherited objects writes
   reference counts, and the first write to an inherited page copies it: a worker's first
   layer costs it more than the main process's time for the same cells.
 * End-to-end times include loading, building the graph and writing the file, which run
