@@ -460,14 +460,15 @@ class Engine:
         keys = self._keys_ahead(keys) if keys is not None else {}
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
-            for (r, c), fc in self.formulas[s].items():
+            for rc, fc in self.formulas[s].items():
                 tk = (s, fc.text, fc.origin, fc.kind)
                 shape = by_text.get(tk)
                 if shape is None:
                     shape = self._make_shape(s, fc, keys.get(id(fc), _NO_KEY))
                     by_text[tk] = shape
-                shapes[(r, c)] = shape
-                self.mark_covered(s, r, c, fc)
+                shapes[rc] = shape        # the formulas' key object: one tuple per cell
+                if fc.ref is not None:
+                    self.mark_covered(s, *rc, fc)
         rep.formulas = sum(len(f) for f in self.formulas)
         rep.shapes = len(self.shapes)
         counts: dict[str, int] = {}
