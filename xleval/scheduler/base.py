@@ -566,8 +566,8 @@ class Run:
 # the layer loop shared by pool / process / auto
 # ----------------------------------------------------------------------------------------
 MAX_FAILURES = 3
-BATCH_LAYERS = 16         # at most this many layers in a batch without barriers ...
-BATCH_CELLS = 400_000     # ... and this many cells
+BATCH_LAYERS = 64         # at most this many layers in a batch without barriers ...
+BATCH_CELLS = 2_000_000   # ... and this many cells (a batch whose rows move ends early)
 BATCH_GIVE_UP = 0.02      # a batch takes no further layer once more than 2% of the cells
 #                           answered so far came back not done; no batches after it
 
