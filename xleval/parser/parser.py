@@ -7,6 +7,8 @@ unary -/+ (so -2^2 = 4), %, union (,) inside parentheses, intersection (space), 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from operator import itemgetter
 
 from .. import values as V
 from ..refs import MAX_COL, MAX_ROW, col_to_num
@@ -191,12 +193,11 @@ def _r1c1_sub(origin: tuple[int, int], nums: list[str] | None):
     return sub
 
 
-def skeleton_key(text: str, origin: tuple[int, int]) -> tuple[str, list[str], str] | None:
-    """The fast shape key with every number literal replaced by a placeholder, the
-    number literals in text order, and the fast shape key itself. Formulas that differ
-    only in their constants (`=A2*1.07`, `=A3*1.08` typed by hand: each its own shape)
-    share a skeleton, so one parse serves them all (see `template_builder`). None where
-    `fast_shape_key` is None, and for array constants."""
+def _skeleton_key_slow(text: str, origin: tuple[int, int]
+                       ) -> tuple[str, list[str], str] | None:
+    """skeleton_key's general path: one `re.sub` with a Python callback per reference
+    and number (~8 us a text). The fast path below reproduces it through plans built
+    from its output, so this is the definition of the result."""
     if "{" in text or '"' in text or "'" in text or "[" in text or \
             "!" in text and _BANG_REF.search(text):
         return None
@@ -211,6 +212,295 @@ def skeleton_key(text: str, origin: tuple[int, int]) -> tuple[str, list[str], st
         out.append(num)
         out.append(piece)
     return skel, nums, "\x1e" + "".join(out)
+
+
+# --- the fast path of skeleton_key ------------------------------------------------------
+# With hand-typed constants every cell has its own text, and the general path above (a
+# Python callback per match) was most of Engine.prepare. But texts that differ only in
+# their runs of ASCII digits ('A2>12.11' and 'A17>3.5' in one column) are treated alike by
+# every test of the general path (_FAST_REF_NUM, _BANG_REF, the character tests): a digit
+# is only ever tested as "a digit", runs are counted only up to 7, and no match takes part
+# of a run. So the role of each run (a row of a reference, part of a number literal, or
+# copied text such as the 10 of LOG10) and the None result depend only on the text's
+# "structure" (each run of 1-7 digits collapsed to one mark, by C-level bytes calls), and
+# the output only on that, the origin column, the runs and the origin row. A plan per
+# (structure, origin column) holds %-templates of the outputs whose arguments are the
+# text's tokens (maximal runs of digits and dots, e.g. '12.11': one translate and split)
+# and its rows, so a text of a known structure costs a few C calls (~2.3 us, not ~8).
+# A structure's first _PLAN_AFTER texts take the general path and the next one builds
+# the plan (~5 general-path calls), so structures met once or twice cost no building.
+# Runs of 8+ digits (where the count matters), texts that are not UTF-8 encodable and the
+# rare structures a plan can't express (a token across a match's end, as in '1.5.2') take
+# the general path.
+
+_MARK_DIGITS = bytes.maketrans(b"0123456789", b"\xff" * 10)    # 0xFF: never in UTF-8
+_TOKENS = bytes(c if 48 <= c <= 57 or c == 46 else 32 for c in range(256))  # else space
+_LONG_RUN = b"\xff" * 8
+_TOKEN = re.compile(r"[0-9.]+")        # the tokens, as `_TOKENS` + split finds them
+_PLAN_CACHE_MAX = 50_000               # entries per cache; cleared when full
+_PLAN_AFTER = 3                        # texts of a structure taking the general path first
+_SEEN: dict = {}                       # (text less its digits, column) -> texts so far
+_PLANS: dict = {}                      # (structure, column) -> plan (_applier) | _NONE | _SLOW
+_BY_SHAPE: dict = {}                   # (digits marked, not collapsed; column) -> its plan
+_NONE = "none"                         # skeleton_key is None for this structure
+_SLOW = "slow"                         # take the general path
+
+
+class _PlanError(Exception):
+    """A text whose tokens do not line up with the general path's matches."""
+
+
+def _getter(idx: list[int]):
+    """vals -> the arguments of a %-template: a tuple, or the bare value for one index
+    (which % takes as its only argument)."""
+    return itemgetter(*idx) if idx else _no_args
+
+
+def _no_args(vals: list) -> tuple:
+    return ()
+
+
+def _no_nums(vals: list) -> list:
+    return []
+
+
+def _nums_of(idx: list[int], template: str | None, args: list[int]):
+    """vals -> the number literals: the tokens themselves when each literal is one token
+    (the common case), else from a %-template of them joined by spaces. Returns (getter,
+    whether the getter's tuple is to be made a list) to spare the common case a call."""
+    if template is not None:
+        get = _getter(args)
+        return (lambda vals: (template % get(vals)).split(" ")), False
+    if len(idx) > 1:
+        return itemgetter(*idx), True
+    if idx:
+        i = idx[0]
+        return (lambda vals: [vals[i]]), False
+    return _no_nums, False
+
+
+def _build_plan(text: str, origin: tuple[int, int]):
+    """The plan of `text`'s structure in `origin`'s column (an `_applier` function), or
+    _NONE: the general path's matches on `text`, each token mapped to its role (copied
+    text, part of a number literal, or a row). The templates' arguments index `vals` =
+    the tokens + the relative rows (minus the origin row) + the absolute rows. Raises
+    _PlanError where the tokens don't line up with the matches, or the plan would not
+    reproduce the general path's result on `text` itself."""
+    got = _skeleton_key_slow(text, origin)
+    if got is None:
+        return _NONE
+    if "\x1d" in text:              # the general path splits its skeleton on \x1d
+        return _SLOW
+    spans = [m.span() for m in _TOKEN.finditer(text)]
+    n = len(spans)
+    starts = [a for a, _ in spans]
+    tok_at = {a: i for i, a in enumerate(starts)}
+    roles = [0] * n                   # how many roles each token got: must be exactly one
+    rows: list[tuple[bool, int]] = []          # (absolute, token) per row argument
+    skel: list[str] = []              # %-template pieces; their arguments are token
+    fast: list[str] = []              # indices or ("row", i) for the i-th row
+    skel_args: list = []
+    fast_args: list = []
+    num_toks: list[int] = []          # the token of each number literal, if all are one
+    nums_t: list[str] = []            # else %-templates of the literals ...
+    nums_args: list = []              # ... and their arguments
+    simple_nums = True
+
+    def claim(a: int, b: int) -> list[int]:
+        """The tokens inside text[a:b] (none may straddle its ends), given a role.
+        Regions come left to right, so the scan starts at the first token not before a
+        (row() takes its token without a claim)."""
+        i = bisect_left(starts, a)
+        if i and spans[i - 1][1] > a:   # the token before a reaches into text[a:b]
+            raise _PlanError(text)
+        out = []
+        while i < n and spans[i][0] < b:
+            if spans[i][1] > b:
+                raise _PlanError(text)
+            out.append(i)
+            roles[i] += 1
+            i += 1
+        return out
+
+    def template(a: int, b: int, toks: list[int], args: list) -> str:
+        """text[a:b] as a %-template, its tokens as %s arguments."""
+        out, i = [], a
+        for t in toks:
+            ta, tb = spans[t]
+            out.append(text[i:ta].replace("%", "%%"))
+            out.append("%s")
+            args.append(t)
+            i = tb
+        out.append(text[i:b].replace("%", "%%"))
+        return "".join(out)
+
+    def plain(a: int, b: int) -> None:
+        """Text outside any match: copied, digits included."""
+        toks = claim(a, b)
+        skel.append(template(a, b, toks, skel_args))
+        fast.append(template(a, b, toks, fast_args))
+
+    def row(m, dollar: int, digits: int) -> str:
+        """The row of a reference match: a %d argument (relative or absolute)."""
+        t = tok_at.get(m.start(digits))
+        if t is None or spans[t][1] != m.end(digits):
+            raise _PlanError(text)
+        roles[t] += 1
+        absolute = bool(m.group(dollar))
+        skel_args.append(("row", len(rows)))
+        fast_args.append(("row", len(rows)))
+        rows.append((absolute, t))
+        return "R%d" if absolute else "R[%d]"
+
+    sub = _r1c1_sub(origin, [])
+    pos = 0
+    for m in _FAST_REF_NUM.finditer(text):
+        a, b = m.span()
+        plain(pos, a)
+        last = m.lastindex
+        if last == 13:                  # a number literal
+            toks = claim(a, b)
+            skel.append("\x1d")
+            fast.append(template(a, b, toks, fast_args))
+            nums_t.append(template(a, b, toks, nums_args))
+            if len(toks) == 1 and spans[toks[0]] == (a, b):
+                num_toks.append(toks[0])
+            else:
+                simple_nums = False
+        elif last == 4:                 # a cell: its row varies, its column is fixed
+            ca, cl = m.group(1, 2)
+            col = _col_num(cl)
+            part = row(m, 3, 4) + (f"C{col}" if ca else f"C[{col - origin[1]}]")
+            skel.append(part)
+            fast.append(part)
+        elif m.group(6) is not None:    # whole columns: no digits
+            if claim(a, b):
+                raise _PlanError(text)
+            fixed = sub(m).replace("%", "%%")
+            skel.append(fixed)
+            fast.append(fixed)
+        else:                           # whole rows 3:5
+            part = row(m, 9, 10) + ":" + row(m, 11, 12)
+            skel.append(part)
+            fast.append(part)
+        pos = b
+    plain(pos, len(text))
+    if roles != [1] * n:
+        raise _PlanError(text)
+    # vals = tokens + relative rows + absolute rows: resolve the row arguments
+    rel = [t for a, t in rows if not a]
+    ab = [t for a, t in rows if a]
+    slot, k_rel, k_abs = [], 0, 0
+    for a, _ in rows:
+        if a:
+            slot.append(n + len(rel) + k_abs)
+            k_abs += 1
+        else:
+            slot.append(n + k_rel)
+            k_rel += 1
+
+    def resolve(args: list) -> list[int]:
+        return [slot[x[1]] if isinstance(x, tuple) else x for x in args]
+    nums = (_nums_of(num_toks, None, []) if simple_nums
+            else _nums_of([], " ".join(nums_t), nums_args))
+    plan = _applier(_getter(rel) if rel else None, _getter(ab) if ab else None,
+                    "".join(skel), _getter(resolve(skel_args)),
+                    "\x1e" + "".join(fast), _getter(resolve(fast_args)), *nums)
+    if plan(text.encode(), origin[0]) != got:
+        raise _PlanError(text)
+    return plan
+
+
+def _applier(rel, ab, t_skel: str, g_skel, t_fast: str, g_fast, nums, as_list: bool):
+    """A plan as the function (UTF-8 of a text of its structure, origin row) ->
+    skeleton_key: the tokens, the rows' ints appended (`rel`, `ab`: getters of the tokens
+    of relative and absolute rows, or None), the templates filled."""
+    tokens = _TOKENS
+    if rel is None and ab is None:
+        def apply(data: bytes, orow: int) -> tuple[str, list[str], str]:
+            vals = data.translate(tokens).decode().split()
+            return (t_skel % g_skel(vals), list(nums(vals)) if as_list else nums(vals),
+                    t_fast % g_fast(vals))
+        return apply
+
+    def apply_rows(data: bytes, orow: int) -> tuple[str, list[str], str]:
+        vals = data.translate(tokens).decode().split()
+        if rel is not None:
+            got = rel(vals)
+            if type(got) is str:
+                vals.append(int(got) - orow)
+            elif got.count(got[0]) == len(got):     # a formula reading its own row
+                vals += [int(got[0]) - orow] * len(got)
+            else:
+                vals += [int(x) - orow for x in got]
+        if ab is not None:
+            got = ab(vals)
+            vals += [int(got)] if type(got) is str else [int(x) for x in got]
+        return (t_skel % g_skel(vals), list(nums(vals)) if as_list else nums(vals),
+                t_fast % g_fast(vals))
+    return apply_rows
+
+
+def skeleton_key(text: str, origin: tuple[int, int]) -> tuple[str, list[str], str] | None:
+    """The fast shape key with every number literal replaced by a placeholder, the
+    number literals in text order, and the fast shape key itself. Formulas that differ
+    only in their constants (`=A2*1.07`, `=A3*1.08` typed by hand: each its own shape)
+    share a skeleton, so one parse serves them all (see `template_builder`). None where
+    `fast_shape_key` is None, and for array constants. Equal to `_skeleton_key_slow`;
+    computed by the plan of the text's structure when there is one (see above)."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:          # lone surrogates
+        return _skeleton_key_slow(text, origin)
+    shape = data.translate(_MARK_DIGITS)
+    # a plan found by the exact digit lengths (copied formulas repeat them), else by the
+    # structure
+    plan = _BY_SHAPE.get((shape, origin[1]))
+    if plan is None:
+        if "{" in text or '"' in text or "'" in text or "[" in text:
+            return None                 # the general path's first test: spares the rest
+        plan = _find_plan(shape, data, text, origin)
+    if plan is _SLOW:
+        return _skeleton_key_slow(text, origin)
+    if plan is _NONE:
+        return None
+    return plan(data, origin[0])
+
+
+def _find_plan(shape: bytes, data: bytes, text: str, origin: tuple[int, int]):
+    """The plan of `text`'s structure (`data`: its UTF-8, `shape`: that with its digits
+    marked), built after _PLAN_AFTER texts of it took the general path; _SLOW before.
+    Texts are counted by their non-digit characters alone: no collapsing for texts of
+    structures met once, and a collision (another placement of runs) only builds early."""
+    col = origin[1]
+    rough = (data.translate(None, b"0123456789"), col)
+    seen = _SEEN.get(rough, 0)
+    if seen < _PLAN_AFTER:
+        if len(_SEEN) >= _PLAN_CACHE_MAX:
+            _SEEN.clear()
+        _SEEN[rough] = seen + 1
+        return _SLOW
+    key = shape
+    if b"\xff\xff" in shape:
+        if _LONG_RUN in shape:
+            return _SLOW
+        # runs of up to 7 marks to one mark: each pass halves them
+        key = (shape.replace(b"\xff\xff", b"\xff").replace(b"\xff\xff", b"\xff")
+               .replace(b"\xff\xff", b"\xff"))
+    key = (key, col)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _PLAN_CACHE_MAX:
+            _PLANS.clear()
+        try:
+            plan = _build_plan(text, origin)
+        except _PlanError:
+            plan = _SLOW
+        _PLANS[key] = plan
+    if len(_BY_SHAPE) >= _PLAN_CACHE_MAX:
+        _BY_SHAPE.clear()
+    _BY_SHAPE[(shape, col)] = plan
+    return plan
 
 
 def parse_template(text: str, origin: tuple[int, int],
