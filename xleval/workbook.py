@@ -79,18 +79,11 @@ class Workbook:
     def report(self) -> RunReport:
         return self.engine.report
 
-    def graph(self, workers: int = 1) -> Plan:
-        """The dependency graph's evaluation plan (built once, reused). `workers` > 1 lets
-        preparing the formulas use that many processes (scheduler/prepare.py)."""
+    def graph(self) -> Plan:
+        """The dependency graph's evaluation plan (built once, reused)."""
         if self.plan is None:
-            keys = None
-            if workers > 1:
-                from functools import partial
-
-                from .scheduler.prepare import skeleton_keys
-                keys = partial(skeleton_keys, workers=workers)
             with _no_gc():
-                self.engine.prepare(keys)
+                self.engine.prepare()
                 t0 = time.perf_counter()
                 self.plan = build_plan(self.engine)
                 self.engine.report.timings["graph"] = time.perf_counter() - t0
@@ -110,11 +103,7 @@ class Workbook:
         `load` (see xleval.links)."""
         from .links import prepare as prepare_links
         prepare_links(self, links, links_dir, link_timeout)
-        if strategy == "serial":
-            plan = self.graph()
-        else:
-            from .scheduler.base import default_workers
-            plan = self.graph(workers or default_workers())
+        plan = self.graph()
         ev = self.engine
         t0 = time.perf_counter()
         from .functions.custom import run_with_io
@@ -320,7 +309,7 @@ class Workbook:
         from .links import external_values
         with _no_gc():
             write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place,
-                         external_values=external_values(self))
+                         external_values=external_values(self), workers=workers or 1)
 
     def to_json(self, path: str) -> None:
         from .writer.tabular import write_json

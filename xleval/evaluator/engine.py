@@ -35,7 +35,6 @@ class _Pending:
 
 
 PENDING = _Pending()
-_NO_KEY = object()        # _make_shape: no skeleton key computed ahead
 
 
 class NeedCell(Exception):
@@ -448,23 +447,20 @@ class Engine:
     # ------------------------------------------------------------------------------------
     # preparing: one compiled shape per distinct R1C1 form
     # ------------------------------------------------------------------------------------
-    def prepare(self, keys=None) -> None:
-        """Give every formula cell its shape (one parse and compile per distinct form).
-        `keys`: a function computing `skeleton_key` for a list of (text, origin), e.g. by
-        several processes (scheduler/prepare.py), or returning None to leave it here."""
+    def prepare(self) -> None:
+        """Give every formula cell its shape (one parse and compile per distinct form)."""
         if self._prepared:
             return
         t0 = time.perf_counter()
         by_text: dict = {}
         rep = self.report
-        keys = self._keys_ahead(keys) if keys is not None else {}
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
             for rc, fc in self.formulas[s].items():
                 tk = (s, fc.text, fc.origin, fc.kind)
                 shape = by_text.get(tk)
                 if shape is None:
-                    shape = self._make_shape(s, fc, keys.get(id(fc), _NO_KEY))
+                    shape = self._make_shape(s, fc)
                     by_text[tk] = shape
                 shapes[rc] = shape        # the formulas' key object: one tuple per cell
                 if fc.ref is not None:
@@ -494,28 +490,14 @@ class Engine:
         self.extent[s][0] = max(self.extent[s][0], r2)
         self.extent[s][1] = max(self.extent[s][1], c2)
 
-    def _keys_ahead(self, keys) -> dict:
-        """id(FormulaCell) -> skeleton_key of its text for the distinct formulas (a shared
-        formula's cells share one FormulaCell), by `keys`; empty when it declines
-        (_make_shape then computes its own)."""
-        seen: dict[int, FormulaCell] = {}
-        for s in range(self.n_local):
-            for fc in self.formulas[s].values():
-                if fc.kind != "dataTable":
-                    seen[id(fc)] = fc
-        got = keys([(fc.text, fc.origin) for fc in seen.values()])
-        return {} if got is None else dict(zip(seen, got))
-
-    def _make_shape(self, s: int, fc: FormulaCell, skel=_NO_KEY) -> Shape:
+    def _make_shape(self, s: int, fc: FormulaCell) -> Shape:
         is_array = fc.kind in ("array", "dataTable")
         if fc.kind == "dataTable":
             key = f"TABLE|{fc.origin}"
             return self._new_shape(key, s, is_array, None, fc, "data table")
-        # one regex pass gives both keys: the fast shape key (copied formulas: found in
-        # one lookup) and the skeleton (formulas that differ only in their numbers);
-        # computed ahead by worker processes for many distinct texts (_keys_ahead)
-        if skel is _NO_KEY:
-            skel = skeleton_key(fc.text, fc.origin)
+        # one pass gives both keys: the fast shape key (copied formulas: found in one
+        # lookup) and the skeleton (formulas that differ only in their numbers)
+        skel = skeleton_key(fc.text, fc.origin)
         fast = skel[2] if skel is not None else fast_shape_key(fc.text, fc.origin)
         if fast is not None:
             shape = self._shape_by_key.get((s, is_array, fast))
