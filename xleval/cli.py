@@ -163,7 +163,13 @@ def cmd_calc(args) -> int:
             if os.path.abspath(out) == os.path.abspath(args.input) and not args.in_place:
                 raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
             del src_ext
-            wb.save(out, in_place=args.in_place)
+            # the large sheets are patched by as many processes as calculated
+            if args.strategy == "serial":
+                save_workers = 1
+            else:
+                from .scheduler.base import default_workers
+                save_workers = max(1, args.workers or default_workers())
+            wb.save(out, in_place=args.in_place, workers=save_workers)
         elif fmt == "csv":
             wb.to_csv(out, args.sheet)
         elif fmt == "json":

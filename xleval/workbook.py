@@ -296,8 +296,9 @@ class Workbook:
     def to_frames(self) -> dict:
         return {n: self.to_frame(n) for n in self.sheet_names}
 
-    def save(self, path: str, *, in_place: bool = False) -> None:
-        """Write the workbook with fresh cached values, everything else kept."""
+    def save(self, path: str, *, in_place: bool = False, workers: int | None = None) -> None:
+        """Write the workbook with fresh cached values, everything else kept. `workers` >= 2
+        patches large sheets in that many forked processes (None: 1, in this process)."""
         from .writer.xlsx import write_values
         if self.data.path == "<memory>":
             raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
