@@ -693,3 +693,12 @@ def test_tabular_atomic_failure(tmp_path):
         write_csv({(1, 1): object()}, str(p))
     assert p.read_text() == "keep"
     assert os.listdir(tmp_path) == ["x.json"]
+
+
+def test_xml_attribute_values_are_unescaped_like_an_xml_parser():
+    # relationship targets and content types are read from attributes without a parser
+    from xleval.writer.xlsx import _xml_unescape
+    assert _xml_unescape("a&amp;b&lt;c&gt;&quot;&apos;") == "a&b<c>\"'"
+    assert _xml_unescape("x&#65;&#x42;y") == "xABy"          # character references
+    assert _xml_unescape("&amp;lt;") == "&lt;"                 # one level only
+    assert _xml_unescape("no entities") == "no entities"
