@@ -35,14 +35,16 @@ import tempfile
 import zipfile
 from bisect import bisect_right
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import compress, count, repeat
 from operator import is_, is_not, itemgetter
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import OutputError
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
 from ..values import XLError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = ["write_values", "resolve_sheet_parts", "patch_sheet_xml", "patch_external_xml",
            "atomic_output", "encode_number", "encode_text"]
@@ -1014,6 +1016,8 @@ class _PiecePool:
             return None
         try:
             if self.executor is None:
+                from concurrent.futures import ProcessPoolExecutor  # (only when used)
+
                 from ..scheduler import worker  # noqa: F401 - imported once, before the fork
                 _SHARED[self.id] = self.sheets
                 self.executor = ProcessPoolExecutor(
@@ -1035,6 +1039,7 @@ class _PiecePool:
         busy = sum(1 for _piece, _lo, f in pending if f is not None and not f.done())
         fut = self.submit(key, piece, lo, hi) if busy <= self.workers else None
         if fut is None and not self.broken:
+            from concurrent.futures import Future
             fut = Future()
             fut.set_result(_patch_job(self.sheets[key], piece, lo, hi))
             PARALLEL_STATS["local"] += 1
