@@ -478,6 +478,9 @@ def test_xlsm_vba_and_external_values(tmp_path):
                    ("0", "A3"): ("b", "1"), ("1", "B2"): ("e", "#N/A")}
     wb = load_quiet(dst, keep_vba=True)
     assert wb.vba_archive is not None
+    # openpyxl keeps the macros in an in-memory zip it never closes: close it here, or
+    # the garbage collector does it after its buffer is gone (an unraisable ValueError)
+    wb.vba_archive.close()
 
 
 # ---------------------------------------------------------------------------------------
