@@ -4,7 +4,8 @@
 A criterion is a value or a string with an optional operator prefix: "=5", ">=5", "<>",
 "<>a*", "a?c", "~*". Numbers match numbers (and text that reads as the same number when the
 criterion is an equality); text compares case-insensitively with * ? and ~ wildcards;
-"=" matches blank cells; "<>" matches non-blank cells; errors match only the same error.
+"=" matches blank cells and ""; "<>" matches non-empty cells (a formula's "" included);
+errors match only the same error.
 
 `criterion_key` and `GroupIndex` (at the end) answer equality criteria over ranges that are
 asked again and again from one grouped dictionary, with exactly these rules.
@@ -65,7 +66,8 @@ def _compile_text(crit: str):
     if rest == "" and op in ("=", "<>"):
         if op == "=":
             return lambda v: v is None or v == ""
-        return lambda v: not (v is None or v == "")
+        # "<>" is "not an empty cell": a formula's "" counts (IronCalc and LibreOffice agree)
+        return lambda v: v is not None
     err = V.ERRORS.get(rest.upper())
     if err is not None:
         if op == "=":

@@ -224,7 +224,8 @@ _WEEKDAY_START = {1: 0, 2: 1, 11: 1, 12: 2, 13: 3, 14: 4, 15: 5, 16: 6, 17: 0}
 @xl("WEEKDAY", SCALAR, SCALAR, ctx=True)
 def WEEKDAY(cx, serial, return_type=1.0):
     x = _serial_value(cx, serial)
-    rt = 1 if return_type is None else _trunc(date_arg(cx, return_type))
+    # a blank cell (or an empty argument) is the number 0, not "omitted": #NUM! like Excel
+    rt = 0 if return_type is None else _trunc(date_arg(cx, return_type))
     wd = D.weekday(x, is1904(cx))            # 0 = Sunday
     if rt == 3:
         return (wd + 6) % 7
@@ -245,7 +246,7 @@ def _isoweek(n: int, d1904: bool) -> int:
 def WEEKNUM(cx, serial, return_type=1.0):
     d1904 = is1904(cx)
     n = serial_arg(cx, serial, atp=True)
-    rt = 1 if return_type is None else _trunc(date_arg(cx, return_type, atp=True))
+    rt = 0 if return_type is None else _trunc(date_arg(cx, return_type, atp=True))  # blank: 0
     if rt == 21:
         return _isoweek(n, d1904)
     start = _WEEKDAY_START.get(rt)
