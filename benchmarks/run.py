@@ -32,7 +32,7 @@ from results_md import update_sections  # noqa: E402
 # the sections of RESULTS.md this runner writes (a run may leave some out)
 RUN_SECTIONS = ("Summary (whole workbook, evaluation stage)",
                 "Target: 100,000 heterogeneous formulas in wide layers",
-                "End-to-end (`xleval calc IN -o OUT.xlsx`, one run each)", "Notes",
+                "End-to-end (`xleval calc IN -o OUT.xlsx`)", "Notes",
                 "Per workbook")
 
 FIXED = ("pool", "process")
@@ -98,6 +98,18 @@ def end_to_end(path: pathlib.Path, strategy: str, workers: int) -> tuple[float, 
                 except ValueError:
                     pass
     return wall, timings
+
+
+def best_end_to_end(path: pathlib.Path, strategies, workers: int, repeat: int) -> dict:
+    """strategy -> end_to_end() of its fastest run of `repeat`; the strategies take turns
+    round by round, so a slow spell of the machine does not fall on one of them only."""
+    best: dict = {}
+    for _ in range(repeat):
+        for s in strategies:
+            got = end_to_end(path, s, workers)
+            if s not in best or got[0] < best[s][0]:
+                best[s] = got
+    return best
 
 
 def summarise(shape: str, data: dict) -> dict:
@@ -225,7 +237,8 @@ def write_results(path: pathlib.Path, meta: dict, rows: list[dict], datas: dict,
                      f"gives at most {s_wall / max(1e-9, rest):.2f}x end-to-end")
         L.append("")
     if e2e:
-        L += ["## End-to-end (`xleval calc IN -o OUT.xlsx`, one run each)", "",
+        L += ["## End-to-end (`xleval calc IN -o OUT.xlsx`)", "",
+              f"Best of {meta['repeat']} runs per strategy, the strategies taking turns.", "",
               "| shape | serial s | pool x2 s | auto x2 s | pool speedup | auto speedup |",
               "|---|---:|---:|---:|---:|---:|"]
         for shape, d in e2e.items():
@@ -279,7 +292,7 @@ def main(argv=None) -> int:
         rows.append(summarise(shape, data))
         print(data["table"], flush=True)
         if not args.no_e2e:
-            e2e[shape] = {s: end_to_end(book, s, 2) for s in ("serial", "pool", "auto")}
+            e2e[shape] = best_end_to_end(book, ("serial", "pool", "auto"), 2, args.repeat)
             print("end-to-end: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in e2e[shape].items()),
                   flush=True)
     meta["load_end"] = _load()

@@ -939,8 +939,26 @@ _RC_PART = r"(?:\[([+-]?[0-9]+)\]|([0-9]+))?"
 _R1C1_CELL = re.compile(rf"^[Rr]{_RC_PART}[Cc]{_RC_PART}$")
 _R1C1_ROW = re.compile(rf"^[Rr]{_RC_PART}$")
 _R1C1_COL = re.compile(rf"^[Cc]{_RC_PART}$")
-_NAME_RE = re.compile(r"^[A-Za-z_\\\u00a0-\uffff][\w.\\?\u00a0-\uffff]*$")
-_STRUCT_RE = re.compile(r"^([A-Za-z_\\\u00a0-\uffff][\w.\\\u00a0-\uffff]*)?\[(.*)\]$", re.S)
+
+
+class _LazyRegex:
+    """A pattern compiled on its first use: a class mixing \\w with the whole non-ASCII
+    plane takes ~4 ms to compile, and only INDIRECT and sheet-name quoting need these."""
+
+    __slots__ = ("_args", "_rx")
+
+    def __init__(self, *args):
+        self._args = args
+        self._rx = None
+
+    def __getattr__(self, name):            # match, fullmatch, ...
+        if self._rx is None:
+            self._rx = re.compile(*self._args)
+        return getattr(self._rx, name)
+
+
+_NAME_RE = _LazyRegex(r"^[A-Za-z_\\\u00a0-\uffff][\w.\\?\u00a0-\uffff]*$")
+_STRUCT_RE = _LazyRegex(r"^([A-Za-z_\\\u00a0-\uffff][\w.\\\u00a0-\uffff]*)?\[(.*)\]$", re.S)
 
 
 def _split_sheet_text(text: str):
@@ -1178,7 +1196,7 @@ def AREAS(v):
     return V.VALUE
 
 
-_PLAIN_SHEET = re.compile(r"^[A-Za-z_\u00a0-\uffff][\w.\u00a0-\uffff]*$")
+_PLAIN_SHEET = _LazyRegex(r"^[A-Za-z_\u00a0-\uffff][\w.\u00a0-\uffff]*$")
 
 
 def _quote_sheet_text(name: str) -> str:
