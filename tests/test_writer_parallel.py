@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import psutil
@@ -425,15 +426,23 @@ def test_cli_calc_saves_with_its_workers(tmp_path, args, parallel):
 
 
 def test_busy_machine_gets_fewer_workers(monkeypatch):
-    """With the load check on, never more workers than asked nor fewer than one; with a
-    1-minute load of `cores` others running, no second worker at all."""
+    """With the load check on, never more workers than asked nor fewer than one; with as
+    many busy processes as cores running (real ones), no second worker at all."""
     monkeypatch.setattr(W, "_CHECK_LOAD", True)
     assert 1 <= W._free_workers(4) <= 4
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 1.0, 0.0, 0.0))
-    assert W._free_workers(8) == 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 0.0, 0.0))    # only this process
-    assert W._free_workers(8) == min(8, cores)
+    spin = [sys.executable, "-c", "import time\nt = time.time() + 20\nwhile time.time() < t: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(cores)]
+    try:
+        deadline = time.time() + 5
+        while W._running_others() < cores and time.time() < deadline:
+            time.sleep(0.05)
+        assert W._running_others() >= cores
+        assert W._free_workers(8) == 1
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
 
 
 def test_patch_sheet_stream_alone_with_workers(tmp_path, small_pieces):
