@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import time
 
 from .compiled import Model, ModelError, _dec, _enc
@@ -157,14 +156,9 @@ def _plain_row(row: tuple) -> list:
 
 def _free_parallelism(w: int) -> float:
     """How many workers can really run at once: `w`, fewer when other processes keep the
-    cores busy (1-minute load average; this process counts as one of the running)."""
-    from ..scheduler.base import default_workers
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return float(w)
-    free = default_workers() - max(0.0, load - 1.0)
-    return max(1.0, min(float(w), free))
+    cores busy now (scheduler.base.free_workers)."""
+    from ..scheduler.base import free_workers
+    return float(free_workers(w))
 
 
 def _daemonic() -> bool:

@@ -78,6 +78,44 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def free_workers(workers: int) -> int:
+    """How many of `workers` processes can really run at once: fewer when other programs
+    keep the cores busy right now (see running_others), never fewer than one."""
+    others = running_others()
+    if others is None:
+        return workers
+    return max(1, min(workers, default_workers() - others))
+
+
+def running_others() -> int | None:
+    """Tasks of other processes running or ready to run now. Linux: the runnable count of
+    /proc/loadavg less this process's own runnable threads (numpy's BLAS threads may be
+    spinning), the least of three looks 1 ms apart; it does not lag as the load average
+    does, so a run that just finished (this process's own workers, the previous program)
+    does not count. Elsewhere: the 1-minute load average less this process, or None."""
+    got = []
+    try:
+        for i in range(3):
+            if i:
+                time.sleep(0.001)
+            with open("/proc/loadavg") as fh:
+                running = int(fh.read().split()[3].split("/")[0])
+            own = 0
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/stat") as fh:
+                        own += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+                except OSError:
+                    pass                     # a thread that just ended
+            got.append(running - own)
+    except (OSError, ValueError, IndexError):
+        try:
+            return max(0, round(os.getloadavg()[0] - 1.0))
+        except (AttributeError, OSError):
+            return None
+    return max(0, min(got))
+
+
 @dataclass
 class LayerChoice:
     layer: int

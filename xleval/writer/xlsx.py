@@ -32,7 +32,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import zipfile
 from bisect import bisect_right
 from collections import deque
@@ -903,42 +902,13 @@ _POOL_IDS = count()
 
 
 def _free_workers(workers: int) -> int:
-    """How many of `workers` can really run at once: fewer when other processes keep the
-    cores busy right now. On a busy machine the pool's extra CPU (moving pieces, fresh
-    processes) makes the write slower than the serial one."""
+    """How many of `workers` can really run at once (scheduler.base.free_workers): on a busy
+    machine the pool's extra CPU (moving pieces, fresh processes) makes the write slower
+    than the serial one."""
     if not _CHECK_LOAD:
         return workers
-    others = _running_others()
-    if others is None:
-        return workers
-    from ..scheduler.base import default_workers
-    return max(1, min(workers, default_workers() - others))
-
-
-def _running_others() -> int | None:
-    """Tasks of other processes running or ready to run now: the runnable count of
-    /proc/loadavg less this process's own runnable threads (numpy's BLAS threads may be
-    spinning), the least of three looks 1 ms apart; None where there is no /proc. Unlike
-    the load average it does not lag: a run that just finished (this process's own
-    evaluation workers, or the previous program) does not count."""
-    got = []
-    try:
-        for i in range(3):
-            if i:
-                time.sleep(0.001)
-            with open("/proc/loadavg") as fh:
-                running = int(fh.read().split()[3].split("/")[0])
-            own = 0
-            for tid in os.listdir("/proc/self/task"):
-                try:
-                    with open(f"/proc/self/task/{tid}/stat") as fh:
-                        own += fh.read().rsplit(")", 1)[1].split()[0] == "R"
-                except OSError:
-                    pass                     # a thread that just ended
-            got.append(running - own)
-    except (OSError, ValueError, IndexError):
-        return None
-    return max(0, min(got))
+    from ..scheduler.base import free_workers
+    return free_workers(workers)
 
 
 def _can_fork() -> bool:
