@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import os
 import pathlib
 import re
@@ -31,8 +30,9 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONF = ROOT.parent / "shared" / "conformance"
 sys.path.insert(0, str(ROOT))
+
+from conformance_check import canon, load_score  # noqa: E402 - score.py's rules, shared
 
 # --- argument kinds --------------------------------------------------------------------------
 # Each kind is a list of argument expressions substituted into one position at a time.
@@ -575,27 +575,6 @@ def _lo_recalc_once(src: str, outdir: str, timeout: int) -> str:
     if not os.path.isfile(out):
         raise SystemExit("lo_diff: soffice wrote no output (is LibreOffice installed?)")
     return out
-
-
-def load_score():
-    spec_ = importlib.util.spec_from_file_location("xleval_score", CONF / "score.py")
-    mod = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(mod)
-    return mod
-
-
-def canon(v):
-    """An xleval value in score.py's canonical form."""
-    from xleval.values import XLError
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return ("b", v)
-    if isinstance(v, (int, float)):
-        return ("n", float(v))
-    if isinstance(v, XLError):
-        return ("e", v.code)
-    return ("s", str(v))
 
 
 def known_reason(formula: str, lo_shown: str, ours: str) -> str | None:
