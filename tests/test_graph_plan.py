@@ -5,8 +5,6 @@ references), not from xleval. For an acyclic workbook the layers are then fixed:
 with no formula precedent is in layer 0, any other is one layer after its latest
 precedent (the longest-path layering). Cycles, the tail and `tainted` are checked by hand.
 """
-import importlib.util
-import pathlib
 
 import openpyxl
 import pytest
@@ -16,12 +14,6 @@ from openpyxl.utils.cell import range_boundaries
 
 import xleval
 from xleval import Workbook
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("xleval_graph_generate",
-                                               ROOT / "benchmarks" / "generate.py")
-generate = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(generate)
 
 
 def _refs(text: str, own: str):
@@ -92,9 +84,9 @@ def _openpyxl_formulas(path) -> dict:
 
 @pytest.mark.parametrize("shape,rows", [("finance", 30), ("wide", 40), ("chain", 150),
                                         ("hetero", 40), ("sheets", 200), ("lookup", 30)])
-def test_generated_workbooks_get_longest_path_layers(shape, rows, tmp_path):
+def test_generated_workbooks_get_longest_path_layers(shape, rows, tmp_path, bench_generate):
     path = tmp_path / f"{shape}.xlsx"
-    generate.generate(shape, rows, str(path))
+    bench_generate.generate(shape, rows, str(path))
     expected = _longest_path_layers(_precedents(_openpyxl_formulas(path)))
     wb = xleval.load(str(path))
     assert _plan_layers(wb) == expected

@@ -5,7 +5,6 @@ repeated with other digits so that plans (built on a structure's second text) an
 from __future__ import annotations
 
 import glob
-import importlib.util
 import pathlib
 import random
 import re
@@ -163,14 +162,6 @@ def test_caches_stay_bounded_and_right(monkeypatch):
 # ----------------------------------------------------------------------------------------
 # every formula the benchmark generator writes, at small sizes
 # ----------------------------------------------------------------------------------------
-def _generator():
-    spec = importlib.util.spec_from_file_location("xleval_bench_generate",
-                                                  ROOT / "benchmarks" / "generate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _formulas(path) -> list[tuple[str, tuple[int, int]]]:
     out = []
     for sheet in load_workbook(str(path)).sheets:
@@ -178,8 +169,8 @@ def _formulas(path) -> list[tuple[str, tuple[int, int]]]:
     return out
 
 
-def test_generated_workbooks_formulas(tmp_path):
-    gen = _generator()
+def test_generated_workbooks_formulas(tmp_path, bench_generate):
+    gen = bench_generate
     rnd = random.Random(11)
     for shape in gen.SHAPES:
         path = tmp_path / f"{shape}.xlsx"

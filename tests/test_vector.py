@@ -3,9 +3,7 @@ numpy must give exactly the values of the per-cell path, fall back row by row fo
 that is not a plain float computation, and really run (report.vectorized)."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import pathlib
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -14,7 +12,6 @@ import xleval.evaluator.vector as vector
 from xleval import values as V
 from xleval.workbook import Workbook, load
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 N = 20                      # rows per copied-down column (more than vector.MIN_CELLS)
 
 
@@ -178,22 +175,14 @@ def test_unsupported_shape_uses_per_cell_path():
 # ----------------------------------------------------------------------------------------
 # generated benchmark shapes: the fast path on and off give identical values
 # ----------------------------------------------------------------------------------------
-def _generator():
-    spec = importlib.util.spec_from_file_location("xleval_generate",
-                                                  ROOT / "benchmarks" / "generate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _all_values(wb: Workbook) -> dict:
     return {(sh, k): v for sh, d in wb.formula_values().items() for k, v in d.items()}
 
 
 @pytest.mark.parametrize("shape", ["wide", "chain", "lookup", "finance", "hetero", "sheets"])
-def test_generated_shapes_identical(shape, tmp_path, monkeypatch):
+def test_generated_shapes_identical(shape, tmp_path, monkeypatch, bench_generate):
     path = str(tmp_path / f"{shape}.xlsx")
-    _generator().generate(shape, 60, path)
+    bench_generate.generate(shape, 60, path)
     on = load(path)
     on.calculate(strategy="serial")
     monkeypatch.setattr(vector, "ENABLED", False)
@@ -207,9 +196,9 @@ def test_generated_shapes_identical(shape, tmp_path, monkeypatch):
         assert on.report.vectorized > 0
 
 
-def test_worker_processes_give_the_serial_values(tmp_path, monkeypatch):
+def test_worker_processes_give_the_serial_values(tmp_path, monkeypatch, bench_generate):
     path = str(tmp_path / "wide.xlsx")
-    _generator().generate("wide", 200, path)
+    bench_generate.generate("wide", 200, path)
     par = load(path)
     par.calculate(strategy="process", workers=2)
     monkeypatch.setattr(vector, "ENABLED", False)
