@@ -15,6 +15,7 @@ import pytest
 
 import xleval
 from xleval.functions.registry import NUMBER, xl
+from xleval.evaluator import numbers as numbers_mod
 from xleval.scheduler import auto as auto_mod
 from xleval.scheduler import base as base_mod
 from xleval.scheduler import pool as pool_mod
@@ -155,6 +156,8 @@ def dispatch_everything(monkeypatch):
     """Send every layer out, whatever its size, and make `auto` always choose the pool
     (its model would keep these small workbooks inline)."""
     monkeypatch.setattr(pool_mod, "POOL_MIN_CELLS", 1)
+    # forked workers read family members' numbers from tables, however few (numbers.py)
+    monkeypatch.setattr(numbers_mod, "MIN_CELLS", 1)
     # (a process per block of every one-cell layer of a long chain would take minutes)
     monkeypatch.setattr(process_mod, "PROCESS_MIN_CELLS", 2)
     monkeypatch.setattr(auto_mod.AutoPolicy, "min_cells", lambda self: 2)
@@ -614,13 +617,14 @@ def test_layers_whose_rows_stay_with_their_worker_run_in_one_batch(method,
 def test_batches_stop_when_rows_move_to_another_worker(dispatch_everything):
     # column C also reads column B upside down: each worker's block of C needs the other
     # worker's block of B, so the batch hands those cells back to the main process
-    cells, want = _columns(mirror_at=3)
+    cells, want = _columns(cols=7, mirror_at=3)
     wb = xleval.Workbook.from_dict({"S": cells})
     stats = _run(wb, "pool", "fork")
     assert stats.handed_back >= 300          # most of column C (400 cells)
-    # the batch took B, C and D (prepared when the first worker started on C); it ends
-    # when that worker is done with C, and E runs alone
-    assert stats.batched == 3
+    # the batch took B and C, D (prepared when C was sent) and E (prepared when D was sent
+    # ahead, while the workers were on C); it ends once C's answers show the cells handed
+    # back, and F and G run alone
+    assert stats.batched == 4
     assert wb.formula_values() == _serial_values(
         lambda: xleval.Workbook.from_dict({"S": cells}))[0]
     values = wb.engine.cells[0]

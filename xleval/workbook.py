@@ -218,6 +218,7 @@ class Workbook:
         s, r1, c1, r2, c2 = self._locate(ref)
         ev = self.engine
         sd = self.data.sheets[s]
+        ev.forget_number_tables()
         for r in range(r1, r2 + 1):
             for c in range(c1, c2 + 1):
                 if isinstance(value, str) and value.startswith("=") and len(value) > 1:

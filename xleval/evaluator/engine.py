@@ -145,6 +145,7 @@ class Engine:
         self.user_functions: dict[str, R.FunctionSpec] = {}
         self.progress = None     # optional callable(n): n more cells evaluated (CLI bar)
         self._prepared = False
+        self._numbers = None     # numbers.NumberTables while workers are forked from here
 
     # ------------------------------------------------------------------------------------
     # functions, sheets and names
@@ -601,9 +602,42 @@ class Engine:
         from .vector import eval_unit
         return eval_unit(self, s, cells, shape)
 
+    def number_tables(self, min_cells: int | None = None) -> None:
+        """Read family members' numbers from flat tables from now on (see numbers.py): done
+        before forking workers, whose first pass then copies far fewer inherited pages.
+        Sheets with fewer than `min_cells` members (default numbers.MIN_CELLS) get none."""
+        if self._numbers is None and self._prepared:
+            from . import numbers
+            self._numbers = numbers.build(
+                self, numbers.MIN_CELLS if min_cells is None else min_cells)
+
+    def forget_number_tables(self) -> None:
+        """A cell's shape changed: the tables no longer hold."""
+        self._numbers = None
+
     def eval_cell(self, s: int, r: int, c: int) -> None:
         """Evaluate one formula cell and store its value (array formulas fill their range).
         May raise NeedCell."""
+        nt = self._numbers
+        if nt is not None:
+            tab = nt.columns[s].get(c)
+            if tab is not None and tab.first <= r < tab.end:
+                i = r - tab.first
+                f = tab.fn[i]
+                if f >= 0:       # a family member: no object of its own is touched
+                    off = tab.off[i]
+                    cx = R.Context(self, s, r, c, False, None,
+                                   tuple(nt.numbers[s][off:off + tab.n[i]]))
+                    try:
+                        v = nt.fns[f](cx)
+                    except XLError as e:
+                        v = e
+                    except NeedCell:
+                        raise
+                    except RecursionError:
+                        v = V.NUM
+                    self.cells[s][(r, c)] = self.finish_value(v, cx)
+                    return
         shape = self.cell_shape[s][(r, c)]
         cx = R.Context(self, s, r, c, shape.array, None, shape.k)
         try:

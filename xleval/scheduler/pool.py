@@ -36,13 +36,19 @@ from . import worker
 from .base import Run, StartFailure, WorkerFailure, n_cells
 
 TASKS_PER_WORKER = 3
+# A batch (run_batch) sends a worker its next task while it still works on the current one,
+# so it never waits on the main process between tasks. Only a message that fits in the
+# pipe's buffer goes ahead (a blocked send to a busy worker could deadlock with that
+# worker's blocked answer): SEND_BUFFER is asked of the OS, half of what it grants is used.
+AHEAD = 2                    # tasks in flight per worker in a batch
+SEND_BUFFER = 1 << 22
 MIN_TASK_CELLS = 32          # never cut a layer into tasks smaller than this
 POOL_MIN_CELLS = int(os.environ.get("XLEVAL_POOL_MIN_CELLS", "256"))   # smaller: inline
 _POLL = 1.0                  # seconds: wait() wakes at least this often
 
 
 class _Worker:
-    __slots__ = ("index", "proc", "conn", "synced", "queue", "busy")
+    __slots__ = ("index", "proc", "conn", "synced", "queue", "inflight", "held")
 
     def __init__(self, index, proc, conn, synced):
         self.index = index
@@ -50,7 +56,9 @@ class _Worker:
         self.conn = conn
         self.synced = synced        # last layer whose values this worker has (or was sent)
         self.queue: list = []       # tasks of the current layer not sent yet
-        self.busy = None            # the task being evaluated
+        self.inflight: list = []    # tasks sent (or held), answers due in this order
+        self.held: bytes | None = None   # the last of those, too big to queue: sent when
+        #                                  the worker has answered the ones before it
 
 
 class PoolExecutor:
@@ -61,6 +69,7 @@ class PoolExecutor:
         self.workers: list[_Worker] = []
         self.rtt: float | None = None        # seconds: an empty task's round trip
         self.snap = -2                       # spawn: the layer of the start snapshot
+        self.ahead_bytes = 0                 # largest message sent to a busy worker
 
     @property
     def pool(self):
@@ -74,6 +83,7 @@ class PoolExecutor:
         ctx = mp.get_context(run.start_method)
         if run.start_method == "fork":
             # the workers adopt this engine, with every layer completed so far
+            run.engine.number_tables()
             worker._PARENTS["pool"] = (run.engine, run.layer)
             source, synced = None, run.layer
         else:
@@ -94,6 +104,7 @@ class PoolExecutor:
                 finally:
                     theirs.close()
                 self.workers.append(_Worker(i, p, mine, synced))
+            self.ahead_bytes = min(_send_room(w.conn) for w in self.workers)
         except (OSError, AssertionError, ValueError) as e:
             # a daemonic process may not have children; fork can fail (EAGAIN, ENOMEM)
             raise StartFailure(k, "could not start worker processes",
@@ -116,8 +127,11 @@ class PoolExecutor:
 
     # ---------------------------------------------------------------------------------
     def _send(self, w: _Worker, msg, k: int) -> None:
+        self._send_bytes(w, pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL), k)
+
+    def _send_bytes(self, w: _Worker, data: bytes, k: int) -> None:
         try:
-            w.conn.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+            w.conn.send_bytes(data)
         except (OSError, EOFError):
             self._died(w, k)
 
@@ -217,7 +231,6 @@ class PoolExecutor:
             run.stats.dispatch += time.perf_counter() - t1
 
         def feed(w) -> None:
-            w.busy = None
             while True:
                 i = pos[w.index]
                 if i >= len(blocks):
@@ -227,7 +240,6 @@ class PoolExecutor:
                 pos[w.index] = i + 1
                 if w.index < len(blocks[i]):
                     task = blocks[i][w.index]
-                    w.busy = task
                     run.stats.tasks += 1
                     # sent as layer k0's: a worker holds the layers before k0 (their deltas
                     # come with its first task) and only part of the batch's own layers
@@ -241,7 +253,7 @@ class PoolExecutor:
             state["answered"] += sum([len(c[2]) for c in chunks])
             state["handed"] += sum([len(r[2]) for r in res[2]])
 
-        return self._drive(k0, t0, feed, seen), state["gave_up"]
+        return self._drive(k0, t0, feed, seen, AHEAD), state["gave_up"]
 
     def _started(self, k: int, t0: float) -> float:
         """Start the workers if they are not running; returns `t0` moved past the start
@@ -252,36 +264,48 @@ class PoolExecutor:
             t0 += time.perf_counter() - t1
         return t0
 
-    def _drive(self, k: int, t0: float, feed, seen=None) -> list:
+    def _drive(self, k: int, t0: float, feed, seen=None, ahead: int = 1) -> list:
         """Keep the workers busy and store their answers: `feed(w)` sends worker w its next
-        task and sets `w.busy` (None: it has none left); `seen(chunks, answer)` looks at each
-        answer before its worker is fed again. Returns the cells not done."""
+        task (see _send_task; nothing sent: it has none left), called until w has `ahead`
+        tasks in flight; `seen(chunks, answer)` looks at each answer before its worker is
+        fed again. Returns the cells not done."""
         run = self.run
         for w in self.workers:
-            w.busy = None
+            w.inflight = []
+            w.held = None
         not_done: list = []
         warnings = run.engine.report.warnings
+
+        def top_up(w) -> None:
+            while len(w.inflight) < ahead and w.held is None:
+                n = len(w.inflight)
+                feed(w)
+                if len(w.inflight) == n:
+                    return
         for w in self.workers:
-            feed(w)
+            top_up(w)
         run.stats.dispatch += time.perf_counter() - t0
         while True:
-            busy = [w for w in self.workers if w.busy is not None]
+            busy = [w for w in self.workers if w.inflight]
             if not busy:
                 break
             handles = {w.conn: w for w in busy}
             handles.update({w.proc.sentinel: w for w in busy})
             for h in wait(list(handles), timeout=_POLL):
                 w = handles[h]
-                if w.busy is None:
+                if not w.inflight:
                     continue
                 if h is w.proc.sentinel and not w.conn.poll():
                     self._died(w, k)
                 res = self._read(w, k)
                 t1 = time.perf_counter()
-                chunks = w.busy
+                chunks = w.inflight.pop(0)
+                if w.held is not None:                 # its next task: it is free now
+                    data, w.held = w.held, None
+                    self._send_bytes(w, data, k)
                 if seen is not None:
                     seen(chunks, res)
-                feed(w)                                # keep it busy while we store
+                top_up(w)                              # keep it busy while we store
                 not_done += run.take_answer(chunks, res, warnings)
                 run.stats.dispatch += time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -299,18 +323,23 @@ class PoolExecutor:
             donor = max(self.workers, key=lambda x: len(x.queue))
             if donor.queue:
                 task = donor.queue.pop(0)          # the donor's last block part
-        w.busy = task
         if task is not None:
             self._send_task(w, k, task)
 
     def _send_task(self, w: _Worker, k: int, task) -> None:
         """Send worker w a task of layer k, with the deltas of the layers before k it
-        lacks."""
+        lacks. To a worker busy with another task, only a message that fits in the pipe's
+        buffer goes now; a bigger one is held until the worker answers (see AHEAD)."""
         deltas = []
         if w.synced < k - 1:
             deltas = self.run.deltas_after(w.synced, k - 1, self._floor())
             w.synced = k - 1
-        self._send(w, ("task", (k, deltas, task)), k)
+        w.inflight.append(task)
+        data = pickle.dumps(("task", (k, deltas, task)), protocol=pickle.HIGHEST_PROTOCOL)
+        if len(w.inflight) > 1 and len(data) > self.ahead_bytes:
+            w.held = data
+        else:
+            self._send_bytes(w, data, k)
 
     def _floor(self) -> int:
         # spawn: the snapshot taken at start stands for every earlier layer
@@ -347,3 +376,24 @@ class PoolExecutor:
                 w.proc.join(timeout=10)
                 w.conn.close()
             self.run.stats.dispatch += time.perf_counter() - t0
+
+
+def _send_room(conn) -> int:
+    """Bytes that can be written to `conn` without its reader reading: a quarter of the
+    send buffer the OS grants (it reports twice what it grants). 0 where the connection is
+    not a socket (Windows pipes): then nothing is sent ahead."""
+    try:
+        import socket
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return 0
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        except OSError:
+            pass
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4
+    except OSError:
+        return 0
+    finally:
+        sock.close()

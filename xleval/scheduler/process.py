@@ -41,6 +41,7 @@ class ProcessExecutor:
         n = n_cells(units)
         blocks = run.make_tasks(units, min(n_blocks or run.workers, run.workers, n))
         if method == "fork":
+            run.engine.number_tables()
             worker._PARENTS["process"] = (run.engine, k - 1)
             payload = None
         else:
