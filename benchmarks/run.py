@@ -157,10 +157,15 @@ NOTES = """## Notes
 * Workers are forked from the main process and keep a consecutive block of rows in every
   layer. A pool worker takes several layers at once (its block of each, in order) and moves
   on without waiting for the other workers; a cell needing another worker's result is
-  handed back to the main process. A batch takes the next layer while its workers run,
-  until more than 2% of its cells came back (see `PoolExecutor.run_batch`). Evaluating inherited objects writes
-  reference counts, and the first write to an inherited page copies it: a worker's first
-  layer costs it more than the main process's time for the same cells.
+  handed back to the main process. A batch that starts the workers prepares its layers'
+  tasks before the fork (the workers inherit them and get each as an index); later layers
+  join while the workers run, until more than 2% of its cells came back (see
+  `PoolExecutor.run_batch`). Each worker has its next task in flight while it works.
+  Evaluating inherited objects writes reference counts, and the first write to an
+  inherited page copies it: a worker's first layer costs it more than the main process's
+  time for the same cells. Formulas that differ only in their numbers are read from flat
+  per-column tables built before the fork (`evaluator/numbers.py`, once per workbook,
+  ~50 ms for 100,000 such cells), which cut those copies ~4x.
 * End-to-end times include loading, parsing every distinct formula and building the
   graph, which run serially whatever the strategy, and writing the file (sheets of
   100,000 formula cells or more are patched by forked processes); for `hetero` these

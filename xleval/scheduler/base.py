@@ -140,6 +140,7 @@ class RunStats:
     pool_start: float = 0.0
     delta_bytes: int = 0
     tasks: int = 0
+    tasks_inherited: int = 0          # of those, sent as an index (prepared before a fork)
     batched: int = 0                  # layers evaluated in batches (PoolExecutor.run_batch)
     handed_back: int = 0              # cells of batches that workers handed back not done
     choices: list[LayerChoice] = field(default_factory=list)
@@ -168,7 +169,8 @@ class RunStats:
             "worker_eval": self.worker_eval, "worker_cpu": self.worker_cpu,
             "worker_sync": self.worker_sync,
             "pool_start": self.pool_start, "delta_bytes": self.delta_bytes,
-            "tasks": self.tasks, "dispatch_share": self.dispatch_share(),
+            "tasks": self.tasks, "tasks_inherited": self.tasks_inherited,
+            "dispatch_share": self.dispatch_share(),
             "batched": self.batched, "handed_back": self.handed_back,
             "counts": {k: {"layers": v[0], "cells": v[1]} for k, v in self.counts.items()},
             "layers": [{"layer": c.layer, "cells": c.cells, "choice": c.choice,
@@ -696,7 +698,8 @@ def execute(run: Run, policy, executors: dict) -> None:
                 nxt = None
                 if choice == "pool" and not main and run.batch_layers > 1:
                     t1 = time.perf_counter()
-                    nxt = run.batch_next(k + 1, threshold, n_cells(todo))
+                    n_todo = n_cells(todo)
+                    nxt = run.batch_next(k + 1, threshold, n_todo)
                     stats.dispatch += time.perf_counter() - t1
                 try:
                     if nxt:
@@ -704,9 +707,11 @@ def execute(run: Run, policy, executors: dict) -> None:
                         not_done, gave_up = ex.run_batch(
                             layers, lambda j, total: run.batch_next(j, threshold, total))
                         run.batch_result(layers, not_done, gave_up)
-                        n_batch = sum(n_cells(u) for _, u in layers)
+                        # (sizes, not the units: while the workers live, every page read
+                        # here costs a copy; a batch's later layers are wholly parallel)
+                        n_batch = n_todo + sum([sizes[j] for j, _ in layers[1:]])
                         policy.observe(choice, predicted,
-                                       (time.perf_counter() - t0) * n_cells(todo) / n_batch)
+                                       (time.perf_counter() - t0) * n_todo / n_batch)
                         for j, _units in layers[1:]:
                             stats.choose(j, sizes[j], choice, None, keep=False)
                     else:

@@ -42,6 +42,11 @@ TASKS_PER_WORKER = 3
 # worker's blocked answer): SEND_BUFFER is asked of the OS, half of what it grants is used.
 AHEAD = 2                    # tasks in flight per worker in a batch
 SEND_BUFFER = 1 << 22
+# A batch that starts the workers prepares its layers' tasks before the fork, up to this
+# many cells: splitting a layer then costs a third of what it costs while the workers run
+# (every page the main process writes is then shared with them), and the workers inherit
+# those tasks, which are then sent as an index instead of pickled lists of cells.
+PRE_FORK_CELLS = 400_000
 MIN_TASK_CELLS = 32          # never cut a layer into tasks smaller than this
 POOL_MIN_CELLS = int(os.environ.get("XLEVAL_POOL_MIN_CELLS", "256"))   # smaller: inline
 _POLL = 1.0                  # seconds: wait() wakes at least this often
@@ -70,6 +75,8 @@ class PoolExecutor:
         self.rtt: float | None = None        # seconds: an empty task's round trip
         self.snap = -2                       # spawn: the layer of the start snapshot
         self.ahead_bytes = 0                 # largest message sent to a busy worker
+        self._inherited: dict[int, int] = {}  # id(task) -> its index in the workers' copy
+        self._inherited_tasks: list = []      # (those tasks, kept alive while in use)
 
     @property
     def pool(self):
@@ -85,6 +92,7 @@ class PoolExecutor:
             # the workers adopt this engine, with every layer completed so far
             run.engine.number_tables()
             worker._PARENTS["pool"] = (run.engine, run.layer)
+            worker._PARENTS["pool tasks"] = self._inherited_tasks
             source, synced = None, run.layer
         else:
             source = run.payload_path()
@@ -111,6 +119,7 @@ class PoolExecutor:
                                f"{type(e).__name__}: {e}") from None
         finally:
             worker._PARENTS.pop("pool", None)      # the children have their copy
+            worker._PARENTS.pop("pool tasks", None)
         # probes: the first waits for the workers to be up, the second is a round trip
         self._probe(k)
         t1 = time.perf_counter()
@@ -204,7 +213,25 @@ class PoolExecutor:
         # tasks before the workers start (see run_layer); blocks[i]: one task per worker
         blocks = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
         total = sum(n_cells(units) for _k, units in layers)
-        t0 = self._started(k0, t0)
+        ready: list = []          # layers prepared before the fork: (units, cells, tasks)
+        if not self.workers:
+            got = total
+            while len(blocks) + len(ready) < run.batch_layers and got < PRE_FORK_CELLS:
+                units = more(k0 + len(blocks) + len(ready), got)
+                if not units:
+                    ready.append(None)          # the batch ends there
+                    break
+                n = n_cells(units)
+                got += n
+                ready.append((units, n, run.make_tasks(units, W, n)))
+            if run.start_method == "fork":
+                self._inherit([t for b in blocks for t in b] +
+                              [t for x in ready if x for t in x[2]])
+        try:
+            t0 = self._started(k0, t0)
+        except BaseException:
+            self._inherit([])
+            raise
         pos = {w.index: 0 for w in self.workers}       # each worker's next layer
         state = {"answered": 0, "handed": 0, "end": False, "gave_up": False}
 
@@ -220,12 +247,17 @@ class PoolExecutor:
                 state["end"] = True
                 return
             t1 = time.perf_counter()
-            units = more(k0 + len(blocks), total)
+            if ready:
+                item = ready.pop(0)
+                units, n, tasks = item if item else (None, 0, None)
+            else:
+                units = more(k0 + len(blocks), total)
+                n = n_cells(units) if units else 0
+                tasks = run.make_tasks(units, W, n) if units else None
             if units:
-                n = n_cells(units)
                 total += n
                 layers.append((k0 + len(blocks), units))
-                blocks.append(run.make_tasks(units, W, n))
+                blocks.append(tasks)
             else:
                 state["end"] = True
             run.stats.dispatch += time.perf_counter() - t1
@@ -253,7 +285,15 @@ class PoolExecutor:
             state["answered"] += sum([len(c[2]) for c in chunks])
             state["handed"] += sum([len(r[2]) for r in res[2]])
 
-        return self._drive(k0, t0, feed, seen, AHEAD), state["gave_up"]
+        try:
+            return self._drive(k0, t0, feed, seen, AHEAD), state["gave_up"]
+        finally:
+            self._inherit([])
+
+    def _inherit(self, tasks: list) -> None:
+        """Tasks the workers about to be forked will hold: sent as their index."""
+        self._inherited_tasks = tasks
+        self._inherited = {id(t): i for i, t in enumerate(tasks)}
 
     def _started(self, k: int, t0: float) -> float:
         """Start the workers if they are not running; returns `t0` moved past the start
@@ -335,7 +375,11 @@ class PoolExecutor:
             deltas = self.run.deltas_after(w.synced, k - 1, self._floor())
             w.synced = k - 1
         w.inflight.append(task)
-        data = pickle.dumps(("task", (k, deltas, task)), protocol=pickle.HIGHEST_PROTOCOL)
+        ix = self._inherited.get(id(task))
+        if ix is not None:
+            self.run.stats.tasks_inherited += 1
+        data = pickle.dumps(("task", (k, deltas, task if ix is None else ix)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         if len(w.inflight) > 1 and len(data) > self.ahead_bytes:
             w.held = data
         else:

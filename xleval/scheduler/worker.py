@@ -46,6 +46,7 @@ _SYNCED = -2            # highest layer whose values this process holds
 # slot -> (engine, synced): set by the parent before it forks workers ("pool": the pool's
 # workers and any replacement the pool forks later; "process": one-shot processes)
 _PARENTS: dict = {}
+_TASKS: list = []       # under fork: tasks prepared before the fork, sent as their index
 
 
 # ----------------------------------------------------------------------------------------
@@ -127,11 +128,12 @@ def _quiet_signals() -> None:
 
 def init_fork(slot: str = "pool") -> None:
     """Set-up under fork: adopt the engine inherited from the parent."""
-    global _ENGINE, _SYNCED
+    global _ENGINE, _SYNCED, _TASKS
     _quiet_signals()
     engine, synced = _PARENTS[slot]
     _ENGINE = engine
     _SYNCED = synced
+    _TASKS = _PARENTS.get(slot + " tasks") or []
     # the lookup cache may hold vectors of an earlier calculation
     engine.__dict__.pop("_lookup_cache", None)
     # inherited objects never need collecting here: keep the collector off them, so it does
@@ -234,6 +236,8 @@ def run_task(task):
     CPU seconds evaluating)."""
     global _SYNCED
     layer, deltas, chunks = task
+    if type(chunks) is int:          # a task inherited at the fork (see PoolExecutor)
+        chunks = _TASKS[chunks]
     ev = _ENGINE
     t0 = time.perf_counter()
     for j, data in deltas:
