@@ -611,6 +611,15 @@ class Engine:
             self._numbers = numbers.build(
                 self, numbers.MIN_CELLS if min_cells is None else min_cells)
 
+    def has_array_shapes(self) -> bool:
+        """Is any shape an array formula? (Shapes are only ever added: the answer is kept
+        with the count it was found for.)"""
+        n = len(self.shapes)
+        got = self.__dict__.get("_has_arrays")
+        if got is None or got[0] != n:
+            got = self._has_arrays = (n, any([sh.array for sh in self.shapes]))
+        return got[1]
+
     def forget_number_tables(self) -> None:
         """A cell's shape changed: the tables no longer hold."""
         self._numbers = None

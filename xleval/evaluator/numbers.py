@@ -51,7 +51,7 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
     fns: list = []
     fn_index: dict[int, int] = {}
     any_table = False
-    any_array = any([sh.array for sh in engine.shapes])
+    any_array = engine.has_array_shapes()
     get_k = attrgetter("k")
     for s in range(engine.n_local):
         cs = engine.cell_shape[s]

@@ -91,11 +91,21 @@ class Plan:
     # the graph, kept compact for analyses over it (volatility, precedents) and expanded on
     # first use by node_cell / preds / topo / cell_layer
     _keys: list = field(default_factory=list, repr=False)   # per sheet: (r, c) by node id
+    _sizes: list | None = field(default=None, repr=False, compare=False)
     _src: object = field(default=None, repr=False, compare=False)   # edges p -> v: numpy
     _dst: object = field(default=None, repr=False, compare=False)   # int32 arrays
     _topo: object = field(default=None, repr=False, compare=False)
     _n_nodes: int = 0
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Cells per layer (computed once: a layer of hand-typed formulas has a unit per
+        cell)."""
+        if self._sizes is None or len(self._sizes) != len(self.layers):
+            self._sizes = [len(layer[0].cells) if len(layer) == 1 else
+                           sum([len(u.cells) for u in layer]) for layer in self.layers]
+        return self._sizes
 
     @property
     def node_cell(self) -> list[tuple[int, int, int]]:

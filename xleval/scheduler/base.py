@@ -211,8 +211,7 @@ class Run:
         self.layer = -1               # layers <= this one are complete in the main process
         self.failures = 0
         self._has_arrays: bool | None = None
-        self.sizes = [len(layer[0].cells) if len(layer) == 1 else
-                      sum([len(u.cells) for u in layer]) for layer in plan.layers]
+        self.sizes = plan.sizes
         self._files: list[str] = []
         self._payload_path: str | None = None
         # pool: consecutive layers in batches (run_batch) of at most this many layers; 0
@@ -222,7 +221,7 @@ class Run:
     @property
     def has_arrays(self) -> bool:
         if self._has_arrays is None:
-            self._has_arrays = any(sh.array for sh in self.engine.shapes)
+            self._has_arrays = self.engine.has_array_shapes()
         return self._has_arrays
 
     # ---------------------------------------------------------------------------------

@@ -211,17 +211,19 @@ class PoolExecutor:
         t0 = time.perf_counter()
         W = len(self.workers) or run.workers
         # tasks before the workers start (see run_layer); blocks[i]: one task per worker
-        blocks = [run.make_tasks(units, W, n_cells(units)) for _k, units in layers]
-        total = sum(n_cells(units) for _k, units in layers)
+        sizes = [n_cells(units) for _k, units in layers]
+        blocks = [run.make_tasks(units, W, n) for (_k, units), n in zip(layers, sizes)]
+        total = sum(sizes)
         ready: list = []          # layers prepared before the fork: (units, cells, tasks)
         if not self.workers:
             got = total
             while len(blocks) + len(ready) < run.batch_layers and got < PRE_FORK_CELLS:
-                units = more(k0 + len(blocks) + len(ready), got)
+                j = k0 + len(blocks) + len(ready)
+                units = more(j, got)
                 if not units:
                     ready.append(None)          # the batch ends there
                     break
-                n = n_cells(units)
+                n = run.sizes[j]                # (more() gives whole layers)
                 got += n
                 ready.append((units, n, run.make_tasks(units, W, n)))
             if run.start_method == "fork":
@@ -252,7 +254,7 @@ class PoolExecutor:
                 units, n, tasks = item if item else (None, 0, None)
             else:
                 units = more(k0 + len(blocks), total)
-                n = n_cells(units) if units else 0
+                n = run.sizes[k0 + len(blocks)] if units else 0
                 tasks = run.make_tasks(units, W, n) if units else None
             if units:
                 total += n
