@@ -90,3 +90,18 @@ def test_no_table_below_the_threshold():
     wb.graph()
     wb.engine.number_tables()          # default threshold: thousands of members per sheet
     assert wb.engine._numbers is None
+
+
+def test_auto_counts_the_build_in_the_pool_start_until_built(monkeypatch):
+    from xleval.evaluator import numbers
+    wb = xleval.Workbook.from_dict({"S": _book(200)})
+    wb.graph()
+    ev = wb.engine
+    monkeypatch.setattr(numbers, "MIN_CELLS", 100)
+    # three families of 199 members each (the first row of each is its template)
+    assert ev.number_tables_cost() == numbers.SECONDS_PER_MEMBER * 3 * 199
+    monkeypatch.setattr(numbers, "MIN_CELLS", 1000)
+    assert ev.number_tables_cost() == 0.0          # too few members to build tables
+    monkeypatch.setattr(numbers, "MIN_CELLS", 100)
+    ev.number_tables()
+    assert ev._numbers is not None and ev.number_tables_cost() == 0.0

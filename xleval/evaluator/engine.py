@@ -146,6 +146,7 @@ class Engine:
         self.progress = None     # optional callable(n): n more cells evaluated (CLI bar)
         self._prepared = False
         self._numbers = None     # numbers.NumberTables while workers are forked from here
+        self._members = [0] * len(self.sheet_names)   # family members made, per sheet
 
     # ------------------------------------------------------------------------------------
     # functions, sheets and names
@@ -555,6 +556,7 @@ class Engine:
         build, fn = fam[2]
         shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
                             fc.text, fc.origin, base.family, tuple([float(t) for t in nums]))
+        self._members[s] += 1
         shape._build = build
         self.shapes.append(shape)
         self._shape_by_key[(s, is_array, fast)] = shape
@@ -610,6 +612,14 @@ class Engine:
             from . import numbers
             self._numbers = numbers.build(
                 self, numbers.MIN_CELLS if min_cells is None else min_cells)
+
+    def number_tables_cost(self) -> float:
+        """Predicted seconds number_tables() would take now (0 once built)."""
+        if self._numbers is not None or not self._prepared:
+            return 0.0
+        from . import numbers
+        return numbers.SECONDS_PER_MEMBER * sum(
+            [n for n in self._members if n >= numbers.MIN_CELLS])
 
     def has_array_shapes(self) -> bool:
         """Is any shape an array formula? (Shapes are only ever added: the answer is kept

@@ -21,6 +21,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not
 
 MIN_CELLS = 5000     # fewer family members than this on a sheet: not worth a table
+SECONDS_PER_MEMBER = 5e-7   # building, measured: ~50 ms per 100,000 members
 
 
 @dataclass

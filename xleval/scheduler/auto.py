@@ -270,7 +270,9 @@ class AutoPolicy:
     def _pool_start_cost(self) -> float:
         # starting, plus the warm-up of the first layer: copy-on-write of the pages the
         # workers and this process then write to (~30 ms per GB resident, per worker)
-        return self.W * (self._start_cost_one() + 0.03 * _rss_gb()) + 0.002
+        # (fork: once per workbook, the number tables, see evaluator/numbers.py)
+        tables = self.run.engine.number_tables_cost() if self.fork else 0.0
+        return self.W * (self._start_cost_one() + 0.03 * _rss_gb()) + 0.002 + tables
 
     # ---------------------------------------------------------------------------------
     def _estimate(self, par: list, mean: float) -> tuple[float, int, int]:
@@ -327,6 +329,8 @@ class AutoPolicy:
             self._units * self.y
         if not self.fork:
             t += sum(self.sizes[:k]) * self.d + new_shapes * self.compile_per_shape / W
+        else:
+            t += self.run.engine.number_tables_cost()
         return self.kappa["process"] * t
 
     def _future_savings(self, k: int, per_cell: float) -> float:
