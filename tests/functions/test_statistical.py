@@ -533,3 +533,27 @@ def test_chisq_f_z_tests_doc():
     shown(ev("=ZTEST(A1:A10,4)", **data), 0.090574)
     assert ev("=Z.TEST(A1:A10,4,0)", **data) == NUM        # [excel]
     assert ev("=Z.TEST({4},0,2)") == DIV0                  # [excel] one value
+
+
+# Variances are computed from the sums of the values and of their squares, as Excel does;
+# these are Excel's own cached results, bit for bit (poi FormulaEvalTestData_Copy.xlsx,
+# EverythingTests K1448 and K1456; ClosedXML functions-excel-2010.xlsx, Sheet1 B71/B72 and
+# its F2:F10), which the deviation-based formula misses in the last bits.
+@pytest.mark.parametrize("formula, want", [
+    ("=VAR(TRUE,FALSE,TRUE)", 0.33333333333333337),          # [excel]
+    ("=VARP(TRUE,FALSE,TRUE)", 0.2222222222222222),          # [excel]
+    ("=STDEV(TRUE,FALSE,TRUE)", 0.5773502691896258),         # [excel]
+])
+def test_variance_rounding_as_excel(formula, want):
+    assert xleval.evaluate(formula) == want
+
+
+def test_variance_of_equal_values_is_zero_not_negative():
+    # the sums formula can round to a tiny negative for equal values; STDEV must not fail
+    # (three times each of these: both sums formulas round to a negative, e.g. -1.1e-11)
+    for x in (303.186, -134.466, 82.825):
+        wb = xleval.Workbook.from_dict({"S": {"A1": x, "A2": x, "A3": x,
+                                              "B1": "=VAR(A1:A3)", "B2": "=STDEV.P(A1:A3)",
+                                              "B3": "=STDEV(A1:A3)"}})
+        wb.calculate()
+        assert (wb["S!B1"], wb["S!B2"], wb["S!B3"]) == (0.0, 0.0, 0.0)

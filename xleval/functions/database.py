@@ -122,11 +122,9 @@ def _numbers(database, field, criteria) -> list[float]:
 
 
 def _var(xs: list[float], sample: bool) -> float:
-    n = len(xs)
-    if n < (2 if sample else 1):
-        raise V.DIV0
-    m = math.fsum(xs) / n
-    return math.fsum((x - m) ** 2 for x in xs) / (n - 1 if sample else n)
+    """VAR / VARP of the matching numbers, computed as those are (statistical.var_s)."""
+    from .statistical import var_p, var_s
+    return var_s(xs) if sample else var_p(xs)
 
 
 @xl("DSUM", ARRAY, SCALAR, ARRAY)
