@@ -454,16 +454,19 @@ class Engine:
         if self._prepared:
             return
         t0 = time.perf_counter()
-        by_text: dict = {}
+        by_fc: dict[int, Shape] = {}
         rep = self.report
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
             for rc, fc in self.formulas[s].items():
-                tk = (s, fc.text, fc.origin, fc.kind)
-                shape = by_text.get(tk)
-                if shape is None:
-                    shape = self._make_shape(s, fc)
-                    by_text[tk] = shape
+                # the cells of a shared formula hold one FormulaCell (see loader.model):
+                # one shape for all, found by the object (formulas keeps it alive)
+                if fc.origin == rc:            # the formula's own cell (or anchor)
+                    shape = by_fc[id(fc)] = self._make_shape(s, fc)
+                else:
+                    shape = by_fc.get(id(fc))
+                    if shape is None:
+                        shape = by_fc[id(fc)] = self._make_shape(s, fc)
                 shapes[rc] = shape        # the formulas' key object: one tuple per cell
                 if fc.ref is not None:
                     self.mark_covered(s, *rc, fc)
