@@ -194,7 +194,7 @@ def test_round_family(formula, expected):
     ("=MROUND(5,0)", 0.0),
     ('=MROUND("2.55","1.4")', 2.8),                       # [excel] typed text converts
     ("=MROUND(TRUE,1)", VALUE),                           # [excel] ATP: no booleans
-    ("=MROUND(A1:A2,2)", VALUE),                          # [excel] ATP: no ranges
+    ("{=MROUND(A1:A2,2)}", VALUE),                        # [excel] ATP: no ranges (array formula)
     ("=CEILING(2.5,1)", 3.0), ("=CEILING(-2.5,-2)", -4.0),  # [doc]
     ("=CEILING(-2.5,2)", -2.0), ("=CEILING(1.5,0.1)", 1.5),  # [doc]
     ("=CEILING(0.234,0.01)", 0.24),                       # [doc]

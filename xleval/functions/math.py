@@ -18,8 +18,10 @@ from ..evaluator.refs import Range, RefList
 from ..values import Array, XLError
 from . import statistical as S
 from .criteria import GroupIndex, Unindexable, criterion_key, make_criterion
+from .datetime import atp
 from .lookup import _CACHE_MAX_CELLS, calc_cache
-from .registry import ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, TEXT, VALUES, xl
+from .registry import (ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, SCALAR, TEXT, VALUES,
+                       xl)
 
 _TRIG_LIMIT = 134217728.0          # 2**27: Excel's SIN/COS/TAN give #NUM! from here on
 _MAX_EXACT = 9007199254740992.0    # 2**53
@@ -119,9 +121,9 @@ def SUMXMY2(a, b):
     return S.total((x - y) ** 2 for x, y in _pair_values(a, b))
 
 
-@xl("SERIESSUM", RAW, RAW, RAW, ARRAY, ctx=True)
-def SERIESSUM(cx, x, n, m, coefs):
-    x, n, m = atp_number(cx, x), atp_number(cx, n), atp_number(cx, m)
+@atp("SERIESSUM", SCALAR, SCALAR, SCALAR, ARRAY)
+def SERIESSUM(x, n, m, coefs):
+    x, n, m = _atp_value(x), _atp_value(n), _atp_value(m)
     total = []
     i = 0
     for c in coefs.flat():
@@ -141,7 +143,9 @@ def SERIESSUM(cx, x, n, m, coefs):
 
 # =========================================================================================
 # Analysis ToolPak functions (MROUND, SQRTPI, GCD...): their number arguments reject
-# TRUE/FALSE and multi-cell references or arrays with #VALUE! (no broadcasting)
+# TRUE/FALSE with #VALUE!. The single-value ones are registered with `atp`: a multi-cell
+# reference is #VALUE! in an array formula (implicitly intersected in an ordinary one),
+# while a computed array or array constant is lifted elementwise (MROUND(--A1:A3,2)).
 # =========================================================================================
 
 def _atp_value(v):
@@ -177,7 +181,8 @@ def atp_number(cx, v) -> float:
 
 def atp_numbers(cx, args) -> list[float]:
     """The numbers of GCD/LCM/MULTINOMIAL: blanks inside references are skipped, text and
-    booleans anywhere are #VALUE!."""
+    booleans anywhere are #VALUE!, an empty argument (LCM(24,)) is the number 0 as in every
+    Excel function but ADDRESS."""
     out = []
     for a in args:
         if isinstance(a, (Range, RefList)):
@@ -192,7 +197,7 @@ def atp_numbers(cx, args) -> list[float]:
             for v in a.flat():
                 if v is not None:
                     out.append(_atp_value(v))
-        elif a is not None:
+        else:       # a typed value; None is an empty argument: 0
             out.append(_atp_value(a))
     return out
 
@@ -614,9 +619,9 @@ def _half_up(q: float) -> float:
     return math.floor(abs(q) + 0.5) * (1 if q >= 0 else -1)
 
 
-@xl("MROUND", RAW, RAW, ctx=True)
-def MROUND(cx, n, m):
-    n, m = atp_number(cx, n), atp_number(cx, m)
+@atp("MROUND", SCALAR, SCALAR)
+def MROUND(n, m):
+    n, m = _atp_value(n), _atp_value(m)
     if m == 0 or n == 0:
         return 0.0
     if (n > 0) != (m > 0):
@@ -725,9 +730,9 @@ def MOD(n, d):
     return r
 
 
-@xl("QUOTIENT", RAW, RAW, ctx=True)
-def QUOTIENT(cx, n, d):
-    n, d = atp_number(cx, n), atp_number(cx, d)
+@atp("QUOTIENT", SCALAR, SCALAR)
+def QUOTIENT(n, d):
+    n, d = _atp_value(n), _atp_value(d)
     if d == 0:
         raise V.DIV0
     return float(math.trunc(n / d))
@@ -753,9 +758,9 @@ def SQRT(x):
     return math.sqrt(x)
 
 
-@xl("SQRTPI", RAW, ctx=True)
-def SQRTPI(cx, x):
-    x = atp_number(cx, x)
+@atp("SQRTPI", SCALAR)
+def SQRTPI(x):
+    x = _atp_value(x)
     if x < 0:
         raise V.NUM
     return math.sqrt(x * math.pi)
@@ -972,9 +977,9 @@ def FACT(x):
     return float(math.factorial(n))
 
 
-@xl("FACTDOUBLE", RAW, ctx=True)
-def FACTDOUBLE(cx, x):
-    x = atp_number(cx, x)
+@atp("FACTDOUBLE", SCALAR)
+def FACTDOUBLE(x):
+    x = _atp_value(x)
     if x < -1:
         raise V.NUM
     n = math.floor(x)
@@ -1003,7 +1008,8 @@ def COMBIN(n, k):
 
 @xl("COMBINA", INT, INT)
 def COMBINA(n, k):
-    if n < 0 or k < 0 or (n == 0 and k > 0):
+    # Excel's documented constraints: number >= 0 and number >= number_chosen >= 0
+    if n < 0 or k < 0 or n < k:
         raise V.NUM
     if k == 0:
         return 1.0
