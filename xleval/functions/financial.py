@@ -417,8 +417,9 @@ def _cum(cx, rate, nper, pv, start, end, type_, principal):
     if t not in (0, 1):
         raise V.NUM
     t = int(t)
-    s = math.ceil(s) if s != int(s) else int(s)
-    e = int(math.floor(e))
+    # Excel truncates both periods to integers (MS-OI29500 2.1.918): 2.5 starts at 2
+    s = _trunc(s)
+    e = _trunc(e)
     if r <= 0 or n <= 0 or p <= 0 or s < 1 or e < 1 or s > e or e > n:
         raise V.NUM
     total = 0.0

@@ -910,7 +910,18 @@ def _check_bounds(r1, c1, r2, c2):
         raise V.REF
 
 
-@xl("OFFSET", RAW, INT, INT, SCALAR, SCALAR, ctx=True, volatile=True, dynamic_ref=True)
+def _size_arg(cx, v, default: int) -> int:
+    """OFFSET's height/width: `default` when omitted or left empty; a reference is read
+    as a number, so a blank cell is 0 (which is #REF!), not an omitted argument."""
+    if isinstance(v, (Range, RefList)):
+        # (a multi-cell reference: the cell in the formula's row or column, as any scalar)
+        v = _scalar(cx, v) if cx.array_mode else cx.ev.implicit_intersection(v, cx)
+        return _int_arg(0.0 if v is None else v, default)
+    return _int_arg(v, default)
+
+
+# height/width are RAW so that a blank cell (the number 0) stays apart from an omitted one
+@xl("OFFSET", RAW, INT, INT, RAW, RAW, ctx=True, volatile=True, dynamic_ref=True)
 def OFFSET(cx, ref, rows, cols, height=_MISSING, width=_MISSING):
     if isinstance(ref, XLError):
         return ref
@@ -920,8 +931,8 @@ def OFFSET(cx, ref, rows, cols, height=_MISSING, width=_MISSING):
         if len(ref.areas) != 1:
             return V.VALUE
         ref = ref.areas[0]
-    h = _int_arg(height, ref.nrows)
-    w = _int_arg(width, ref.ncols)
+    h = _size_arg(cx, height, ref.nrows)
+    w = _size_arg(cx, width, ref.ncols)
     if h == 0 or w == 0:
         return V.REF
     r = ref.r1 + rows
