@@ -47,7 +47,7 @@ _K = MAX_COL + 1      # key = (sheet * _RK + row) * _K + col, and (sheet * _K + 
 _RK = MAX_ROW + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkUnit:
     """Cells of one layer that share one compiled shape on one sheet."""
     shape: int
