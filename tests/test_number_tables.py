@@ -15,8 +15,10 @@ def _book(n=60):
         cells[f"C{r}"] = f"=IF(A{r}>{n // 2},SQRT(-{r}.5),A{r}/({r % 3}))"
         cells[f"D{r}"] = f"=IF(A{r}>{r % 4}.5,CHAR({65 + r % 5}),A{r}>{r}.75)"
         cells[f"E{r}"] = f"=B{r}-A{r}"                      # copied: one shared shape
-    cells["F1"] = "{=SUM(A1:A3*{1.5})}"
-    cells["F2"] = "{=SUM(A1:A3*{2.5})}"
+    # array formulas of one family (they differ in a number): they keep their shapes' path
+    cells["F1"] = "{=SUM($A$1:$A$3*1.5)}"
+    cells["F2"] = "{=SUM($A$1:$A$3*2.5)}"
+    cells["F3"] = "{=SUM($A$1:$A$3*3.5)}"
     return cells
 
 
@@ -36,6 +38,7 @@ def _expected(n=60):
         out[(r, 5)] = b - a
     out[(1, 6)] = 6 * 1.5
     out[(2, 6)] = 6 * 2.5
+    out[(3, 6)] = 6 * 3.5
     return out
 
 
@@ -53,6 +56,8 @@ def test_members_evaluated_from_tables_give_the_expected_values():
     # B, C, D are families (their first row is the template, with a shape of its own);
     # E is one copied shape, F holds array formulas: neither is in a table
     assert set(nt.columns[0]) == {2, 3, 4}
+    ev = wb.engine
+    assert ev.cell_shape[0][(3, 6)].k == (3.5,) and ev.cell_shape[0][(3, 6)].array
     tab = nt.columns[0][2]
     assert not (tab.first <= 1 < tab.end) or tab.fn[1 - tab.first] == -1   # the template
     i = 60 - tab.first                   # B60: =A60*60.25+0
@@ -98,8 +103,9 @@ def test_auto_counts_the_build_in_the_pool_start_until_built(monkeypatch):
     wb.graph()
     ev = wb.engine
     monkeypatch.setattr(numbers, "MIN_CELLS", 100)
-    # three families of 199 members each (the first row of each is its template)
-    assert ev.number_tables_cost() == numbers.SECONDS_PER_MEMBER * 3 * 199
+    # three families of 199 members each (the first row of each is its template), and the
+    # two members of the array formulas' family (counted, though they get no table)
+    assert ev.number_tables_cost() == numbers.SECONDS_PER_MEMBER * (3 * 199 + 2)
     monkeypatch.setattr(numbers, "MIN_CELLS", 1000)
     assert ev.number_tables_cost() == 0.0          # too few members to build tables
     monkeypatch.setattr(numbers, "MIN_CELLS", 100)
