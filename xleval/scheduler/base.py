@@ -428,7 +428,7 @@ class Run:
             if len(run) == 1:
                 segs.append((sheet, run[0].cells, sid))
                 continue
-            if any([u.shape != sid for u in run]):
+            if any(u.shape != sid for u in run):    # (stops at the first other shape)
                 sid = -1
             segs.append((sheet, [c for u in run for c in u.cells], sid))
         if total is None:
