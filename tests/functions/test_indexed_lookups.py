@@ -139,7 +139,8 @@ def test_booleans_errors_and_blanks():
     assert got["true"] == got["true_text"] == 1        # text "TRUE" and 1 are not TRUE
     assert got["one"] == 8
     assert got["na"] == 16 and got["na_value"] == 1
-    assert got["blank"] == got["eq_blank"] == 64 + 128  # blank cells and ""
+    assert got["blank"] == 64 + 128                     # blank cells and ""
+    assert got["eq_blank"] == 64    # "=": blank cells only (see test_lo_diff_fixes [lo])
     assert got["empty_cell_crit"] == 256 + 512          # 0 and "0"
 
 

@@ -53,3 +53,20 @@ def _blank_text_sheet(formula):
 ])
 def test_not_empty_criterion_counts_empty_text(formula, expected):
     check(_blank_text_sheet(formula), expected)
+
+
+# --- criteria "=": blank cells only, not a formula's "" ----------------------------------------
+@pytest.mark.parametrize("formula,expected", [
+    # [lo] "=" alone matches the truly empty cells A4 and A6 only; "" (above) also takes the
+    # ="" cell. LibreOffice gives these (lo_diff: COUNTIF(D!A1:A8,"=") 1 where the data has
+    # one blank and one =""), and formualizer's Excel-semantics tests state the same rule
+    # (formualizer-eval engine/tests/criteria_excel_semantics.rs: '"=" only blank cells').
+    ('=COUNTIF(A1:A6,"=")', 2.0),
+    ('=COUNTIFS(A1:A6,"=")', 2.0),
+    ('=SUMIF(A1:A6,"=",B1:B6)', 40.0 + 60),
+    ('=SUMIFS(B1:B6,A1:A6,"=")', 40.0 + 60),
+    ('=AVERAGEIF(A1:A6,"=",B1:B6)', 50.0),
+    ('=COUNTIFS(A1:A6,"=",B1:B6,">45")', 1.0),
+])
+def test_equals_alone_matches_blank_cells_only(formula, expected):
+    check(_blank_text_sheet(formula), expected)

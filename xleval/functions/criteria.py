@@ -4,7 +4,8 @@
 A criterion is a value or a string with an optional operator prefix: "=5", ">=5", "<>",
 "<>a*", "a?c", "~*". Numbers match numbers (and text that reads as the same number when the
 criterion is an equality); text compares case-insensitively with * ? and ~ wildcards;
-"=" matches blank cells and ""; "<>" matches non-empty cells (a formula's "" included);
+"" matches blank cells and a formula's "", "=" blank cells only; "<>" matches non-empty
+cells (a formula's "" included);
 errors match only the same error.
 
 `criterion_key` and `GroupIndex` (at the end) answer equality criteria over ranges that are
@@ -65,6 +66,8 @@ def _compile_text(crit: str):
     op, rest = _split_op(crit)
     if rest == "" and op in ("=", "<>"):
         if op == "=":
+            if crit:                  # "=" alone: truly empty cells only (LibreOffice and
+                return lambda v: v is None    # formualizer agree; "" takes "" text too)
             return lambda v: v is None or v == ""
         # "<>" is "not an empty cell": a formula's "" counts (IronCalc and LibreOffice agree)
         return lambda v: v is not None
@@ -162,7 +165,8 @@ def make_criterion(crit):
 # calculation) a dictionary from the tuple of the cells' keys to their positions; a call is
 # then one lookup. Keys mirror the predicates above exactly:
 #   ("s", text.lower())   plain text equality; a blank cell and "" both have BLANK_KEY,
-#                         which is the key of the blank criterion "" / "="
+#                         which is the key of the blank criterion "" ("=", blank cells
+#                         only, has none: tested cell by cell)
 #   ("n", round15(x))     numeric equality (numbers compare at 15 significant digits);
 #                         text that reads as a number also gets this key, but matches only
 #                         on exact equality, so such candidates are re-tested (`numtext`)
@@ -196,7 +200,8 @@ def _text_key(crit: str):
     if op != "=":
         return None
     if rest == "":
-        return BLANK_KEY
+        # "": blank cells and "" text share BLANK_KEY; "=" (blank cells only) has no key
+        return BLANK_KEY if not crit else None
     err = V.ERRORS.get(rest.upper())
     if err is not None:
         return ("e", err.code)
