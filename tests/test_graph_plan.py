@@ -177,3 +177,31 @@ def test_tainted_follows_a_cycle_back_to_cells_before_it():
     assert plan.tainted({(0, 1, 3)}) == {(0, 1, 2), (0, 1, 3), (0, 1, 4)}
     assert plan.tainted({(0, 1, 1)}) == {(0, 1, c) for c in range(1, 6)}
     assert plan.tainted({(0, 9, 9)}) == set()          # not a formula cell
+
+
+def test_whole_layer_tasks_are_the_units_tasks():
+    """Run.layer_tasks cuts a whole layer from the plan's flat cell list (Plan._segs); the
+    tasks must be exactly make_tasks' from the units, for one shape per cell, copied
+    columns, and layers whose units alternate between sheets."""
+    from xleval.scheduler.base import Run
+    hand = {f"A{r}": float(r) for r in range(1, 41)}
+    hand.update({f"B{r}": f"=A{r}*{r}.5" for r in range(1, 41)})
+    hand.update({f"C{r}": f"=B{r}+A{r}" for r in range(1, 41)})
+    s1 = {f"A{r}": r for r in range(1, 9)} | {f"B{r}": f"=A{r}*{r}" for r in range(1, 9)}
+    s2 = {f"A{r}": r for r in range(1, 9)} | {f"B{r}": f"=A{r}-{r}" for r in range(1, 9)}
+    s2 |= {f"C{r}": f"=S1!B{r}+B{r}" for r in range(1, 9)} | {"D1": "=SUM(S1!B1:B8)"}
+    books = [{"S": hand}, {"S1": s1, "S2": s2}]
+    for sheets in books:
+        wb = xleval.Workbook.from_dict(sheets)
+        plan = wb.graph()
+        assert plan._segs is not None and len(plan._segs) == len(plan.layers)
+        run = Run(wb.engine, plan, "pool", 2, "fork")
+        for j, layer in enumerate(plan.layers):
+            units = list(layer)
+            for n_tasks in (1, 2, 3, 7):
+                assert run.layer_tasks(j, units, n_tasks) == Run.make_tasks(units, n_tasks)
+        # part of a layer (the vector path took some units): the units' own tasks
+        j = max(range(len(plan.layers)), key=lambda k: len(plan.layers[k]))
+        part = list(plan.layers[j])[1:]
+        if part:
+            assert run.layer_tasks(j, part, 2) == Run.make_tasks(part, 2)

@@ -92,6 +92,11 @@ class Plan:
     # first use by node_cell / preds / topo / cell_layer
     _keys: list = field(default_factory=list, repr=False)   # per sheet: (r, c) by node id
     _sizes: list | None = field(default=None, repr=False, compare=False)
+    # every layer's cells, flat and in unit order, and per layer its runs of consecutive
+    # units on one sheet as (sheet, start, end, shape id or -1 for several shapes) into
+    # _flat: a whole layer's tasks are slices (see scheduler.base.Run.layer_tasks)
+    _flat: list | None = field(default=None, repr=False, compare=False)
+    _segs: list | None = field(default=None, repr=False, compare=False)
     _src: object = field(default=None, repr=False, compare=False)   # edges p -> v: numpy
     _dst: object = field(default=None, repr=False, compare=False)   # int32 arrays
     _topo: object = field(default=None, repr=False, compare=False)
@@ -608,10 +613,11 @@ def build_plan(engine) -> Plan:
     level, topo, succ_lists = _levels(n_total, n_cells, src, dst)
     done = np.zeros(n_total, bool)
     done[topo] = True
-    layers = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid, keys)
+    layers, flat, segs = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid,
+                                 keys)
     plan = Plan(layers, dynamic_cells=dynamic_cells, edges=len(src), block_nodes=n_blocks,
                 _keys=keys, _src=src.astype(np.int32), _dst=dst.astype(np.int32),
-                _topo=topo.astype(np.int32), _n_nodes=n_total)
+                _topo=topo.astype(np.int32), _n_nodes=n_total, _flat=flat, _segs=segs)
     if len(topo) < n_total:
         sp, su = succ_lists()
         rest = np.flatnonzero(~done).tolist()
@@ -785,12 +791,13 @@ def _levels(n_total: int, n_cells: int, src: np.ndarray, dst: np.ndarray):
 
 
 def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
-            S: np.ndarray, sid: np.ndarray, keys: list) -> list[list[WorkUnit]]:
+            S: np.ndarray, sid: np.ndarray, keys: list) -> tuple[list, list, list]:
     """Layers of work units from the cells' levels: a layer's cells in node order, one
-    unit per (shape, sheet), units in the order of their first cell."""
+    unit per (shape, sheet), units in the order of their first cell. Also every unit's
+    cells flat, and each layer's runs of units on one sheet (Plan._flat, Plan._segs)."""
     cells = np.flatnonzero(done)
     if not len(cells):
-        return []
+        return [], [], []
     lv = level[cells]
     unit = sid[cells] * n_local + S[cells]
     n_units = int(unit.max()) + 1
@@ -822,7 +829,19 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
             layers.append([])
             last = u_level[k]
         layers[-1].append(WorkUnit(u_shape[k], u_sheet[k], rc[bounds[k]:bounds[k + 1]]))
-    return layers
+    # runs of consecutive units of one layer on one sheet (a unit is one (shape, sheet),
+    # so a run of several units holds several shapes: shape id -1)
+    u_s = S[head]
+    brk = np.flatnonzero(np.r_[True, (u_s[1:] != u_s[:-1]) | (lv[1:] != lv[:-1])]).tolist()
+    brk.append(len(starts))
+    segs: list[list[tuple]] = []
+    last = -1
+    for a, b in zip(brk[:-1], brk[1:]):
+        if u_level[a] != last:
+            segs.append([])
+            last = u_level[a]
+        segs[-1].append((u_sheet[a], bounds[a], bounds[b], u_shape[a] if b - a == 1 else -1))
+    return layers, rc, segs
 
 
 def _tarjan(nodes: list[int], sp: list[int], su: list[int],

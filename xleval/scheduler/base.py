@@ -20,7 +20,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, is_
 
 from ..evaluator.engine import PENDING
 from ..graph.build import WorkUnit
@@ -413,6 +413,20 @@ class Run:
     # ---------------------------------------------------------------------------------
     # tasks and results
     # ---------------------------------------------------------------------------------
+    def layer_tasks(self, j: int, units, n_tasks: int, total: int | None = None):
+        """make_tasks for units of layer j: when they are the whole layer, its runs of
+        units on one sheet are slices of the plan's flat cell list (Plan._segs), instead
+        of flattening a unit per cell of hand-typed formulas (4 ms per 20k units)."""
+        plan = self.plan
+        segs = plan._segs
+        layer = plan.layers[j] if j < len(plan.layers) else None
+        if (segs is None or layer is None or len(segs) != len(plan.layers)
+                or len(units) != len(layer) or not all(map(is_, units, layer))):
+            return self.make_tasks(units, n_tasks, total)
+        flat = plan._flat
+        return self._cut([(sheet, flat[a:b], sid) for sheet, a, b, sid in segs[j]], n_tasks,
+                         total)
+
     @staticmethod
     def make_tasks(units, n_tasks: int, total: int | None = None):
         """Cut units into `n_tasks` lists of chunks (shape id, sheet, cells) with about the
@@ -431,6 +445,12 @@ class Run:
             if any(u.shape != sid for u in run):    # (stops at the first other shape)
                 sid = -1
             segs.append((sheet, [c for u in run for c in u.cells], sid))
+        return Run._cut(segs, n_tasks, total)
+
+    @staticmethod
+    def _cut(segs: list[tuple], n_tasks: int, total: int | None) -> list[list]:
+        """Cut segments (sheet, cells, shape id) into `n_tasks` lists of chunks (shape id,
+        sheet, cells) of about the same number of cells, in order (see make_tasks)."""
         if total is None:
             total = sum([len(seg[1]) for seg in segs])
         n_tasks = max(1, min(n_tasks, total))

@@ -184,7 +184,7 @@ class PoolExecutor:
         per = max(1, math.ceil(n_tasks / W))
         # tasks first: under fork, the main process's writes to pages it shares with
         # running workers copy them
-        tasks = run.make_tasks(units, per * W, n)
+        tasks = run.layer_tasks(k, units, per * W, n)
         t0 = self._started(k, t0)
         # contiguous blocks: tasks i*per .. i*per+per-1 belong to worker i (affinity)
         for w in self.workers:
@@ -216,7 +216,7 @@ class PoolExecutor:
         W = len(self.workers) or run.workers
         # tasks before the workers start (see run_layer); blocks[i]: one task per worker
         sizes = [n_cells(units) for _k, units in layers]
-        blocks = [run.make_tasks(units, W, n) for (_k, units), n in zip(layers, sizes)]
+        blocks = [run.layer_tasks(j, units, W, n) for (j, units), n in zip(layers, sizes)]
         total = sum(sizes)
         ready: list = []          # layers prepared before the fork: (units, cells, tasks)
         if not self.workers:
@@ -229,7 +229,7 @@ class PoolExecutor:
                     break
                 n = run.sizes[j]                # (more() gives whole layers)
                 got += n
-                ready.append((units, n, run.make_tasks(units, W, n)))
+                ready.append((units, n, run.layer_tasks(j, units, W, n)))
             if run.start_method == "fork":
                 self._inherit([t for b in blocks for t in b] +
                               [t for x in ready if x for t in x[2]])
@@ -257,9 +257,10 @@ class PoolExecutor:
                 item = ready.pop(0)
                 units, n, tasks = item if item else (None, 0, None)
             else:
-                units = more(k0 + len(blocks), total)
-                n = run.sizes[k0 + len(blocks)] if units else 0
-                tasks = run.make_tasks(units, W, n) if units else None
+                j = k0 + len(blocks)
+                units = more(j, total)
+                n = run.sizes[j] if units else 0
+                tasks = run.layer_tasks(j, units, W, n) if units else None
             if units:
                 total += n
                 layers.append((k0 + len(blocks), units))

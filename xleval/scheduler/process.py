@@ -39,7 +39,7 @@ class ProcessExecutor:
         method = run.start_method
         ctx = mp.get_context(method)
         n = n_cells(units)
-        blocks = run.make_tasks(units, min(n_blocks or run.workers, run.workers, n))
+        blocks = run.layer_tasks(k, units, min(n_blocks or run.workers, run.workers, n))
         if method == "fork":
             run.engine.number_tables()
             worker._PARENTS["process"] = (run.engine, k - 1)
