@@ -4,7 +4,7 @@ numbers, see Engine._family_shape) in flat arrays per column.
 Why: a forked worker inherits the main process's objects, and the first write to an
 inherited page copies it (a page fault, several microseconds here). Evaluating a family
 member through its shape object writes three reference counts on objects of its own (the
-shape, its tuple of numbers, the numbers), spread over the heap: ~0.6 copied pages per
+shape, its tuple of numbers, the numbers), spread over the heap: ~0.8 copied pages per
 cell. Read from these tables instead (array elements are plain memory, and what is read
 from them is a new object), the worker copies ~4x fewer pages: measured on 10,000 cells of
 distinct hand-typed formulas, 8,145 -> 1,873 page faults and 146 -> 108 ms for its first
