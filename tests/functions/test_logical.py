@@ -162,3 +162,18 @@ def test_lambda_called_down_a_column():
     wb = xleval.Workbook.from_dict({"S": cells})
     wb.calculate()
     assert [wb[f"S!B{r}"] for r in range(1, 41)] == [r * r + 1.0 for r in range(1, 41)]
+
+
+@pytest.mark.parametrize("formula, expected", [
+    # [excel] formulas/test.xlsx LOGICAL!AP3, AS3, AP21, AP27: an error argument after text
+    # that is not TRUE/FALSE is the result, not the text's #VALUE!
+    ('=AND(TRUE,"0",#REF!)', XLError("#REF!")),
+    ('=AND(TRUE,"ciao",#REF!,"0")', XLError("#REF!")),
+    ('=OR(TRUE,"0",#REF!)', XLError("#REF!")),
+    ('=XOR(TRUE,"0",#REF!)', XLError("#REF!")),
+    ('=AND(TRUE,#REF!,"0")', XLError("#REF!")),     # [excel] LOGICAL!AQ3
+    # [excel] poi FormulaEvalTestData_Copy.xlsx EverythingTests!J136: no error: #VALUE!
+    ('=AND("1",1)', VALUE),
+])
+def test_logical_error_argument_wins_over_text(formula, expected):
+    assert ev(formula) == expected

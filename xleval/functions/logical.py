@@ -22,8 +22,11 @@ from .registry import BOOL, RAW, VALUES, xl
 def _logicals(cx, args):
     """The logical values of AND/OR/XOR arguments: inside references and arrays text and
     blanks are ignored; direct arguments are coerced (text other than TRUE/FALSE is
-    #VALUE!); the first error is the result; no logical value at all is #VALUE!."""
+    #VALUE!, unless an error value comes later: AND(TRUE,"0",#REF!) is #REF! in
+    Excel-saved formulas/test.xlsx LOGICAL!AP3, OR and XOR alike in AP21/AP27); the first
+    error is the result; no logical value at all is #VALUE!."""
     out = []
+    bad_text = False
     for a in args:
         if isinstance(a, (Range, RefList)):
             for v in cx.ev.iter_ref_values(a):
@@ -50,14 +53,15 @@ def _logicals(cx, args):
             # is #VALUE!; Excel for Mac 16 was seen skipping such text instead)
             u = a.strip().upper()
             if u not in ("TRUE", "FALSE"):
-                raise V.VALUE
+                bad_text = True        # #VALUE!, once no argument after it is an error
+                continue
             out.append(u == "TRUE")
         else:
             b = V.to_bool(a)
             if isinstance(b, XLError):
                 raise b
             out.append(b)
-    if not out:
+    if bad_text or not out:
         raise V.VALUE
     return out
 
