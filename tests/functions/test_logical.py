@@ -177,3 +177,15 @@ def test_lambda_called_down_a_column():
 ])
 def test_logical_error_argument_wins_over_text(formula, expected):
     assert ev(formula) == expected
+
+
+def test_iferror_pairs_an_array_fallback_elementwise():
+    # [excel] formulas/test.xlsx LOGICAL!AH9:AI9: {=IFERROR(K9:L9,I9:J9)} with K9 #VALUE!,
+    # L9 #N/A, I9 "ciao", J9 TRUE shows "ciao", TRUE (each error takes its own fallback);
+    # IFNA (AH10:AI10, same data) catches only the #N/A
+    cells = {"K1": "=1/0", "L1": "=NA()", "I1": "ciao", "J1": True,
+             "A1:B1": "{=IFERROR(K1:L1,I1:J1)}", "A2:B2": "{=IFNA(K1:L1,I1:J1)}"}
+    wb = xleval.Workbook.from_dict({"S": cells})
+    wb.calculate()
+    assert [wb["S!A1"], wb["S!B1"]] == ["ciao", True]
+    assert [wb["S!A2"], wb["S!B2"]] == [DIV0, True]

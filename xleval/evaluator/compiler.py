@@ -344,7 +344,11 @@ class Compiler:
                             if isinstance(x, XLError) and (not only_na or x == V.NA):
                                 if fb is None:
                                     fb = value_of(arg(1, cx), cx)
-                                x = fb.get(0, 0) if isinstance(fb, Array) else fb
+                                # an array fallback pairs with the value elementwise (a
+                                # single row or column repeats; beyond it #N/A), as
+                                # Excel-saved formulas/test.xlsx LOGICAL!AH9:AI9 show
+                                x = (_pair_at(fb, len(rows), len(out))
+                                     if isinstance(fb, Array) else fb)
                                 if x is None:
                                     x = 0.0
                             out.append(x)
@@ -544,3 +548,18 @@ def _switch_array(x, n: int, val, cx):
             row.append(out)
         rows.append(row)
     return Array(rows)
+
+
+def _pair_at(a: Array, i: int, j: int):
+    """Element (i, j) of `a` broadcast against a larger array, as Excel's elementwise
+    functions pair their arguments: a single row or column repeats, beyond it is #N/A."""
+    rows = a.rows
+    nr = len(rows)
+    nc = len(rows[0]) if nr else 0
+    if nr == 1:
+        i = 0
+    if nc == 1:
+        j = 0
+    if i < nr and j < nc:
+        return rows[i][j]
+    return V.NA
