@@ -557,3 +557,24 @@ def test_variance_of_equal_values_is_zero_not_negative():
                                               "B3": "=STDEV(A1:A3)"}})
         wb.calculate()
         assert (wb["S!B1"], wb["S!B2"], wb["S!B3"]) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("formula, expected", [
+    # [excel] poi FormulaEvalTestData_Copy.xlsx EverythingTests!G816, H816: a value typed
+    # as LARGE's array is coerced like a typed number
+    ("=LARGE(TRUE,1)", 1.0),
+    ('=LARGE("2.3",1)', 2.3),
+    ('=SMALL("2.3",1)', 2.3),                              # [hand] SMALL reads its array alike
+    ('=LARGE("x",1)', VALUE),                              # [hand] text that is no number
+])
+def test_large_small_typed_value(formula, expected):
+    check(ev(formula), expected)
+
+
+def test_large_small_reference_keeps_only_numbers():
+    # [excel] EverythingTests!J816: LARGE(D7:D8,1) over blanks is #NUM!; [hand] a TRUE or
+    # numeric text inside a reference is not a number there
+    wb = xleval.Workbook.from_dict({"S": {"A1": True, "A2": "2.5", "B1": "=LARGE(A1,1)",
+                                          "B2": "=LARGE(A1:A2,1)", "B3": "=SMALL(C1:C2,1)"}})
+    wb.calculate()
+    assert [wb["S!B1"], wb["S!B2"], wb["S!B3"]] == [NUM, NUM, NUM]

@@ -818,14 +818,30 @@ def SKEW_P(xs):
 # order statistics
 # =========================================================================================
 
-@xl("LARGE", ARRAY, NUMBER)
-def LARGE(arr, k):
-    return large(nums_of_array(arr), k)
+def _kth_values(cx, arr) -> list[float]:
+    """LARGE/SMALL's numbers: inside a reference or an array only the numbers count; a
+    value typed directly is coerced, as Excel-saved poi FormulaEvalTestData_Copy.xlsx
+    shows (LARGE(TRUE,1) is 1, LARGE("2.3",1) is 2.3; text that is no number: #VALUE!)."""
+    if isinstance(arr, (Range, RefList)):
+        return nums_of_array(cx.ev.ref_array(arr))
+    if isinstance(arr, Array) or arr is None:
+        return nums_of_array(arr)
+    if isinstance(arr, XLError):
+        raise arr
+    n = V.to_number(arr)
+    if isinstance(n, XLError):
+        raise n
+    return [n]
 
 
-@xl("SMALL", ARRAY, NUMBER)
-def SMALL(arr, k):
-    return small(nums_of_array(arr), k)
+@xl("LARGE", RAW, NUMBER, ctx=True)
+def LARGE(cx, arr, k):
+    return large(_kth_values(cx, arr), k)
+
+
+@xl("SMALL", RAW, NUMBER, ctx=True)
+def SMALL(cx, arr, k):
+    return small(_kth_values(cx, arr), k)
 
 
 def _rank_values(cx, ref):
