@@ -152,16 +152,31 @@ D = 45292.0          # 2024-01-01, a Monday (DATE(2024,1,1))
     (1, "dddd", "Sunday"),                  # serial 1 is a Sunday in Excel
     (D, "mmm-yy", "Jan-24"),
     (3.14159, "[s]", "271433"),             # [hand] 3.14159*86400 = 271433.4
-    (-1, "[h]", "-24"),                     # [hand] elapsed formats show negatives
-    # Excel-cached (poi ElapsedFormatTests.xlsx): a negative duration through any format
-    # with an elapsed unit is "-" and the duration
+    (-1, "[h]", "-24"),                     # [excel] pycel text.xlsx TextDates!C18
+])
+def test_dates(value, fmt, expected):
+    assert f(value, fmt) == expected
+
+
+@pytest.mark.parametrize("value,fmt,expected", [
+    # Excel-cached, poi ElapsedFormatTests.xlsx (a 1904 workbook): a negative duration
+    # through any format with an elapsed unit is "-" and the duration
     (-(2 / 24 + 3 / 1440 + 4 / 86400), "[h]:m:s.000", "-2:3:4.000"),
     (-(2 / 24 + 3 / 1440 + 4 / 86400), "[mm]:ss.0", "-123:04.0"),
     (-3.14159, '"It was "[h]" [yes, "h"] hours and "mm:ss',
      "-It was 75 [yes, 75] hours and 23:53"),
 ])
-def test_dates(value, fmt, expected):
-    assert f(value, fmt) == expected
+def test_negative_durations_1904(value, fmt, expected):
+    assert f(value, fmt, date1904=True) == expected
+
+
+@pytest.mark.parametrize("fmt", ["[h]:m", "[m]:s", "[s].000"])
+def test_negative_durations_1900_need_a_lone_elapsed_unit(fmt):
+    # [excel] pycel text.xlsx TextDates!C19, C23, C27 (1900 date system): TEXT(-1, fmt) is
+    # #VALUE! once the elapsed unit comes with another field or fractions
+    with pytest.raises(XLError):
+        f(-1, fmt)
+    assert f(-1, "[m]") == "-1440"          # [hand] a lone elapsed unit: a plain count
 
 
 def test_date_errors():

@@ -393,10 +393,16 @@ def _render(sec: Section, ax: float, minus: bool, date1904: bool) -> str:
     kind = sec.kind
     if kind == "date":
         if minus:
-            # a negative time shows through a format with an elapsed unit ([h], [m], [s]):
-            # "-" and the duration, TEXT(-(2/24+3/1440+4/86400),"[h]:m:s.000") is
-            # "-2:3:4.000"; a date or clock-time format refuses it (#VALUE!)
-            if any(t[0] == "elapsed" for t in sec.tokens):
+            # a negative time shows as "-" and the duration through a format with an
+            # elapsed unit ([h], [m], [s]) in a 1904 workbook: TEXT(-(2/24+3/1440+4/86400),
+            # "[h]:m:s.000") is "-2:3:4.000" (poi ElapsedFormatTests.xlsx); in the 1900 date
+            # system only through a lone elapsed unit, a plain count: TEXT(-1,"[h]") is
+            # "-24" while "[h]:m", "[m]:s" and "[s].000" are #VALUE! (pycel text.xlsx
+            # TextDates). A date or clock-time format refuses it (#VALUE!)
+            toks = sec.tokens
+            elapsed = sum(1 for t in toks if t[0] == "elapsed")
+            if elapsed and (date1904 or (elapsed == 1 and not any(
+                    t[0] in ("date", "ampm", "dot", "dig") for t in toks))):
                 return "-" + _render_date(sec, ax, date1904)
             raise V.VALUE
         return _render_date(sec, ax, date1904)
