@@ -704,3 +704,55 @@ def test_conformance_corpus_loads():
                 problems.append(f"{rel}: {sheet_name}!{_col(c)}{r} is not a formula cell")
                 break
     assert not problems, "\n".join(problems[:20])
+
+
+def test_rows_hidden_by_a_tables_own_filter_are_filtered(tmp_path):
+    """A table's autoFilter (in its table part, not the sheet's) hides rows the way the
+    sheet's does: SUBTOTAL(9, ...) leaves them out (Excel-saved ClosedXML
+    ConditionalFormattingSamples.xlsx: the totals row of a filtered table)."""
+    from openpyxl.worksheet.table import Table as XTable
+
+    import xleval
+    wbx = openpyxl.Workbook()
+    ws = wbx.active
+    ws.title = "S"
+    rows = [("Region", "Sales"), ("North", 100), ("West", 20), ("South", 300), ("East", 4)]
+    for r in rows:
+        ws.append(r)
+    t = XTable(displayName="Sales1", ref="A1:B5")
+    t._initialise_columns()
+    for col, name in zip(t.tableColumns, rows[0]):
+        col.name = name                     # (openpyxl names them Column1, Column2...)
+    t.autoFilter.ref = "A1:B5"
+    t.autoFilter.add_filter_column(1, ["20", "4"])    # Sales: only 20 and 4 shown
+    ws.add_table(t)
+    ws.row_dimensions[2].hidden = True      # North and South filtered out
+    ws.row_dimensions[4].hidden = True
+    # a second table with a filter button but no criteria: its hidden row is hidden by
+    # hand, which SUBTOTAL(9, ...) still counts (ConditionalFormattingSamples.xlsx too)
+    for i, r in enumerate([("Region", "Sales"), ("A", 1), ("B", 10)], start=8):
+        ws.cell(i, 1, r[0])
+        ws.cell(i, 2, r[1])
+    t2 = XTable(displayName="Sales2", ref="A8:B10")
+    t2._initialise_columns()
+    for col, name in zip(t2.tableColumns, rows[0]):
+        col.name = name
+    t2.autoFilter.ref = "A8:B10"
+    ws.add_table(t2)
+    ws.row_dimensions[9].hidden = True
+    ws["D1"] = "=SUBTOTAL(9,Sales1[Sales])"
+    ws["D2"] = "=SUBTOTAL(109,Sales1[Sales])"
+    ws["D3"] = "=SUM(Sales1[Sales])"
+    ws["D4"] = "=SUBTOTAL(9,Sales2[Sales])"
+    ws["D5"] = "=SUBTOTAL(109,Sales2[Sales])"
+    path = tmp_path / "filtered_table.xlsx"
+    wbx.save(path)
+    wb = xleval.load(path)
+    assert wb.data.tables[0].autofilter == (1, 1, 5, 2)
+    assert wb.data.tables[1].autofilter is None
+    assert wb.data.sheets[0].filtered_rows == {2, 4}
+    wb.calculate()
+    # [hand] visible rows of Sales1: West 20 + East 4; SUM ignores filters; Sales2: 1 is
+    # hidden by hand (counted by 9, left out by 109)
+    assert (wb["S!D1"], wb["S!D2"], wb["S!D3"]) == (24.0, 24.0, 424.0)
+    assert (wb["S!D4"], wb["S!D5"]) == (11.0, 10.0)

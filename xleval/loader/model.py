@@ -31,6 +31,7 @@ class Table:
     columns: list[str]
     header_rows: int = 1
     totals_rows: int = 0
+    autofilter: tuple[int, int, int, int] | None = None   # its own filter, when it has criteria
 
 
 @dataclass

@@ -404,6 +404,12 @@ class _Reader:
                         t = self.table(tpart, sheet.name)
                         if t is not None:
                             data.tables.append(t)
+                            af = t.autofilter
+                            if af is not None and sheet.hidden_rows:
+                                # a table's own filter hides rows like the sheet's
+                                # (SUBTOTAL 1-11 leaves them out)
+                                sheet.filtered_rows |= {r for r in sheet.hidden_rows
+                                                        if af[0] < r <= af[2]}
 
         for i, rid in enumerate(ext_ids, start=1):
             typ, target, ext = rels.get(rid or "", ("", "", False))
@@ -746,10 +752,16 @@ class _Reader:
         if rng is None:
             return None
         columns = []
+        autofilter = None
         for el in root:
             if _local(el.tag) == "tableColumns":
                 columns = [decode_xstring(tc.get("name") or "") for tc in el
                            if _local(tc.tag) == "tableColumn"]
+            elif _local(el.tag) == "autoFilter" and any(
+                    _local(fc.tag) == "filterColumn" for fc in el):
+                # (an autoFilter without criteria filters nothing: rows hidden inside it
+                # are hidden by hand, which SUBTOTAL 1-11 still counts)
+                autofilter = _range_or_none(el.get("ref"))
         try:
             header = int(root.get("headerRowCount") or 1)
             totals = int(root.get("totalsRowCount") or 0)
@@ -757,7 +769,7 @@ class _Reader:
             header, totals = 1, 0
         name = root.get("displayName") or root.get("name") or ""
         return Table(name=name, sheet=sheet_name, ref=rng, columns=columns,
-                     header_rows=header, totals_rows=totals)
+                     header_rows=header, totals_rows=totals, autofilter=autofilter)
 
     # -- external links ------------------------------------------------------------------
 
