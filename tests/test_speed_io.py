@@ -254,7 +254,8 @@ def _both(path):
 
 def test_fast_scanner_reads_every_value_type(tmp_path):
     path = _book(tmp_path / "fast.xlsx", FAST_BODY, date1904=True, sst=("zero", "one"),
-                 tail='<autoFilter ref="A1:M4"/>')
+                 tail='<autoFilter ref="A1:M4"><filterColumn colId="0"><filters>'
+                      '<filter val="1.5"/></filters></filterColumn></autoFilter>')
     s = _both(path)
     assert s.values[(1, 1)] == 1.5 and s.values[(1, 2)] == "one" and s.values[(1, 4)] is True
     assert s.values[(1, 6)] == " x\ny " and s.values[(1, 7)] == 1.0     # 1904 system: day 1
@@ -266,6 +267,11 @@ def test_fast_scanner_reads_every_value_type(tmp_path):
     assert s.cached[(2, 10)] == 0.0 and (3, 10) not in s.cached
     assert s.hidden_rows == {2, 3, 5} and s.filtered_rows == {2, 3}
     assert (s.max_row, s.max_col) == (3, 13)
+    # a filter without criteria hides nothing: rows hidden in its range are hidden by hand
+    path = _book(tmp_path / "nofilter.xlsx", FAST_BODY, date1904=True, sst=("zero", "one"),
+                 tail='<autoFilter ref="A1:M4"/>')
+    s = _both(path)
+    assert s.hidden_rows == {2, 3, 5} and s.filtered_rows == set()
 
 
 @pytest.mark.parametrize("body", [

@@ -544,7 +544,9 @@ class _Reader:
         for _ev, row in etree.iterparse(fh, events=("end",), tag=("{*}row", "{*}autoFilter"),
                                         **_XML_OPTS):
             if row.tag.endswith("autoFilter"):
-                autofilter = _range_or_none(row.get("ref"))
+                # only a filter with criteria hides rows (see Workbook tables)
+                autofilter = (_range_or_none(row.get("ref")) if any(
+                    _local(c.tag) == "filterColumn" for c in row) else None)
                 continue
             if V is None:
                 tag = row.tag
@@ -923,7 +925,9 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
     af = None
     for am in _AUTOFILTER_RE.finditer(data, end):    # the last one, as the lxml loader
         af = am
-    if af is not None and sheet.hidden_rows:
+    if (af is not None and sheet.hidden_rows and not af.group(1).rstrip().endswith(b"/")
+            and b"filterColumn" in data[af.end():data.find(b"autoFilter>", af.end())]):
+        # (a filter with criteria: rows hidden in its range are filtered out)
         refm = _REF_ATTR_RE.search(af.group(1))
         ref = refm.group(1) or refm.group(2) if refm is not None else None
         rng = _range_or_none(ref.decode("utf-8")) if ref else None
