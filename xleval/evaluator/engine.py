@@ -641,36 +641,27 @@ class Engine:
         """Evaluate one formula cell and store its value (array formulas fill their range).
         May raise NeedCell."""
         nt = self._numbers
-        if nt is not None:
-            tab = nt.columns[s].get(c)
-            if tab is not None and tab.first <= r < tab.end:
-                i = r - tab.first
-                f = tab.fn[i]
-                if f >= 0:       # a family member: no object of its own is touched
-                    off = tab.off[i]
-                    cx = R.Context(self, s, r, c, False, None,
-                                   tuple(nt.numbers[s][off:off + tab.n[i]]))
-                    try:
-                        v = nt.fns[f](cx)
-                    except XLError as e:
-                        v = e
-                    except NeedCell:
-                        raise
-                    except RecursionError:
-                        v = V.NUM
-                    self.cells[s][(r, c)] = self.finish_value(v, cx)
-                    return
-        shape = self.cell_shape[s][(r, c)]
-        cx = R.Context(self, s, r, c, shape.array, None, shape.k)
+        tab = nt.columns[s].get(c) if nt is not None else None
+        if tab is not None and tab.first <= r < tab.end and tab.fn[r - tab.first] >= 0:
+            # a family member: read from the tables, no object of its own is touched
+            shape = None
+            i = r - tab.first
+            off = tab.off[i]
+            fn = nt.fns[tab.fn[i]]
+            cx = R.Context(self, s, r, c, False, None, tuple(nt.numbers[s][off:off + tab.n[i]]))
+        else:
+            shape = self.cell_shape[s][(r, c)]
+            fn = shape.fn
+            cx = R.Context(self, s, r, c, shape.array, None, shape.k)
         try:
-            v = shape.fn(cx)
+            v = fn(cx)
         except XLError as e:
             v = e
         except NeedCell:
             raise
         except RecursionError:
             v = V.NUM
-        if shape.array:
+        if shape is not None and shape.array:
             fc = self.formulas[s][(r, c)]
             if fc.ref is not None:
                 self._store_array(s, r, c, fc, v, cx)
