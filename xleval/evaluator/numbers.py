@@ -77,6 +77,8 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
         numbers.append(flat)
         offs = np.zeros(len(ks), dtype=np.int64)
         np.cumsum(lens[:-1], out=offs[1:])
+        if offs[-1] >= 2 ** 31:
+            return None              # (more numbers than an int32 offset holds)
         fam = np.fromiter(map(attrgetter("family"), shapes), dtype=np.int64, count=len(shapes))
         uniq, first_at, inverse = np.unique(fam, return_index=True, return_inverse=True)
         local = np.empty(len(uniq), dtype=np.int32)
@@ -104,8 +106,6 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
             fa = np.full(size, -1, dtype=np.int32)
             fa[at] = fidx[sel]
             oa = np.zeros(size, dtype=np.int32)
-            if offs[-1] >= 2 ** 31:
-                return None          # (more numbers than an int32 offset holds)
             oa[at] = offs[sel]
             na = np.zeros(size, dtype=np.int32)
             na[at] = lens[sel]
