@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+import zlib
 from bisect import bisect_right
 from collections import deque
 from itertools import compress, count, repeat
@@ -704,17 +705,38 @@ def _other_cell(v, letters: bytes, rownum: bytes, attrs: bytes, f: bytes | None,
 
 class _Spool:
     """The patched rows of a sheet: a list of pieces (nothing copied) up to `limit` bytes,
-    then a temporary file."""
+    then a temporary file.
 
-    def __init__(self, limit: int):
+    With `deflate`, the pieces are kept compressed (raw deflate, each ending on a byte
+    boundary, see _deflate_piece) with their CRC-32 and length combined, for
+    _append_deflated: the pool's workers compress their pieces themselves, and a piece
+    patched here is compressed here."""
+
+    def __init__(self, limit: int, deflate: bool = False):
         self.pieces: list[bytes] = []
         self.size = 0
         self.limit = limit
         self.file = None
+        self.deflate = deflate
+        self.crc = 0          # (deflate) CRC-32 and length of the uncompressed pieces
+        self.n = 0
 
     def write(self, b: bytes) -> None:
+        if self.deflate:
+            self.write_deflated(_deflate_piece(b), zlib.crc32(b), len(b))
+        else:
+            self._put(b)
+
+    def write_deflated(self, z: bytes, crc: int, n: int) -> None:
+        """A piece compressed by _deflate_piece: `n` bytes of CRC-32 `crc` uncompressed."""
+        self.crc = crc32_combine(self.crc, crc, n)
+        self.n += n
+        self._put(z)
+
+    def _put(self, b: bytes) -> None:
         if self.file is not None:
             self.file.write(b)
+            self.size += len(b)
             return
         self.pieces.append(b)
         self.size += len(b)
@@ -724,6 +746,7 @@ class _Spool:
             self.pieces = []
 
     def copy_to(self, dst, chunk: int) -> None:
+        """Write the pieces to `dst` as they are (deflate: see _append_deflated)."""
         if self.file is None:
             for b in self.pieces:
                 dst.write(b)
@@ -738,6 +761,86 @@ class _Spool:
         if self.file is not None:
             self.file.close()
         self.pieces = []
+
+
+# ---------------------------------------------------------------------------------------
+# Compressed pieces appended to a zip member
+# ---------------------------------------------------------------------------------------
+# A deflate stream may be cut into pieces compressed apart (pigz does it): each piece is
+# compressed by a fresh compressor and ends with a sync flush (an empty stored block, so it
+# ends on a byte boundary and refers to nothing before it). Appended to a member, whose own
+# compressor first makes a full flush (nothing after it refers to what came before), they
+# decompress to the concatenation. The member's CRC-32 is combined from the pieces' CRCs.
+
+def _deflate_piece(b: bytes) -> bytes:
+    """`b` as raw deflate at the writer's level, ending on a byte boundary, not final."""
+    c = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return c.compress(b) + c.flush(zlib.Z_SYNC_FLUSH)
+
+
+_CRC_POLY = 0xEDB88320                    # CRC-32 (reflected)
+
+
+def _gf2_mult(a: int, b: int) -> int:
+    """a * b modulo the CRC-32 polynomial (reflected bit order; a != 0)."""
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+def _x_powers() -> list[int]:
+    """x^(2^k) modulo the polynomial, k = 0..31."""
+    out, p = [], 1 << 30                   # x^1
+    for _ in range(32):
+        out.append(p)
+        p = _gf2_mult(p, p)
+    return out
+
+
+_X2N = _x_powers()
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of A + B from crc1 = crc32(A), crc2 = crc32(B) and len2 = len(B), as
+    zlib's crc32_combine (which Python's zlib does not expose): crc1 times x^(8 len2)
+    modulo the polynomial, plus crc2."""
+    p, n, k = 1 << 31, len2, 3             # p = x^0; x^(8 n) = product of x^(2^k) over n's bits
+    while n:
+        if n & 1:
+            p = _gf2_mult(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _gf2_mult(p, crc1) ^ crc2 if crc1 else crc2
+
+
+# the zip member writer's attributes _append_deflated updates (CPython's zipfile, 3.6+)
+_MEMBER_ATTRS = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj", "_zinfo")
+
+
+def _can_append_deflated(dst) -> bool:
+    """`dst` is a deflated member being written by zipfile (ZipFile.open(..., "w")), whose
+    running counters _append_deflated can update; else the pieces go through dst.write."""
+    return (type(dst).__name__ == "_ZipWriteFile"
+            and all(hasattr(dst, a) for a in _MEMBER_ATTRS)
+            and getattr(dst._zinfo, "compress_type", None) == zipfile.ZIP_DEFLATED
+            and hasattr(dst._compressor, "flush"))
+
+
+def _append_deflated(dst, spool: _Spool, chunk: int) -> None:
+    """Append a deflate spool's compressed pieces to zip member `dst`: the member's
+    compressor is fully flushed first, then its byte count, CRC-32 and length account for
+    the pieces as if they had gone through dst.write (which would compress them again)."""
+    head = dst._compressor.flush(zlib.Z_FULL_FLUSH)
+    dst._fileobj.write(head)
+    spool.copy_to(dst._fileobj, chunk)
+    dst._compress_size += len(head) + spool.size
+    dst._crc = crc32_combine(dst._crc, spool.crc, spool.n)
+    dst._file_size += spool.n
 
 
 def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
@@ -768,12 +871,18 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
             shutil.copyfileobj(src, dst, chunk)
             return
         first = src.read(chunk)
+        # the pool's workers compress their pieces too when they can go into `dst` as they
+        # are (the parent's compressing was the longest serial part of a parallel write)
+        deflate = pool is not None and pool.usable(key) and _can_append_deflated(dst)
         try:
-            with _Spool(_SPOOL) as spool:
+            with _Spool(_SPOOL, deflate) as spool:
                 head, tail = _stream_rows(first, src, spool, targets, rows, where, chunk,
                                           pool, key)
                 dst.write(head)
-                spool.copy_to(dst, chunk)
+                if deflate:
+                    _append_deflated(dst, spool, chunk)
+                else:
+                    spool.copy_to(dst, chunk)
                 dst.write(tail)
                 while True:
                     b = src.read(chunk)
@@ -855,7 +964,7 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
             if left is None:
                 lm = _ROWS_WITH_R.match(piece, max(0, piece.rfind(b'<row r="')))
                 last_r = int(lm[1]) if lm is not None else 0
-                pool.put(key, piece, top, last_r, pending)
+                pool.put(key, piece, top, last_r, pending, spool.deflate)
                 top = max(top, last_r)
                 # the finished pieces written in order; a bounded number of pieces in
                 # flight, so memory stays bounded
@@ -894,7 +1003,8 @@ _CHECK_LOAD = True
 _PIECE_HOOK = None
 # what the pools did in this process (tests check that the parallel path really ran)
 # ("pieces": by a worker; "local": by the parent while the workers were busy)
-PARALLEL_STATS = {"pools": 0, "pieces": 0, "local": 0, "fallbacks": 0}
+# "deflated": pieces a worker compressed too, see _append_deflated)
+PARALLEL_STATS = {"pools": 0, "pieces": 0, "local": 0, "fallbacks": 0, "deflated": 0}
 # pool id -> {key: (targets, keys sorted by row, their rows, where)}: set by the parent
 # just before it forks the pool's workers, which inherit it; removed when the pool closes
 _SHARED: dict[int, dict] = {}
@@ -931,13 +1041,19 @@ def _init_piece_worker() -> None:
     gc.freeze()                         # no collector passes writing to inherited pages
 
 
-def _piece_job(pool_id: int, key: str, index: int, piece: bytes, lo: int, hi: int):
-    """In a worker: _patch_job on a sheet inherited from the parent."""
+def _piece_job(pool_id: int, key: str, index: int, piece: bytes, lo: int, hi: int,
+               deflate: bool = False):
+    """In a worker: _patch_job on a sheet inherited from the parent; with `deflate`, the
+    patched bytes come back compressed, as (_deflate_piece bytes, CRC-32, length)."""
     hook = _PIECE_HOOK
     if hook is not None:
         hook(index)
     sheet = _SHARED.get(pool_id, {}).get(key)
-    return None if sheet is None else _patch_job(sheet, piece, lo, hi)
+    res = None if sheet is None else _patch_job(sheet, piece, lo, hi)
+    if res is not None and deflate:
+        out = res[0]
+        res = ((_deflate_piece(out), zlib.crc32(out), len(out)),) + res[1:]
+    return res
 
 
 def _patch_job(sheet: tuple, piece: bytes, lo: int, hi: int):
@@ -1005,7 +1121,8 @@ class _PiecePool:
     def usable(self, key: str | None) -> bool:
         return not self.broken and key in self.sheets
 
-    def submit(self, key: str, piece: bytes, lo: int, hi: int) -> Future | None:
+    def submit(self, key: str, piece: bytes, lo: int, hi: int,
+               deflate: bool = False) -> Future | None:
         """Send a piece to a worker; None if the pool cannot take it (then or ever)."""
         if self.broken:
             return None
@@ -1019,7 +1136,8 @@ class _PiecePool:
                     max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
                     initializer=_init_piece_worker)
                 PARALLEL_STATS["pools"] += 1
-            fut = self.executor.submit(_piece_job, self.id, key, self.count, piece, lo, hi)
+            fut = self.executor.submit(_piece_job, self.id, key, self.count, piece, lo, hi,
+                                       deflate)
         except Exception:  # noqa: BLE001 - could not fork, or a worker died already
             self.broken = True
             return None
@@ -1027,12 +1145,14 @@ class _PiecePool:
         PARALLEL_STATS["pieces"] += 1
         return fut
 
-    def put(self, key: str, piece: bytes, lo: int, hi: int, pending: deque) -> None:
-        """Queue a piece (see _patch_job for lo, hi): to a worker while fewer than
-        workers + 1 pieces are in flight (each worker has the next one queued), else it is
-        patched here at once: the parent would only wait, and its own patch is the same."""
+    def put(self, key: str, piece: bytes, lo: int, hi: int, pending: deque,
+            deflate: bool = False) -> None:
+        """Queue a piece (see _patch_job for lo, hi; _piece_job for deflate): to a worker
+        while fewer than workers + 1 pieces are in flight (each worker has the next one
+        queued), else it is patched here at once: the parent would only wait, and its own
+        patch is the same."""
         busy = sum(1 for _piece, _lo, f in pending if f is not None and not f.done())
-        fut = self.submit(key, piece, lo, hi) if busy <= self.workers else None
+        fut = self.submit(key, piece, lo, hi, deflate) if busy <= self.workers else None
         if fut is None and not self.broken:
             from concurrent.futures import Future
             fut = Future()
@@ -1068,7 +1188,11 @@ class _PiecePool:
             p.had_cells = p.had_cells or had_cells
             p.min_r, p.min_c = min(p.min_r, r1), min(p.min_c, c1)
             p.max_r, p.max_c = max(p.max_r, r2), max(p.max_c, c2)
-            spool.write(out)
+            if type(out) is tuple:           # compressed by the worker
+                spool.write_deflated(*out)
+                PARALLEL_STATS["deflated"] += 1
+            else:
+                spool.write(out)
         return None
 
     def left(self, key: str, top: int) -> Values:
