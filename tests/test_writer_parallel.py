@@ -505,3 +505,28 @@ def test_deflated_pieces_decompress_to_their_concatenation():
     with zipfile.ZipFile(buf) as z:
         assert z.testzip() is None
         assert z.read("a.xml") == b"head" * 1000 + b"".join(parts) + b"tail" * 1000
+
+
+def test_cell_values_view_writes_what_the_dict_writes(tmp_path, small_pieces):
+    """CellValues (the targets read from a larger value dict, a marker reading as blank)
+    gives the same file as the plain dict of those values, serially and in parallel."""
+    src = str(tmp_path / "book.xlsx")
+    _make_book(src)
+    targets = _targets(N_ROWS)
+    marker = object()
+    cells = dict(targets)
+    cells[(1, 1)] = 99.0                          # a constant: not a target, never written
+    cells[(2, 2)] = marker                        # not computed: written as a blank result
+    expected = dict(targets)
+    expected[(2, 2)] = None
+    view = W.CellValues(cells, list(targets), marker)
+    write_values(src, str(tmp_path / "dict.xlsx"), {"Big": expected}, workers=1)
+    for workers in (1, 2):
+        before = dict(W.PARALLEL_STATS)
+        write_values(src, str(tmp_path / f"view{workers}.xlsx"), {"Big": view}, workers=workers)
+        assert (W.PARALLEL_STATS["pieces"] > before["pieces"]) == (workers == 2)
+        assert _members(str(tmp_path / f"view{workers}.xlsx")) == _members(
+            str(tmp_path / "dict.xlsx"))
+    cells_xml = _cell_values(_members(str(tmp_path / "view2.xlsx"))["xl/worksheets/sheet1.xml"])
+    assert cells_xml["A1"] == (None, "1", None)               # the constant kept its value
+    assert cells_xml["B2"] == ("str", None, None)             # the marker: a blank result

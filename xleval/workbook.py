@@ -285,6 +285,25 @@ class Workbook:
             out[ev.sheet_names[s]] = vals
         return out
 
+    def _save_targets(self) -> dict:
+        """formula_values() for the writer: a sheet with formula cells only (no array or
+        spill ranges) as a CellValues view of the engine's values, so that saving copies
+        none of them in this process (600k formulas: ~0.2 s); other sheets as dicts."""
+        from .writer.xlsx import CellValues
+        ev = self.engine
+        spilled = {ss for ss, _r, _c in getattr(ev, "_spill_extent", {})}
+        out: dict = {}
+        full = None
+        for s in range(ev.n_local):
+            name = ev.sheet_names[s]
+            if ev.covered[s] or s in spilled:
+                if full is None:
+                    full = self.formula_values()
+                out[name] = full[name]
+            else:
+                out[name] = CellValues(ev.cells[s], list(ev.formulas[s]), PENDING)
+        return out
+
     def to_frame(self, sheet: str | None = None):
         """One sheet's values as a pandas DataFrame (rows numbered like Excel's, columns
         lettered)."""
@@ -306,7 +325,7 @@ class Workbook:
         if not self.calculated:
             self.calculate()
         parts = {s.name: s.part for s in self.data.sheets if s.part}
-        values = {name: vals for name, vals in self.formula_values().items()
+        values = {name: vals for name, vals in self._save_targets().items()
                   if name in parts and vals}
         from .links import external_values
         with _no_gc():

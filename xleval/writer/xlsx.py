@@ -47,10 +47,54 @@ from ..values import XLError
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["write_values", "resolve_sheet_parts", "patch_sheet_xml", "patch_external_xml",
+__all__ = ["write_values", "CellValues", "resolve_sheet_parts", "patch_sheet_xml", "patch_external_xml",
            "atomic_output", "encode_number", "encode_text"]
 
 Values = dict[tuple[int, int], object]
+
+
+class CellValues:
+    """A sheet's target values read from its value dict `cells` only when needed: the
+    values at `positions` (distinct (row, col) pairs of ints within the sheet, e.g. the
+    engine's own keys: trusted, not checked again), `blank` (a not-computed marker) and
+    absent positions reading as None. Saving a large sheet then copies no value in the
+    parent: the pool's workers, forked, read the values of their own pieces' rows. Anywhere
+    a plain dict of targets goes, this goes too (see _as_dict)."""
+
+    __slots__ = ("cells", "positions", "blank")
+
+    def __init__(self, cells: dict, positions: list[tuple[int, int]], blank: object = None):
+        self.cells = cells
+        self.positions = positions
+        self.blank = blank
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __iter__(self):
+        return iter(self.positions)
+
+    def values_of(self, keys: list[tuple[int, int]]) -> list:
+        """The values at `keys` (some of `positions`), in order."""
+        vals = list(map(self.cells.get, keys))
+        b = self.blank
+        if b is not None and any(map(is_, vals, repeat(b))):
+            vals = [None if v is b else v for v in vals]
+        return vals
+
+
+def _as_dict(targets) -> Values:
+    """A plain {position: value} dict of targets (a dict is returned as a copy)."""
+    if isinstance(targets, CellValues):
+        return dict(zip(targets.positions, targets.values_of(targets.positions)))
+    return dict(targets)
+
+
+def _values_of(targets, keys: list) -> list:
+    """The values of `keys` among `targets` (a dict or CellValues)."""
+    if isinstance(targets, CellValues):
+        return targets.values_of(keys)
+    return list(map(targets.__getitem__, keys))
 
 # ---------------------------------------------------------------------------------------
 # Atomic output
@@ -465,6 +509,8 @@ def _widen_spans(head: bytes, cols: list[int]) -> bytes:
 
 def _group_rows(targets: Values, where: str) -> dict[int, list[tuple[int, object]]]:
     rows: dict[int, list[tuple[int, object]]] = {}
+    if isinstance(targets, CellValues):
+        targets = _as_dict(targets)
     for key, v in targets.items():
         try:
             r, c = key
@@ -579,6 +625,10 @@ class _Irregular(Exception):
 
 def _check_targets(targets: Values, where: str) -> list[int]:
     """Validate the cell positions; the row of every target, sorted (one entry per target)."""
+    if isinstance(targets, CellValues):         # trusted positions
+        rows = list(map(itemgetter(0), targets.positions))
+        rows.sort()
+        return rows
     keys = list(targets)
     # the usual case checked at C speed: (int, int) keys within the sheet
     if set(map(type, keys)) <= {tuple} and set(map(len, keys)) <= {2}:
@@ -946,7 +996,7 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     total = len(targets)
     p = _Patcher(b"c", worksheet=True)
     parallel = pool is not None and pool.usable(key)
-    left = None if parallel else dict(targets)
+    left = None if parallel else _as_dict(targets)
     top = 0
     pending: deque = deque()                # pieces in flight: (piece, top before it, future)
     eof = False
@@ -1064,7 +1114,7 @@ def _patch_job(sheet: tuple, piece: bytes, lo: int, hi: int):
         bound = max(lo, hi)
         a, b = bisect_right(rows, lo), bisect_right(rows, bound)
         ks = keys[a:b]
-        left = dict(zip(ks, map(targets.__getitem__, ks)))
+        left = dict(zip(ks, _values_of(targets, ks)))
         p = _Patcher(b"c", worksheet=True)
         # `a` targets done before: the serial path's count, so the same cells are left over
         out = _patch_piece(piece, left, rows, a + len(ks), where, p, bound)
@@ -1107,7 +1157,7 @@ class _PiecePool:
             rows = _check_targets(targets, where)
         except ValueError:
             return key
-        keys = list(targets)
+        keys = list(targets.positions if isinstance(targets, CellValues) else targets)
         if list(map(itemgetter(0), keys)) != rows:      # usually in row order already
             keys.sort(key=itemgetter(0))
         self.sheets[key] = (targets, keys, rows, where)
@@ -1198,7 +1248,8 @@ class _PiecePool:
     def left(self, key: str, top: int) -> Values:
         """The targets of the rows after `top` (those not patched yet)."""
         targets, keys, rows, _where = self.sheets[key]
-        return {k: targets[k] for k in keys[bisect_right(rows, top):]}
+        ks = keys[bisect_right(rows, top):]
+        return dict(zip(ks, _values_of(targets, ks)))
 
     def close(self) -> None:
         """Stop the workers (they finish the piece in hand) and forget the shared data."""
@@ -1560,7 +1611,7 @@ def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src,
             targets = {}
             for sheet, t in items:
                 _check_targets(t, sheet)
-                targets.update(t)
+                targets.update(_as_dict(t))
         streamed[part] = (targets, items[0][0])
     big = {part: ts for part, ts in streamed.items() if len(ts[0]) >= _PARALLEL_MIN_CELLS}
     if workers >= 2 and big:
