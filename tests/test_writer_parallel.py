@@ -530,3 +530,23 @@ def test_cell_values_view_writes_what_the_dict_writes(tmp_path, small_pieces):
     cells_xml = _cell_values(_members(str(tmp_path / "view2.xlsx"))["xl/worksheets/sheet1.xml"])
     assert cells_xml["A1"] == (None, "1", None)               # the constant kept its value
     assert cells_xml["B2"] == ("str", None, None)             # the marker: a blank result
+
+
+@pytest.mark.parametrize("sheet_min, pooled", [(1000, True), (2000, False)])
+def test_sheets_below_the_threshold_share_a_pool_when_large_together(
+        tmp_path, monkeypatch, sheet_min, pooled):
+    """Big (2,772 targets) and Big2 (1,387) are each below the 3,500-cell threshold: with
+    sheets of 1,000+ counted together (4,159) they share one pool; with 2,000+, Big alone
+    is too small and nothing forks. The output is the serial one either way."""
+    monkeypatch.setattr(W, "_PARALLEL_MIN_CELLS", 3500)
+    monkeypatch.setattr(W, "_PARALLEL_SHEET_MIN", sheet_min)
+    monkeypatch.setattr(W, "_CHUNK", 8 << 10)
+    src = str(tmp_path / "book.xlsx")
+    _make_book(src)
+    values = {"Big": _targets(N_ROWS), "Small": _targets(20), "Big2": _targets(N_ROWS // 2)}
+    assert all(len(t) < 3500 for t in values.values())
+    assert len(values["Big"]) + len(values["Big2"]) >= 3500
+    serial, parallel, delta = _save_both(src, tmp_path, values)
+    assert serial == parallel
+    assert delta["pools"] == (1 if pooled else 0)
+    assert (delta["pieces"] > 0) == pooled
