@@ -6,6 +6,8 @@ import pytest
 import xleval
 from xleval.values import XLError
 
+from .helpers import block
+
 VALUE = XLError("#VALUE!")
 NA = XLError("#N/A")
 DIV0 = XLError("#DIV/0!")
@@ -143,3 +145,42 @@ def test_isformula_range_in_array_formula():
     assert wb["Sheet1!C1"] is False
     assert wb["Sheet1!D1"] is True           # one result per cell of the range
     assert wb["Sheet1!E1"] is False          # outside an array formula: the first cell
+
+
+# --- IS* in a legacy array formula larger than their argument ------------------------------
+# Excel-saved evidence: formulas' test.xlsx, sheet INFORMATION, row 11/12/13: {=ISLOGICAL(
+# M11:Q11)}, {=ISNA(C12:Q12)}, {=ISNONTEXT(M13:Q13)} entered in more cells than the range has
+# give FALSE / TRUE / TRUE beyond its end (the IS* test of #N/A), where ERROR.TYPE, SUMIF and
+# XLOOKUP in the same file give #N/A there.
+
+def test_is_functions_test_na_beyond_their_argument_in_a_larger_array_formula():
+    cells = {"A1": 1.0, "B1": "x", "C1": True}
+    # [hand] from the rule above: positions 4 and 5 read #N/A
+    assert block("=ISLOGICAL(A1:C1)", "E1:I1", **cells) == [[False, False, True, False, False]]
+    assert block("=ISNA(A1:C1)", "E1:I1", **cells) == [[False, False, False, True, True]]
+    assert block("=ISNONTEXT(A1:C1)", "E1:I1", **cells) == [[True, False, True, True, True]]
+    assert block("=ISERROR(A1:C1)", "E1:G2", **cells) == [[False, False, False],
+                                                         [False, False, False]]  # rows repeat
+    # other functions pad their result with #N/A instead
+    assert block("=ERROR.TYPE(A1:C1)", "E1:I1", **cells) == [[NA, NA, NA, NA, NA]]
+    assert block("=LEN(A1:C1)", "E1:I1", **cells) == [[1.0, 1.0, 4.0, NA, NA]]
+    # nested: only the formula's own top-level call reads by cell
+    assert block("=NOT(ISNA(A1:C1))", "E1:I1", **cells) == [[True, True, True, NA, NA]]
+
+
+def test_is_functions_in_larger_array_formulas_match_excel_cached_values():
+    """The Excel-cached cells themselves (skipped without the corpus)."""
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance",
+                        "workbooks", "formulas", "test", "test_files", "test.xlsx")
+    if not os.path.exists(path):
+        pytest.skip("conformance corpus not present")
+    import openpyxl
+    cached = openpyxl.load_workbook(path, data_only=True, read_only=True)["INFORMATION"]
+    want = {f"{c}{r}": cached[f"{c}{r}"].value for r in (11, 12, 13, 18) for c in ("AT", "AW")}
+    import xleval
+    wb = xleval.load(path)
+    wb.calculate()
+    for ref, v in want.items():
+        got = wb["INFORMATION!" + ref]
+        assert (str(got) if isinstance(got, XLError) else got) == v, ref

@@ -85,7 +85,10 @@ class Compiler:
         prev, self._slots = self._slots, ({id(n): i for i, n in enumerate(slots)}
                                           if slots else None)
         try:
-            fn = self._c(node, sheet, info)
+            if array_mode and type(node) is Func:    # see registry.invoke_filling
+                fn = self._func(node, sheet, info, top=True)
+            else:
+                fn = self._c(node, sheet, info)
         finally:
             self._slots = prev
         return fn, info
@@ -247,7 +250,8 @@ class Compiler:
         table, spec = node.table, node.spec
         return lambda cx: ev.structured_ref(table, spec, cx)
 
-    def _func(self, node: Func, sheet: int, info: CompileInfo):
+    def _func(self, node: Func, sheet: int, info: CompileInfo, top: bool = False):
+        """A function call; `top`: the top-level call of an array formula."""
         name = node.name
         ev = self.ev
         if name == CALL or self._locals and _local_key(name) in self._locals:
@@ -278,7 +282,7 @@ class Compiler:
         if spec.dynamic_ref:
             info.dynamic = True
         lazy = [spec.kind(i) == R.LAZY for i in range(len(argfns))]
-        invoke = R.invoke
+        invoke = R.invoke_filling if top and spec.fills_range else R.invoke
         if any(lazy):
             def call_lazy(cx):
                 args = [(lambda f=f: f(cx)) if lz else f(cx) for f, lz in zip(argfns, lazy)]

@@ -418,6 +418,17 @@ class Engine:
                 return V.VALUE
         return RefList(areas)
 
+    def legacy_array_size(self, cx) -> tuple[int, int] | None:
+        """(rows, columns) of the legacy (Ctrl+Shift+Enter) array formula being evaluated
+        at cx, when it fills more than one cell; else None."""
+        fc = self.formulas[cx.sheet].get((cx.row, cx.col))
+        if fc is None or fc.kind != "array" or fc.ref is None or fc.dynamic:
+            return None
+        r1, c1, r2, c2 = fc.ref
+        if r1 == r2 and c1 == c2:
+            return None
+        return r2 - r1 + 1, c2 - c1 + 1
+
     def spill_range(self, v):
         if not isinstance(v, Range):
             return V.REF

@@ -2,7 +2,9 @@
 FORMULATEXT, CELL and INFO.
 
 The IS* functions take their argument with kind ANY, so an error is tested rather than
-returned (ISERROR(1/0) is TRUE)."""
+returned (ISERROR(1/0) is TRUE). In a legacy array formula filling more cells than their
+array argument has, they test #N/A beyond its end, as Excel does (fills_range, see
+registry.invoke_filling)."""
 from __future__ import annotations
 
 import os
@@ -16,42 +18,42 @@ from ..values import Array, XLError
 from .registry import ANY, RAW, REF, TEXT, xl
 
 
-@xl("ISBLANK", ANY)
+@xl("ISBLANK", ANY, fills_range=True)
 def ISBLANK(value):
     return value is None
 
 
-@xl("ISERR", ANY)
+@xl("ISERR", ANY, fills_range=True)
 def ISERR(value):
     return isinstance(value, XLError) and value != V.NA
 
 
-@xl("ISERROR", ANY)
+@xl("ISERROR", ANY, fills_range=True)
 def ISERROR(value):
     return isinstance(value, XLError)
 
 
-@xl("ISNA", ANY)
+@xl("ISNA", ANY, fills_range=True)
 def ISNA(value):
     return isinstance(value, XLError) and value == V.NA
 
 
-@xl("ISNUMBER", ANY)
+@xl("ISNUMBER", ANY, fills_range=True)
 def ISNUMBER(value):
     return isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool))
 
 
-@xl("ISTEXT", ANY)
+@xl("ISTEXT", ANY, fills_range=True)
 def ISTEXT(value):
     return isinstance(value, str)
 
 
-@xl("ISNONTEXT", ANY)
+@xl("ISNONTEXT", ANY, fills_range=True)
 def ISNONTEXT(value):
     return not isinstance(value, str)
 
 
-@xl("ISLOGICAL", ANY)
+@xl("ISLOGICAL", ANY, fills_range=True)
 def ISLOGICAL(value):
     return isinstance(value, bool)
 

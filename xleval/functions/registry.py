@@ -83,6 +83,9 @@ class FunctionSpec:
     source: str = "native"          # native / formulas
     dynamic_ref: bool = False       # may return references not visible statically
     array_args: frozenset = field(default_factory=frozenset)
+    # at the top of a legacy array formula filling a larger range, the array argument is
+    # read at every cell of the range (see invoke_filling)
+    fills_range: bool = False
     # per argument count: invoke's fast-path plan (see _plan), or False (general path only)
     plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -119,7 +122,8 @@ def param_counts(fn: Callable, skip: int = 0) -> tuple[int, float]:
 
 
 def xl(name: str, *kinds: str, ctx: bool = False, volatile: bool = False,
-       category: str = "", aliases: tuple[str, ...] = (), dynamic_ref: bool = False):
+       category: str = "", aliases: tuple[str, ...] = (), dynamic_ref: bool = False,
+       fills_range: bool = False):
     """Register an Excel function implemented natively."""
 
     def deco(fn: Callable) -> Callable:
@@ -129,7 +133,7 @@ def xl(name: str, *kinds: str, ctx: bool = False, volatile: bool = False,
             min_args = max(min_args - 1, 0) + (1 if min_args >= len(kinds) else 0)
         cat = category or fn.__module__.rsplit(".", 1)[-1]
         spec = FunctionSpec(name.upper(), fn, tuple(kinds), min_args, max_args, ctx, volatile,
-                            cat, dynamic_ref=dynamic_ref)
+                            cat, dynamic_ref=dynamic_ref, fills_range=fills_range)
         for n in (name, *aliases):
             REGISTRY[n.upper()] = spec
         return fn
@@ -370,9 +374,24 @@ def invoke(spec: FunctionSpec, cx, args: list):
     return _invoke_general(spec, cx, args)
 
 
-def _invoke_general(spec: FunctionSpec, cx, args: list):
+def invoke_filling(spec: FunctionSpec, cx, args: list):
+    """invoke for the top-level call of an array formula, for functions declared with
+    fills_range. In a legacy array formula that fills a range larger than the array
+    argument of such a function, Excel reads the argument at every cell of the range, #N/A
+    beyond its end: {=ISNA(A1:A3)} entered in four cells gives TRUE in the fourth, where
+    padding the result gives #N/A (Excel-saved: formulas' test.xlsx, INFORMATION!AW12;
+    the same file shows ERROR.TYPE, SUMIF and XLOOKUP padding their results instead)."""
+    if cx.array_mode:
+        size = cx.ev.legacy_array_size(cx)
+        if size is not None:
+            return _invoke_general(spec, cx, args, size)
+    return invoke(spec, cx, args)
+
+
+def _invoke_general(spec: FunctionSpec, cx, args: list, fill: tuple[int, int] | None = None):
     """invoke for every case: arrays broadcast over scalar parameters, REF and ARRAY
-    parameters, wrong argument counts."""
+    parameters, wrong argument counts. `fill`: the (rows, columns) the broadcast result
+    covers at least (see invoke_filling)."""
     n = len(args)
     if n < spec.min_args or n > spec.max_args:
         return V.VALUE
@@ -443,6 +462,8 @@ def _invoke_general(spec: FunctionSpec, cx, args: list):
     # broadcasting: the result is an array as large as the largest argument
     nr = max(conv[i].nrows for i in broadcast)
     nc = max(conv[i].ncols for i in broadcast)
+    if fill is not None:
+        nr, nc = max(nr, fill[0]), max(nc, fill[1])
     rows = []
     for r in range(nr):
         row = []
