@@ -474,3 +474,25 @@ def test_whole_columns_blank_criteria_count_cells_beyond_the_data():
     # rows 5 and 7 are odd ("x"); beyond row 100 D is blank, so "x" does not match there
     assert got["blank2"] == 2.0
     assert got["cat1"] == sum(i for i in range(1, n + 1) if i % 12 == 1)
+
+
+def test_repeated_sumifs_groups_keep_their_sum_and_their_error():
+    """The same whole groups asked over and over (copies=5): the group's numbers and sum
+    are kept with its values; a group whose targets hold an error gives that error every
+    time, and AVERAGEIFS/MAXIFS over the same group reuse its numbers."""
+    n = 200
+    cells = grid(n)
+    cells["C8"] = "=1/0"                     # row 8: Cat0 -> the Cat0 group holds #DIV/0!
+    wb, got = run(cells, {
+        "sum1": f"SUMIFS(C1:C{n},A1:A{n},\"Cat1\")",
+        "avg1": f"AVERAGEIFS(C1:C{n},A1:A{n},\"Cat1\")",
+        "max1": f"MAXIFS(C1:C{n},A1:A{n},\"Cat1\")",
+        "sum0": f"SUMIFS(C1:C{n},A1:A{n},\"Cat0\")",
+        "max0": f"MAXIFS(C1:C{n},A1:A{n},\"Cat0\")",
+        "sumif1": f"SUMIF(A1:A{n},\"Cat1\",C1:C{n})",
+    }, copies=5)
+    ones = [float(i) for i in range(1, n + 1) if i % 4 == 1]     # [hand] 1, 5, ..., 197
+    assert got["sum1"] == got["sumif1"] == sum(ones) == 4950.0
+    assert got["avg1"] == 99.0 and got["max1"] == 197.0
+    assert got["sum0"] == DIV0 and got["max0"] == DIV0
+    assert index_stats(wb.engine)["ifs_hits"] > 0

@@ -396,7 +396,7 @@ def _target_values(ev, target: Range, idx: list, nc: int, group) -> list:
     key = ("ifs-target", target.sheet, target.r1, target.c1, group)
     tvals = cache.get(key)
     if tvals is None:
-        tvals = cache[key] = _values_at(ev, target, idx, nc)   # all computed: kept as is
+        tvals = cache[key] = _GroupValues(_values_at(ev, target, idx, nc))   # all computed
         cache["#cells"] += len(tvals)
     return tvals
 
@@ -448,7 +448,20 @@ def _conditional(ev, pairs, target: Range | None, resize: bool):
     return tvals, len(idx), outside
 
 
-def _matched_numbers(tvals):
+class _GroupValues(list):
+    """A target's values at a whole index group, kept for the calculation (_target_values),
+    with their numbers and sum once asked: the SUMIFS copied down a column ask the same
+    few groups over and over. Never modified once made."""
+
+    __slots__ = ("numbers", "sum")
+
+    def __init__(self, vals: list):
+        super().__init__(vals)
+        self.numbers = None         # _numbers_of(self), or the error it raises
+        self.sum = None
+
+
+def _numbers_of(tvals) -> list:
     out = []
     for v in tvals:
         if type(v) is float:
@@ -456,6 +469,32 @@ def _matched_numbers(tvals):
         elif isinstance(v, XLError):
             raise v
     return out
+
+
+def _matched_numbers(tvals) -> list:
+    """The numbers among the matched values (not to be modified); their first error
+    raised."""
+    if type(tvals) is not _GroupValues:
+        return _numbers_of(tvals)
+    got = tvals.numbers
+    if got is None:
+        try:
+            got = _numbers_of(tvals)
+        except XLError as e:
+            got = e
+        tvals.numbers = got
+    if isinstance(got, XLError):
+        raise got
+    return got
+
+
+def _matched_sum(tvals) -> float:
+    """S.total of _matched_numbers, kept with a whole group's values."""
+    if type(tvals) is not _GroupValues:
+        return S.total(_numbers_of(tvals))
+    if tvals.sum is None:
+        tvals.sum = S.total(_matched_numbers(tvals))
+    return tvals.sum
 
 
 def _criteria_pairs(args):
@@ -471,7 +510,7 @@ _PAIR_KINDS = (REF, ANY) * 127
 def SUMIF(cx, rng, criterion, sum_range=None):
     target = _area(sum_range) if sum_range is not None else _area(rng)
     tvals, _, _ = _conditional(cx.ev, [(rng, criterion)], target, True)
-    return S.total(_matched_numbers(tvals))
+    return _matched_sum(tvals)
 
 
 @xl("SUMIFS", REF, *_PAIR_KINDS, ctx=True)
@@ -479,7 +518,7 @@ def SUMIFS(cx, sum_range, *args):
     if len(args) < 2:
         raise V.VALUE
     tvals, _, _ = _conditional(cx.ev, _criteria_pairs(args), _area(sum_range), False)
-    return S.total(_matched_numbers(tvals))
+    return _matched_sum(tvals)
 
 
 @xl("COUNTIF", REF, ANY, ctx=True)
