@@ -38,8 +38,9 @@ Functions that cannot be adapted (formulas_function returns None; see `UNADAPTAB
                                not Excel functions
   RANDBETWEEN, REGEXTEST       formulas' results disagree with Excel (non-integer random
                                numbers; a match anchored at the start of the text)
-  BAHTTEXT, FORECAST.ETS*, GROUPBY, PIVOTBY  only while the optional package formulas
-                               imports for them (bahttext, statsmodels, pandas) is missing
+  BAHTTEXT, GROUPBY, PIVOTBY  only while the optional package formulas imports for them
+                               (bahttext, pandas) is missing
+  FORECAST.ETS*                native (statistical.py); formulas' versions need statsmodels
 Partially adapted (values only): INDEX and TRIMRANGE return values, never a reference (so
 `A1:INDEX(...)` cannot use them); SUMIF/AVERAGEIF do not resize a differently sized
 sum_range the way Excel does with references; LAMBDA-taking functions (BYROW, BYCOL, MAP,
@@ -80,15 +81,15 @@ UNADAPTABLE: dict[str, str] = {
     "RANDBETWEEN": "formulas returns a non-integer (bottom + (top-bottom)*RAND())",
     "REGEXTEST": "formulas anchors the match at the start of the text; Excel tests whether "
                  "any part matches",
+    # native in statistical.py; formulas' versions need statsmodels and number the
+    # aggregation codes differently from Excel
+    **dict.fromkeys(("FORECAST.ETS", "FORECAST.ETS.CONFINT", "FORECAST.ETS.SEASONALITY",
+                     "FORECAST.ETS.STAT"), "native: statistical.py"),
 }
 
 # implementations importing an optional package on call
 _NEEDS_MODULE: dict[str, str] = {
     "BAHTTEXT": "bahttext",
-    "FORECAST.ETS": "statsmodels",
-    "FORECAST.ETS.CONFINT": "statsmodels",
-    "FORECAST.ETS.SEASONALITY": "statsmodels",
-    "FORECAST.ETS.STAT": "statsmodels",
     "GROUPBY": "pandas",
     "PIVOTBY": "pandas",
 }
@@ -125,10 +126,9 @@ _pat("aa", "CHISQ.TEST", "CHITEST", "CORREL", "COVAR", "COVARIANCE.P", "COVARIAN
      "PEARSON", "RSQ", "SLOPE", "INTERCEPT", "STEYX", "SUMX2MY2", "SUMX2PY2", "SUMXMY2",
      "F.TEST", "FTEST", "FREQUENCY", "MMULT", "PERCENTOF")
 _pat("al", "BYCOL", "BYROW")
-_pat("aas", "FILTER", "LINEST", "LOGEST", "PROB", "T.TEST", "TTEST", "XIRR",
-     "FORECAST.ETS.SEASONALITY", "FORECAST.ETS.STAT")
+_pat("aas", "FILTER", "LINEST", "LOGEST", "PROB", "T.TEST", "TTEST", "XIRR")
 _pat("saa", "FORECAST", "FORECAST.LINEAR", "LOOKUP", "XNPV")
-_pat("saas", "FORECAST.ETS", "FORECAST.ETS.CONFINT", "TEXTSPLIT", "XLOOKUP")
+_pat("saas", "TEXTSPLIT", "XLOOKUP")
 _pat("sa", "FVSCHEDULE")
 _pat("sas", "HLOOKUP", "VLOOKUP", "MATCH", "XMATCH", "RANK", "RANK.AVG", "RANK.EQ")
 _pat("aaas", "GROWTH", "TREND")

@@ -1963,3 +1963,419 @@ def Z_TEST(arr, x, sigma=None):
     z = (mean(xs) - x) / (sigma / math.sqrt(n))
     return 0.5 * math.erfc(z / _SQRT2)
 
+
+
+# =========================================================================================
+# FORECAST.ETS, FORECAST.ETS.CONFINT, FORECAST.ETS.SEASONALITY, FORECAST.ETS.STAT
+# =========================================================================================
+# Excel's "AAA" exponential triple smoothing: additive error, additive trend, additive
+# season (Holt-Winters), on a timeline with a constant step. Excel does not document its
+# optimiser; what follows is Microsoft's documented behaviour plus our own choices, kept in
+# one place:
+#   * the series: pairs sorted by time, duplicate times aggregated (`aggregation` 1 or
+#     omitted AVERAGE, 2 COUNT, 3 COUNTA, 4 MAX, 5 MEDIAN, 6 MIN, 7 SUM, Excel's
+#     XlForecastAggregation numbering; 0, which the support pages call the default, is
+#     AVERAGE too), the step is the smallest gap between times and every gap must be a
+#     multiple of it (#NUM!), missing points (at most 30%, else #NUM!) filled by linear
+#     interpolation between their neighbours (`data_completion` 1) or with 0 (0); a given
+#     seasonality needs two seasons of data (#VALUE!, as LibreOffice documents);
+#   * initial level, trend and season: least squares of the first max(2m, 10) points on a
+#     line plus one offset per season phase (exact for a series that is a line plus a
+#     repeating pattern, so such a series is fitted with zero error, as Excel's cached
+#     values show);
+#   * alpha, beta, gamma in [0, 1] minimise the sum of squared one-step errors: a grid,
+#     then a shrinking local grid (numpy, all candidates stepped through the series at once);
+#   * a target between timeline points is interpolated linearly between the values at the
+#     neighbouring points: in-sample one-step fits inside the timeline, forecasts after it
+#     (Excel's cached FORECAST.ETS(0.1, ...) on a timeline 1..9 extrapolates its first two
+#     fitted values, although the support pages say a target before the end of the
+#     timeline is #NUM!); a target one step or more before the start is #NUM!;
+#   * CONFINT: z((1+level)/2) times the forecast error's standard deviation, from the mean
+#     squared one-step error and the AAA model's variance growth with the horizon;
+#   * STAT's MASE divides the mean absolute error by that of the naive forecast y[t-1];
+#   * seasonality detection: the highest peak of the autocorrelation of the detrended
+#     series among lags 2..(n-2)//2 above max(0.3, 2/sqrt(n)), else none (0).
+
+_ETS_MAX_SEASON = 8760          # hours in a year: Excel's documented maximum seasonality
+_ETS_MISSING_MAX = 0.3          # Excel completes up to 30% missing points
+
+
+def _ets_option(v, default: float) -> float:
+    """An optional numeric argument: blank or omitted -> the default, else a number."""
+    if v is None:
+        return default
+    n = V.to_number(v)
+    if isinstance(n, XLError):
+        raise n
+    return n
+
+
+def _ets_choices(completion, aggregation) -> tuple[int, int]:
+    """data_completion (0 or 1) and aggregation (0..7) as ints, #NUM! when out of range."""
+    dc = _ets_option(completion, 1.0)
+    ag = _ets_option(aggregation, 1.0)
+    if dc not in (0.0, 1.0):
+        raise V.NUM
+    ag = math.trunc(ag)
+    if not 0 <= ag <= 7:
+        raise V.NUM
+    return int(dc), int(ag) or 1
+
+
+def _ets_seasonality_arg(v) -> int:
+    """seasonality: 1 (or blank) auto-detect -> -1, 0 none, 2..8760 as given."""
+    m = math.trunc(_ets_option(v, 1.0))
+    if m < 0 or m > _ETS_MAX_SEASON:
+        raise V.NUM
+    return -1 if m == 1 else m
+
+
+def _ets_aggregate(vals: list, how: int) -> float | None:
+    """The value of one time point with several (or one) values; None: no number."""
+    if how == 2:
+        return float(sum(1 for v in vals if isinstance(v, float)))
+    if how == 3:
+        return float(sum(1 for v in vals if v is not None))
+    nums = [v for v in vals if isinstance(v, float)]
+    if not nums:
+        return None
+    if len(nums) == 1:
+        return nums[0]
+    if how == 4:
+        return max(nums)
+    if how == 5:
+        return median(nums)
+    if how == 6:
+        return min(nums)
+    if how == 7:
+        return total(nums)
+    return total(nums) / len(nums)
+
+
+def _ets_series(values: Array, timeline: Array, completion: int,
+                aggregation: int) -> tuple[float, float, tuple[float, ...]]:
+    """(first time, step, the evenly spaced series) from values and timeline."""
+    vs = list(values.flat())
+    ts = list(timeline.flat())
+    if len(vs) != len(ts):
+        raise V.NA
+    groups: dict[float, list] = {}
+    for v, t in zip(vs, ts):
+        if isinstance(v, XLError):
+            raise v
+        if isinstance(t, XLError):
+            raise t
+        if t is None:
+            continue                    # a blank timeline cell: no point
+        if not isinstance(t, float):
+            raise V.VALUE               # text or a logical in the timeline
+        groups.setdefault(t, []).append(v)
+    times = sorted(groups)
+    if len(times) < 2:
+        raise V.NUM
+    step = min(b - a for a, b in zip(times, times[1:]))
+    x0 = times[0]
+    slots: dict[int, float | None] = {}
+    for t in times:
+        k = (t - x0) / step
+        ki = round(k)
+        if abs(k - ki) > 1e-6 * max(1.0, abs(k)):
+            raise V.NUM                 # no constant step
+        slots[ki] = _ets_aggregate(groups[t], aggregation)
+    n = max(slots) + 1
+    known = [(k, v) for k, v in sorted(slots.items()) if v is not None]
+    if n - len(known) > _ETS_MISSING_MAX * n or len(known) < 2:
+        raise V.NUM
+    y = [0.0] * n
+    if completion == 0:
+        for k, v in known:
+            y[k] = v
+    else:
+        # linear interpolation between known neighbours; the ends take the nearest value
+        for i in range(known[0][0] + 1):
+            y[i] = known[0][1]
+        for (ka, va), (kb, vb) in zip(known, known[1:]):
+            for k in range(ka, kb + 1):
+                y[k] = va + (vb - va) * (k - ka) / (kb - ka)
+        for i in range(known[-1][0], n):
+            y[i] = known[-1][1]
+    return x0, step, tuple(y)
+
+
+def _ets_detect(y: tuple[float, ...]) -> int:
+    """Season length of y by autocorrelation of the detrended series (0: none)."""
+    n = len(y)
+    top = min((n - 2) // 2, _ETS_MAX_SEASON)
+    if top < 2:
+        return 0
+    tm = (n - 1) / 2.0
+    ym = total(y) / n
+    sxx = total((t - tm) ** 2 for t in range(n))
+    slope = total((t - tm) * (v - ym) for t, v in enumerate(y)) / sxx
+    z = [v - ym - slope * (t - tm) for t, v in enumerate(y)]
+    den = total(v * v for v in z)
+    if den <= 1e-20 * max(1.0, total(v * v for v in y)):
+        return 0                        # a straight line: nothing periodic
+    import numpy as np
+    za = np.asarray(z)
+    # r[p] = sum_t z[t] * z[t + p] / den for p = 0..n-1 (numpy: O(n^2) in C, not Python)
+    r = (np.correlate(za, za, "full")[n - 1:] / den).tolist()
+    best, best_r = 0, max(0.3, 2.0 / math.sqrt(n))
+    for p in range(2, top + 1):
+        if r[p] > best_r and r[p] > r[p - 1] and r[p] >= r[p + 1]:
+            best, best_r = p, r[p]
+    return best
+
+
+class _EtsFit:
+    """A fitted AAA model: smoothing parameters, one-step fitted values, final states."""
+
+    __slots__ = ("y", "m", "alpha", "beta", "gamma", "fitted", "level", "trend", "season")
+
+    def __init__(self, y, m, alpha, beta, gamma, fitted, level, trend, season):
+        self.y, self.m = y, m
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+        self.fitted, self.level, self.trend, self.season = fitted, level, trend, season
+
+    def at(self, k: int) -> float:
+        """The model's value at time index k >= 0: the one-step fit inside the series, the
+        forecast after it."""
+        n = len(self.y)
+        if k < n:
+            return self.fitted[k]
+        h = k - n + 1
+        s = self.season[k % self.m] if self.m else 0.0
+        return self.level + h * self.trend + s
+
+    def sse(self) -> float:
+        return total((a - b) ** 2 for a, b in zip(self.y, self.fitted))
+
+    def half_width(self, k: int, z: float) -> float:
+        """z times the standard deviation of the forecast error at time index k (one-step
+        for points inside the series), with the AAA model's variance sum_j c_j^2, c_j =
+        alpha*(1 + j*beta) + gamma*(1 - alpha) on whole seasons, in closed form."""
+        n = len(self.y)
+        sigma2 = self.sse() / n
+        hh = max(k - n, 0)              # h - 1 forecast steps beyond the first
+        a = self.alpha
+        c = a * self.beta
+        g = self.gamma * (1.0 - a) if self.m else 0.0
+        acc = hh * a * a + a * c * hh * (hh + 1) + c * c * hh * (hh + 1) * (2 * hh + 1) / 6.0
+        if self.m and g:
+            kk = hh // self.m
+            acc += kk * (2.0 * g * a + g * g) + g * c * self.m * kk * (kk + 1)
+        return z * math.sqrt(sigma2 * (1.0 + acc))
+
+
+def _ets_initial(y: tuple[float, ...], m: int) -> tuple[float, float, list[float]]:
+    """Level before the first point, trend, and season offsets by phase, by least squares
+    on the first max(2m, 10) points (a line plus one offset per phase)."""
+    import numpy as np
+    w = min(len(y), max(2 * m, 10))
+    t = np.arange(w, dtype=float)
+    if m:
+        X = np.zeros((w, m + 1))
+        X[:, 0] = t
+        X[np.arange(w), 1 + np.arange(w) % m] = 1.0
+    else:
+        X = np.column_stack([t, np.ones(w)])
+    coef = np.linalg.lstsq(X, np.asarray(y[:w], dtype=float), rcond=None)[0]
+    trend = float(coef[0])
+    if m:
+        offs = coef[1:]
+        base = float(offs.mean())
+        season = [float(v) - base for v in offs]
+    else:
+        base, season = float(coef[1]), []
+    return base - trend, trend, season
+
+
+def _ets_sse(y, m: int, init, alpha, beta, gamma):
+    """Sum of squared one-step errors for arrays of candidate (alpha, beta, gamma)."""
+    import numpy as np
+    level0, trend0, season0 = init
+    k = alpha.shape[0]
+    lv = np.full(k, level0)
+    tr = np.full(k, trend0)
+    se = np.tile(np.asarray(season0 or [0.0], dtype=float), (k, 1))
+    ab = alpha * beta
+    ga = gamma * (1.0 - alpha)
+    sse = np.zeros(k)
+    for i, yi in enumerate(y):
+        ph = i % m if m else 0
+        e = yi - (lv + tr + se[:, ph])
+        sse += e * e
+        lv = lv + tr + alpha * e
+        tr = tr + ab * e
+        if m:
+            se[:, ph] += ga * e
+    return sse
+
+
+def _ets_optimise(y, m: int, init) -> tuple[float, float, float]:
+    """alpha, beta, gamma in [0, 1] with the smallest squared one-step error: an 11-point
+    grid per parameter, then a 5-point grid around the best, shrinking."""
+    import numpy as np
+    dims = 3 if m else 2
+    g = np.linspace(0.0, 1.0, 11)
+    mesh = np.array(np.meshgrid(*([g] * dims), indexing="ij")).reshape(dims, -1)
+    best = None
+    best_sse = math.inf
+    d = 0.05
+    while True:
+        a = mesh[0]
+        b = mesh[1]
+        c = mesh[2] if m else np.zeros_like(a)
+        sse = _ets_sse(y, m, init, a, b, c)
+        i = int(np.argmin(sse))
+        if sse[i] < best_sse:
+            best_sse = float(sse[i])
+            best = mesh[:, i].copy()
+        if d < 1e-5 or best_sse == 0.0:
+            break
+        offs = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) * d
+        axes = [np.clip(best[j] + offs, 0.0, 1.0) for j in range(dims)]
+        mesh = np.array(np.meshgrid(*axes, indexing="ij")).reshape(dims, -1)
+        d /= 2.5
+    alpha, beta = float(best[0]), float(best[1])
+    return alpha, beta, (float(best[2]) if m else 0.0)
+
+
+def _ets_run(y, m: int, init, alpha: float, beta: float, gamma: float) -> _EtsFit:
+    """Step the model through y with the given parameters."""
+    level, trend, season0 = init
+    season = list(season0)
+    fitted = []
+    ga = gamma * (1.0 - alpha)
+    for i, yi in enumerate(y):
+        ph = i % m if m else 0
+        s = season[ph] if m else 0.0
+        f = level + trend + s
+        fitted.append(f)
+        e = yi - f
+        level = level + trend + alpha * e
+        trend = trend + alpha * beta * e
+        if m:
+            season[ph] = s + ga * e
+    return _EtsFit(y, m, alpha, beta, gamma, fitted, level, trend, season)
+
+
+_ETS_CACHE: dict[tuple, _EtsFit] = {}
+
+
+def _ets_fit(y: tuple[float, ...], m: int) -> _EtsFit:
+    """The fitted model of series y with season length m (0: none), cached: an array of
+    targets, or CONFINT next to FORECAST.ETS on the same data, fits once."""
+    key = (y, m)
+    fit = _ETS_CACHE.get(key)
+    if fit is None:
+        init = _ets_initial(y, m)
+        fit = _ets_run(y, m, init, *_ets_optimise(y, m, init))
+        if len(_ETS_CACHE) > 64:
+            _ETS_CACHE.clear()
+        _ETS_CACHE[key] = fit
+    return fit
+
+
+def _ets_model(values: Array, timeline: Array, seasonality, completion, aggregation):
+    """(x0, step, fit) for the arguments every FORECAST.ETS function shares."""
+    m = _ets_seasonality_arg(seasonality)
+    dc, ag = _ets_choices(completion, aggregation)
+    x0, step, y = _ets_series(values, timeline, dc, ag)
+    if m < 0:
+        m = _ets_detect(y)
+    elif m and len(y) < 2 * m:
+        raise V.VALUE                   # fewer than two seasons of data
+    return x0, step, _ets_fit(y, m)
+
+
+def _ets_position(target: float, x0: float, step: float) -> float:
+    """The target as a (fractional) time index; #NUM! a step or more before the start."""
+    p = (target - x0) / step
+    if p <= -1.0:
+        raise V.NUM
+    return p
+
+
+def _ets_interpolate(p: float, f) -> float:
+    """f at fractional index p: linear between the neighbouring whole indices (before index
+    0, the line through indices 0 and 1)."""
+    lo = max(math.floor(p), 0)
+    frac = p - lo
+    v = f(lo)
+    return v if frac == 0.0 else v + frac * (f(lo + 1) - v)
+
+
+@xl("FORECAST.ETS", NUMBER, ARRAY, ARRAY, ANY, ANY, ANY)
+def FORECAST_ETS(target: float, values: Array, timeline: Array, seasonality=None,
+                 data_completion=None, aggregation=None) -> float:
+    """The AAA exponential smoothing forecast of values at target (see above)."""
+    _ets_errors(seasonality, data_completion, aggregation)
+    x0, step, fit = _ets_model(values, timeline, seasonality, data_completion, aggregation)
+    return _ets_interpolate(_ets_position(target, x0, step), fit.at)
+
+
+@xl("FORECAST.ETS.CONFINT", NUMBER, ARRAY, ARRAY, ANY, ANY, ANY, ANY)
+def FORECAST_ETS_CONFINT(target: float, values: Array, timeline: Array,
+                         confidence_level=None, seasonality=None, data_completion=None,
+                         aggregation=None) -> float:
+    """Half the width of the confidence interval around FORECAST.ETS's value at target."""
+    _ets_errors(confidence_level, seasonality, data_completion, aggregation)
+    level = _ets_option(confidence_level, 0.95)
+    if not 0.0 < level < 1.0:
+        raise V.NUM
+    x0, step, fit = _ets_model(values, timeline, seasonality, data_completion, aggregation)
+    z = norm_ppf((1.0 + level) / 2.0)
+    return _ets_interpolate(_ets_position(target, x0, step), lambda k: fit.half_width(k, z))
+
+
+@xl("FORECAST.ETS.SEASONALITY", ARRAY, ARRAY, ANY, ANY)
+def FORECAST_ETS_SEASONALITY(values: Array, timeline: Array, data_completion=None,
+                             aggregation=None) -> float:
+    """The season length FORECAST.ETS detects for values (0: no seasonality)."""
+    _ets_errors(data_completion, aggregation)
+    return float(_ets_model(values, timeline, 1.0, data_completion, aggregation)[2].m)
+
+
+_ETS_STATS = ("alpha", "beta", "gamma", "MASE", "SMAPE", "MAE", "RMSE", "step")
+
+
+@xl("FORECAST.ETS.STAT", ARRAY, ARRAY, ANY, ANY, ANY, ANY)
+def FORECAST_ETS_STAT(values: Array, timeline: Array, statistic_type, seasonality=None,
+                      data_completion=None, aggregation=None) -> float:
+    """A statistic of the fitted model: 1 alpha, 2 beta, 3 gamma, 4 MASE, 5 SMAPE, 6 MAE,
+    7 RMSE, 8 the timeline's step."""
+    _ets_errors(statistic_type, seasonality, data_completion, aggregation)
+    kind = math.trunc(_ets_option(statistic_type, 0.0))
+    if not 1 <= kind <= len(_ETS_STATS):
+        raise V.NUM
+    x0, step, fit = _ets_model(values, timeline, seasonality, data_completion, aggregation)
+    if kind <= 3:
+        return (fit.alpha, fit.beta, fit.gamma)[kind - 1]
+    if kind == 8:
+        return step
+    y, f = fit.y, fit.fitted
+    n = len(y)
+    mae = total(abs(a - b) for a, b in zip(y, f)) / n
+    if kind == 6:
+        return mae
+    if kind == 7:
+        return math.sqrt(fit.sse() / n)
+    if kind == 5:
+        return total(0.0 if a == b else 2.0 * abs(a - b) / (abs(a) + abs(b))
+                     for a, b in zip(y, f)) / n
+    # MASE: the mean absolute error over that of the naive one-step forecast y[t-1]
+    naive = total(abs(b - a) for a, b in zip(y, y[1:])) / (n - 1)
+    if mae <= 1e-12 * max(1.0, max(abs(v) for v in y)):
+        return 0.0
+    if naive == 0.0:
+        raise V.DIV0
+    return mae / naive
+
+
+def _ets_errors(*args) -> None:
+    """Raise the first error among the optional arguments (they are ANY: a blank must stay
+    distinguishable from 0, so the registry passes them as they are)."""
+    for a in args:
+        if isinstance(a, XLError):
+            raise a
