@@ -23,6 +23,9 @@ regroups such runs of thin layers by shape and column, so that the cells reading
 other columns become one vector unit and a running sum / peak becomes one numpy
 accumulate (`scan_group`).
 
+Copied-down exact lookups (VLOOKUP, MATCH, INDEX/MATCH, INDEX of a key cell) take the
+same path through `vector_lookup.py`: `program_for` gives their LookupProgram.
+
 `XLEVAL_NO_VECTOR=1` in the environment (or `ENABLED = False`) turns the fast path off;
 tests use it to compare both paths.
 """
@@ -420,6 +423,13 @@ def program_for(engine, shape):
             prog = Program(engine, shape.tree, shape.sheet)
         except (Unsupported, RecursionError):
             prog = None
+        if prog is None:                 # a copied-down exact lookup (vector_lookup.py)
+            from .vector_lookup import Unsupported as NoLookup
+            from .vector_lookup import compile_lookup
+            try:
+                prog = compile_lookup(engine, shape.tree, shape.sheet)
+            except NoLookup:
+                prog = None
     cache[id(shape)] = (shape, prog)     # the shape is kept so its id is not reused
     return prog
 
@@ -495,6 +505,13 @@ def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
         cells = [k for k in cells if d.get(k) is PENDING]
         if len(cells) < MIN_CELLS:
             return 0
+    if type(prog) is not Program:
+        from .vector_lookup import eval_lookup_unit
+        done = eval_lookup_unit(engine, s, cells, prog)
+        engine.report.vectorized += done
+        if engine.progress is not None and done:
+            engine.progress(done)
+        return done
     got = _run(engine, prog, cells)
     if got is None:
         return 0

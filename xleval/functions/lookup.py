@@ -171,6 +171,17 @@ class _Entry:
         self.index[fold] = got = (first, last)
         return got
 
+    def first_positions(self, searches: int) -> dict:
+        """The first position of every key (positions(False)[0]), built now: the vector
+        path (evaluator/vector_lookup.py) looks a whole column of `searches` keys up at
+        once."""
+        got = self.index.get(False)
+        if got is None:
+            self.searches = max(self.searches, 1)
+            got = self.positions(False)
+        self.hits += searches
+        return got[0]
+
     def ordered(self):
         """For XLOOKUP/XMATCH match_mode -1/1: (the distinct keys of `_xkey` sorted, first
         position, last position of each), or None while it is not worth building or when
