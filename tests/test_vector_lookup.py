@@ -146,3 +146,60 @@ def test_pending_result_cells_fall_back():
     s.update({f"B{r}": f"=VLOOKUP(A{r},P!$A$1:$B$20,2,FALSE)" for r in range(1, N + 1)})
     wb = _calc({"S": s, "P": p})
     assert [wb[f"S!B{r}"] for r in range(1, 6)] == [20.0, 30.0, 40.0, 50.0, 10.0]
+
+
+# ----------------------------------------------------------------------------------------
+# SUMIFS & co.: one evaluation per distinct key
+# ----------------------------------------------------------------------------------------
+CRIT_KEYS = ["Red", "red", "Blue", 5.0, "5", ">5", "<>Red", "B*", "", None, True, V.NA,
+             "Green", 2.0]
+
+BY_KEY = {
+    "B": "=SUMIFS(T!$C$1:$C$30,T!$A$1:$A$30,A{r})",
+    "C": "=SUMIFS(T!$C$1:$C$30,T!$A$1:$A$30,A{r},T!$B$1:$B$30,\">1\")",
+    "D": "=COUNTIF(T!$A$1:$A$30,A{r})",
+    "E": "=COUNTIFS(T!$B$1:$B$30,\"<4\",T!$A$1:$A$30,A{r})",
+    "F": "=AVERAGEIFS(T!$C$1:$C$30,T!$A$1:$A$30,A{r})",
+    "G": "=MAXIFS(T!$C$1:$C$30,T!$A$1:$A$30,A{r})",
+    "H": "=SUMIF(T!$A$1:$A$30,A{r},T!$C$1:$C$30)",
+    "I": "=MINIFS(T!$C$1:$C$30,T!$B$1:$B$30,A{r})",
+}
+
+
+def _crit_book(rows: int = 6 * len(CRIT_KEYS)) -> dict:
+    colours = ["Red", "Blue", "Green", "red", "Black", 5.0, "5", ">5", None, "B*"]
+    t = {}
+    for i in range(1, 31):
+        c = colours[i % len(colours)]
+        if c is not None:
+            t[f"A{i}"] = c
+        t[f"B{i}"] = float(i % 6)
+        t[f"C{i}"] = float(i * 10)
+    s = {}
+    for r in range(1, rows + 1):
+        s[f"A{r}"] = CRIT_KEYS[(r - 1) % len(CRIT_KEYS)]
+        for col, f in BY_KEY.items():
+            s[f"{col}{r}"] = f.format(r=r)
+    return {"S": s, "T": t}
+
+
+def test_conditional_aggregates_by_key_give_the_per_cell_values(monkeypatch):
+    rows = 6 * len(CRIT_KEYS)
+    on = _calc(_crit_book())
+    assert on.report.vectorized == len(BY_KEY) * rows
+    monkeypatch.setattr(vector, "ENABLED", False)
+    off = _calc(_crit_book())
+    for col in BY_KEY:
+        a = [on[f"S!{col}{r}"] for r in range(1, rows + 1)]
+        b = [off[f"S!{col}{r}"] for r in range(1, rows + 1)]
+        bad = [(r, x, y) for r, (x, y) in enumerate(zip(a, b), 1) if not _same(x, y)]
+        assert not bad, (col, bad[:5])
+    # [hand] "Red" matches Red (rows 10, 20, 30) and red (rows 3, 13, 23); C is 10 x row
+    assert on["S!B1"] == on["S!H1"] == 10.0 * (10 + 20 + 30 + 3 + 13 + 23) and on["S!D1"] == 6.0
+
+
+def test_mostly_distinct_keys_stay_per_cell():
+    s = {f"A{r}": float(r) for r in range(1, 41)}
+    s.update({f"B{r}": f"=COUNTIF($A$1:$A$40,A{r})" for r in range(1, 41)})
+    wb = _calc({"S": s})
+    assert wb["S!B7"] == 1.0 and wb.report.vectorized == 0

@@ -7,11 +7,15 @@ unit whose whole formula is one of these shapes
 
     VLOOKUP(key, $table, column, FALSE)        MATCH(key, $vector, 0)
     INDEX($vector, MATCH(key, $vector2, 0))    INDEX($vector, key)
+    SUMIFS($sum, $range, key, $range2, "literal", ...) and SUMIF, COUNTIF(S),
+    AVERAGEIF(S), MAXIFS, MINIFS with one key cell among their criteria
 
 (`key` a single cell, `$...` an absolute range, the other arguments number or logical
 literals), the unit's keys are read at once, each found in the lookup vector's first-
 position dictionary -- the very index the scalar path's `_find_exact` consults, built from
-the same values with the same keys -- and the result cells read directly.
+the same values with the same keys -- and the result cells read directly. The
+conditional aggregates, whose result is a function of the key's value alone, are evaluated
+once per distinct key value by the per-cell path itself and the value shared.
 
 The same rule as vector.py: a fast path beside the closures, never a second set of
 semantics. A row is left pending for the scalar path whenever anything about it is unusual:
@@ -48,7 +52,7 @@ class LookupProgram:
     """A lookup shape compiled for the vector path. kind: 'vlookup' (result: column `col`
     of `table`), 'match' (the position), 'index_match' (the position in `result`),
     'index' (the key is the position in `result`)."""
-    kind: str
+    kind: str                   # (or 'by_key': SUMIFS & co., see _by_key)
     key: tuple                  # (sheet, row, row_abs, col, col_abs) of the key cell
     search: Range | None        # the range whose first column (vertical) / row is searched
     vertical: bool
@@ -70,6 +74,8 @@ def compile_lookup(engine, tree, sheet: int) -> LookupProgram:
     if name == "MATCH":
         key, search, vertical = _exact_match(engine, tree, sheet)
         return LookupProgram("match", key, search, vertical, None)
+    if name in _BY_KEY and len(args) >= 2:
+        return _by_key(engine, tree, sheet)
     if name == "INDEX" and len(args) == 2:
         result = _abs_range(engine, args[0], sheet)
         if result.nrows != 1 and result.ncols != 1:
@@ -79,6 +85,55 @@ def compile_lookup(engine, tree, sheet: int) -> LookupProgram:
             return LookupProgram("index_match", key, search, vertical, result)
         return LookupProgram("index", _key(engine, args[1], sheet), None, True, result)
     raise Unsupported(name)
+
+
+# the conditional aggregates: their ranges are references (never intersected with the
+# formula's cell), so with absolute ranges and one key cell among the criteria the result
+# is a function of the key's value alone. name -> (first criterion position, step)
+_BY_KEY = {"SUMIF": (1, 9), "COUNTIF": (1, 9), "AVERAGEIF": (1, 9), "SUMIFS": (2, 2),
+           "COUNTIFS": (1, 2), "AVERAGEIFS": (2, 2), "MAXIFS": (2, 2), "MINIFS": (2, 2)}
+
+
+def _by_key(engine, tree: Func, sheet: int) -> LookupProgram:
+    """SUMIFS & co. with absolute ranges, literal criteria and one key cell as a criterion:
+    evaluated once per distinct key value (kind 'by_key')."""
+    first, step = _BY_KEY[tree.name]
+    key = None
+    for i, a in enumerate(tree.args):
+        if type(a) is Literal:
+            continue
+        if type(a) is Ref and a.row1_abs and a.col1_abs and a.row2_abs and a.col2_abs:
+            _abs_range(engine, a, sheet)        # (raises for whole columns, other books)
+            continue
+        if key is not None or i < first or (i - first) % step:
+            raise Unsupported("not one key cell among the criteria")
+        key = _key(engine, a, sheet)
+    if key is None:
+        raise Unsupported("no key cell")
+    return LookupProgram("by_key", key, None, True, None)
+
+
+def _eval_by_key(engine, s: int, cells: list[tuple[int, int]], keys: list) -> int:
+    """One evaluation (the per-cell path's own) per distinct key value, its value given to
+    every cell with that key. Cells whose key is pending stay pending."""
+    groups: dict = {}
+    for k, x in zip(cells, keys):
+        if x is not PENDING:
+            groups.setdefault((type(x), x), []).append(k)
+    if len(groups) * 4 > len(cells):
+        return 0                # mostly distinct keys: nothing to share
+    d = engine.cells[s]
+    done = 0
+    for members in groups.values():
+        rep = members[0]
+        try:
+            engine.eval_cell(s, *rep)
+        except NeedCell:
+            return done         # what is stored is final; the rest waits for its inputs
+        v = d[rep]
+        d.update(zip(members, repeat(v)))
+        done += len(members)
+    return done
 
 
 def _exact_match(engine, node: Func, sheet: int) -> tuple[tuple, Range, bool]:
@@ -193,6 +248,8 @@ def eval_lookup_unit(engine, s: int, cells: list[tuple[int, int]],
     keys = _keys(engine, prog, cells)
     if keys is None:
         return 0
+    if prog.kind == "by_key":
+        return _eval_by_key(engine, s, cells, keys)
     if prog.kind == "index":
         # INDEX(vector, k): k truncated; 1..n the k-th cell, beyond #REF!, the rest (0: the
         # whole vector, negative, text, logicals...) to the scalar path
