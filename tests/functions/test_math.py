@@ -486,3 +486,19 @@ def test_subtotal_aggregate_hidden_rows():
     wb.data.sheets[0].filtered_rows = {3}
     wb.calculate()
     assert [wb["Sheet1!B%d" % r] for r in range(1, 5)] == [11.0, 9.0, 9.0, 15.0]
+
+
+def test_sum_of_ranges_reads_row_by_row():
+    """Ranges read at once (engine._area_values): numbers and blanks summed, text and
+    logicals in a range skipped, the first error in row-major order returned [hand]."""
+    import xleval
+    from xleval.values import XLError
+    cells = {"A1": 1.0, "B1": 2.0, "A2": "x", "B2": True, "A3": 4.0,       # B3 blank
+             "D1": 1.0, "E1": "=1/0", "D2": "=NA()", "E2": 5.0,
+             "F1": "=SUM(A1:B3)", "F2": "=SUM(D1:E2)", "F3": "=SUM(A1:A3,D1)",
+             "F4": "=SUMPRODUCT(A1:A3,A1:A3)", "F5": "=AVERAGE(A1:B3)"}
+    wb = xleval.Workbook.from_dict({"S": cells})
+    wb.calculate()
+    assert wb["S!F1"] == 7.0 and wb["S!F3"] == 6.0 and wb["S!F5"] == 7.0 / 3
+    assert wb["S!F2"] == XLError("#DIV/0!")          # E1 comes before D2
+    assert wb["S!F4"] == 17.0                         # 1 + 16: text counts as 0

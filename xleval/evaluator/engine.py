@@ -13,6 +13,8 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from itertools import product, repeat
+from operator import is_
 
 from .. import values as V
 from ..functions import registry as R
@@ -318,17 +320,33 @@ class Engine:
                 return Array([[V.VALUE]])
             ref = ref.areas[0]
         r1, c1, r2, c2 = self._trim(ref)
-        d = self.cells[ref.sheet]
-        rows = []
-        get = d.get
-        for r in range(r1, r2 + 1):
-            row = [get((r, c)) for c in range(c1, c2 + 1)]
-            rows.append(row)
-        for row in rows:
-            for v in row:
-                if v is PENDING:
-                    self._raise_first_pending(ref.sheet, r1, c1, r2, c2)
-        return Array(rows)
+        vals = self._area_values(ref.sheet, r1, c1, r2, c2)
+        if c1 == c2:
+            return Array([[v] for v in vals])
+        w = c2 - c1 + 1
+        return Array([vals[i:i + w] for i in range(0, len(vals), w)])
+
+    def _area_values(self, s: int, r1: int, c1: int, r2: int, c2: int) -> list:
+        """The values of an area row by row (blank cells as None), looked up at C speed
+        (map over the keys, not a loop); NeedCell for its first pending cell."""
+        get = self.cells[s].get
+        if c1 == c2:
+            vals = list(map(get, zip(range(r1, r2 + 1), repeat(c1))))
+        else:
+            vals = list(map(get, product(range(r1, r2 + 1), range(c1, c2 + 1))))
+        if any(map(is_, vals, repeat(PENDING))):
+            self._raise_first_pending(s, r1, c1, r2, c2)
+        return vals
+
+    def dense_values(self, ref: Range) -> list | None:
+        """The values of a range's used part row by row (blank cells as None), when it is
+        not much larger than the sheet's cells (else None: iter_ref_values walks the
+        sheet's cells instead of the range's positions). NeedCell for a pending cell."""
+        r1, c1, r2, c2 = self._trim(ref)
+        area = (r2 - r1 + 1) * (c2 - c1 + 1)
+        if area > 4 * len(self.cells[ref.sheet]) and area > 4096:
+            return None
+        return self._area_values(ref.sheet, r1, c1, r2, c2)
 
     def _raise_first_pending(self, s, r1, c1, r2, c2):
         d = self.cells[s]

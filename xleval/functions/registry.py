@@ -240,6 +240,10 @@ def _failed(spec: FunctionSpec, cx, e: Exception):
     return V.VALUE
 
 
+_FLOAT = {float}
+_FLOAT_OR_BLANK = {float, type(None)}
+
+
 def _flatten_numbers(cx, args: list):
     """Excel's aggregate argument rule (SUM, AVERAGE, MAX...)."""
     ev = cx.ev
@@ -255,7 +259,17 @@ def _flatten_numbers(cx, args: list):
             elif isinstance(v, XLError):
                 raise v
         elif isinstance(a, (Range, RefList)):
-            for v in ev.iter_ref_values(a):
+            vals = ev.dense_values(a) if type(a) is Range else None
+            if vals is not None:
+                # a range's values read at once: only numbers and blanks is the usual case
+                kinds = set(map(type, vals))
+                if kinds == _FLOAT:
+                    out += vals
+                    continue
+                if kinds <= _FLOAT_OR_BLANK:
+                    out += [v for v in vals if v is not None]
+                    continue
+            for v in ev.iter_ref_values(a) if vals is None else vals:
                 if isinstance(v, float):
                     out.append(v)
                 elif isinstance(v, XLError):
