@@ -624,10 +624,9 @@ class Engine:
         self.report.vectorized = 0
         for s in range(self.n_local):
             d = self.cells[s]
-            for k in self.formulas[s]:
-                d[k] = PENDING
-            for k in self.covered[s]:
-                d[k] = PENDING
+            d.update(zip(self.formulas[s], repeat(PENDING)))
+            if self.covered[s]:
+                d.update(zip(self.covered[s], repeat(PENDING)))
 
     def eval_unit(self, s: int, cells: list[tuple[int, int]], shape: Shape | None = None) -> int:
         """Fast path for a work unit (cells of one shape, none reading another): evaluate at
