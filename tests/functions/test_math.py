@@ -502,3 +502,28 @@ def test_sum_of_ranges_reads_row_by_row():
     assert wb["S!F1"] == 7.0 and wb["S!F3"] == 6.0 and wb["S!F5"] == 7.0 / 3
     assert wb["S!F2"] == XLError("#DIV/0!")          # E1 comes before D2
     assert wb["S!F4"] == 17.0                         # 1 + 16: text counts as 0
+
+
+def test_numeric_criteria_over_many_numbers_match_the_per_value_rule():
+    """_numeric_matches (numpy over a range of numbers) finds exactly the positions the
+    per-value matcher finds, near-equal values (compared at 15 digits) included; and
+    COUNTIF/SUMIF over 300 numbers [hand]."""
+    import random
+    from xleval.functions import math as M
+    rnd = random.Random(1)
+    for _ in range(60):
+        n = rnd.choice([500.0, 0.0, -3.25, 0.1 + 0.2, 1e15, 123456.789])
+        vals = [rnd.choice([n, n * (1 + 1e-15), n + 1e-14, rnd.uniform(-1000, 1000), 0.3,
+                            0.30000000000000004, -0.0]) for _ in range(300)]
+        for op in ["=", "<>", ">", ">=", "<", "<="]:
+            for crit in (op + repr(n), n):
+                m = M._matcher_of(crit)
+                assert M._numeric_matches(crit, vals) == [
+                    i for i, v in enumerate(vals) if m(v)], crit
+    import xleval
+    cells = {f"A{r}": float(r) for r in range(1, 301)}
+    cells.update({"B1": '=COUNTIF(A1:A300,">250")', "B2": '=SUMIF(A1:A300,"<=3")',
+                  "B3": '=COUNTIF(A1:A300,"<>7")', "B4": "=COUNTIF(A1:A300,42)"})
+    wb = xleval.Workbook.from_dict({"S": cells})
+    wb.calculate()
+    assert [wb[f"S!B{i}"] for i in range(1, 5)] == [50.0, 6.0, 299.0, 1.0]

@@ -272,6 +272,42 @@ def _matcher(crit):
     return match
 
 
+_NUMPY_MIN = 256           # fewer values are tested one by one as fast
+
+
+def _numeric_matches(crit, vals: list) -> list[int] | None:
+    """The positions in `vals` that a numeric criterion (">500", 3.5, "<>0") matches, when
+    every value is a number: the comparisons made with numpy at once, by _matcher's rule
+    (an equal number gives the operator's equal case; a number within 1e-13 relative of the
+    criterion goes to the predicate, compared at 15 digits; any other is decided by the
+    plain comparison). None where this does not apply."""
+    if len(vals) < _NUMPY_MIN:
+        return None
+    num = _numeric_criterion(crit)
+    if num is None or set(map(type, vals)) != {float}:
+        return None
+    import numpy as np
+    op, n = num
+    arr = np.array(vals, dtype=np.float64)
+    d = arr - n
+    if op == "=":
+        hit = np.zeros(len(vals), dtype=bool)
+    elif op == "<>":
+        hit = np.ones(len(vals), dtype=bool)
+    elif op in (">", ">="):
+        hit = d > 0
+    else:
+        hit = d < 0
+    exact = arr == n
+    hit[exact] = _EQUAL_OK[op]
+    near = (np.abs(d) <= 1e-13 * np.maximum(np.abs(arr), abs(n))) & ~exact
+    if near.any():
+        m = _matcher_of(crit)
+        for i in np.flatnonzero(near).tolist():
+            hit[i] = m(vals[i])
+    return np.flatnonzero(hit).tolist()
+
+
 @lru_cache(maxsize=4096, typed=True)
 def _cached_matcher(crit):
     return _matcher(crit)
@@ -434,7 +470,9 @@ def _conditional(ev, pairs, target: Range | None, resize: bool):
                     idx = [i for i, v in enumerate(vals)
                            if type(v) is str and v.lower() == low]
                 else:
-                    idx = [i for i, v in enumerate(vals) if m(v)]
+                    idx = _numeric_matches(crit, vals)
+                    if idx is None:
+                        idx = [i for i, v in enumerate(vals) if m(v)]
             else:
                 idx = [i for i in idx if m(_value_at(ev, a, i, nc))]
             if not idx:
