@@ -203,3 +203,32 @@ def test_mostly_distinct_keys_stay_per_cell():
     s.update({f"B{r}": f"=COUNTIF($A$1:$A$40,A{r})" for r in range(1, 41)})
     wb = _calc({"S": s})
     assert wb["S!B7"] == 1.0 and wb.report.vectorized == 0
+
+
+def test_by_key_needs_absolute_ranges_and_cell_criteria():
+    """A criterion range is intersected with the formula's row: such a formula is not a
+    function of its key alone, so it stays per cell; so do relative ranges."""
+    wb = Workbook.from_dict({"S": {"A1": 1.0}})
+    ev = wb.engine
+    from xleval.parser.parser import parse
+    for text in ["SUMIFS($C$1:$C$9,$A$1:$A$9,E2,$B$1:$B$9,$D$1:$D$9)",   # a criterion range
+                 "SUMIFS(C1:C9,$A$1:$A$9,E2)",                          # a relative range
+                 "SUMIFS($C$1:$C$9,$A$1:$A$9,E2,$B$1:$B$9,F2)",         # two key cells
+                 "COUNTIF(A2,$B$1)",                                     # a relative range
+                 "SUMIFS($C$1:$C$9,$A$1:$A$9,\">\"&E2)"]:               # a computed criterion
+        with pytest.raises(VL.Unsupported):
+            VL.compile_lookup(ev, parse(text, (2, 7)), 0)
+    prog = VL.compile_lookup(ev, parse("SUMIFS($C$1:$C$9,$A$1:$A$9,E2,$B$1:$B$9,$F$1)",
+                                       (2, 7)), 0)
+    assert prog.kind == "by_key" and prog.key[1:] == (0, False, -2, False)
+
+    # and the values: a row-intersected criterion range gives per-row results
+    s = {f"A{r}": "x" for r in range(1, 41)}
+    s.update({f"B{r}": float(r % 3) for r in range(1, 41)})
+    s.update({f"C{r}": float(r) for r in range(1, 41)})
+    s.update({f"D{r}": float(r % 3) for r in range(1, 41)})
+    s.update({f"E{r}": f"=SUMIFS($C$1:$C$40,$A$1:$A$40,A{r},$B$1:$B$40,$D$1:$D$40)"
+              for r in range(1, 41)})
+    wb = _calc({"S": s})
+    # [hand] row r: the rows with B = r mod 3: r mod 3 = 1 -> 1+4+...+40 = 287
+    assert wb["S!E1"] == 287.0 and wb["S!E2"] == sum(x for x in range(1, 41) if x % 3 == 2)

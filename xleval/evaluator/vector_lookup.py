@@ -100,14 +100,19 @@ def _by_key(engine, tree: Func, sheet: int) -> LookupProgram:
     first, step = _BY_KEY[tree.name]
     key = None
     for i, a in enumerate(tree.args):
+        if i < first or (i - first) % step:     # a range: absolute (never intersected)
+            _abs_range(engine, a, sheet)        # (raises for anything else)
+            continue
+        # a criterion: a literal, one absolute cell, or the key cell (a criterion range
+        # would be intersected with the formula's own row or column)
         if type(a) is Literal:
             continue
-        if type(a) is Ref and a.row1_abs and a.col1_abs and a.row2_abs and a.col2_abs:
-            _abs_range(engine, a, sheet)        # (raises for whole columns, other books)
+        k = _key(engine, a, sheet)
+        if k[2] and k[4]:                       # $F$1: the same value for every cell
             continue
-        if key is not None or i < first or (i - first) % step:
-            raise Unsupported("not one key cell among the criteria")
-        key = _key(engine, a, sheet)
+        if key is not None:
+            raise Unsupported("more than one key cell")
+        key = k
     if key is None:
         raise Unsupported("no key cell")
     return LookupProgram("by_key", key, None, True, None)
