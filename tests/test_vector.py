@@ -335,3 +335,21 @@ def test_constant_formulas_copied_down():
     assert _col(wb, "C") == [math.sin(1.0)] * N
     assert _col(wb, "D") == [V.DIV0] * N
     assert wb.report.vectorized == 2 * N
+
+
+def test_column_read_by_many_layers_is_gathered_once_and_refreshed_by_set_value():
+    """$A{r} read by every month of a projection: gathered once per calculation (the
+    cache holds it), and a changed input is seen by the next calculation [hand]."""
+    cells = {}
+    for r in range(1, N + 1):
+        cells[f"A{r}"] = float(r)
+        cells[f"B{r}"] = f"=$A{r}*2"
+        for c in "CDEF":
+            prev = chr(ord(c) - 1)
+            cells[f"{c}{r}"] = f"={prev}{r}+$A{r}"
+    wb = _calc({"S": cells})
+    assert _col(wb, "F") == [6.0 * r for r in range(1, N + 1)]     # 2a + 4a
+    assert wb.engine.__dict__.get("_gather_cache")
+    wb.set_value("S!A5", 100.0)
+    wb.calculate()
+    assert _col(wb, "F")[4] == 600.0 and _col(wb, "F")[3] == 24.0

@@ -621,6 +621,7 @@ class Engine:
     def reset_pending(self) -> None:
         """Mark every formula cell (and array-covered cell) as not yet computed."""
         self.__dict__.pop("_lookup_cache", None)     # lookup indexes of the last run
+        self.__dict__.pop("_gather_cache", None)     # vector.py's columns of the last run
         self.report.vectorized = 0
         for s in range(self.n_local):
             d = self.cells[s]

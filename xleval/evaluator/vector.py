@@ -46,6 +46,7 @@ from . import operators as O
 from .engine import PENDING
 
 ENABLED = os.environ.get("XLEVAL_NO_VECTOR", "") not in ("1", "true", "yes")
+_PENDING_TYPE = type(PENDING)
 MIN_CELLS = 16          # below this the numpy set-up costs more than it saves
 
 _ARITH = {"+", "-", "*", "/", "^"}
@@ -449,18 +450,34 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
         if v is None and blank_zero:
             return 0.0, None
         return 0.0, np.ones(len(cells), bool)
+    # a column read by the units of many layers ($A2 in a projection across 60 months): the
+    # same rows give the same values once none is pending (values do not change within a
+    # calculation), so the column is gathered once per calculation (engine._gather_cache,
+    # dropped by reset_pending; read-only arrays)
+    ck = (s, ro, co, blank_zero, rows[0], rows[-1], len(rows)) if ca and not ra else None
+    if ck is not None:
+        hit = engine.__dict__.get("_gather_cache", {}).get(ck)
+        if hit is not None and (hit[0] is rows or hit[0] == rows):
+            return hit[1]
     # keys built by C-level map/zip: no interpreter loop per cell
     rr = repeat(ro) if ra else map(ro.__add__, rows)
     cc = repeat(co) if ca else map(co.__add__, cols_)
     raw = list(map(get, zip(rr, cc)))
     kinds = set(map(type, raw))
     if kinds == {float}:
-        return np.array(raw, dtype=np.float64), None
-    ok = [type(v) is float for v in raw]
-    if blank_zero:
-        ok = [o or v is None for o, v in zip(ok, raw)]
-    vals = np.array([v if type(v) is float else 0.0 for v in raw], dtype=np.float64)
-    return vals, ~np.array(ok, dtype=bool)
+        got = np.array(raw, dtype=np.float64), None
+    else:
+        ok = [type(v) is float for v in raw]
+        if blank_zero:
+            ok = [o or v is None for o, v in zip(ok, raw)]
+        vals = np.array([v if type(v) is float else 0.0 for v in raw], dtype=np.float64)
+        got = vals, ~np.array(ok, dtype=bool)
+    if ck is not None and _PENDING_TYPE not in kinds:
+        for a in got:
+            if a is not None:
+                a.flags.writeable = False
+        engine.__dict__.setdefault("_gather_cache", {})[ck] = (rows, got)
+    return got
 
 
 def _run(engine, prog: Program, cells: list[tuple[int, int]]):
