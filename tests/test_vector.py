@@ -353,3 +353,8 @@ def test_column_read_by_many_layers_is_gathered_once_and_refreshed_by_set_value(
     wb.set_value("S!A5", 100.0)
     wb.calculate()
     assert _col(wb, "F")[4] == 600.0 and _col(wb, "F")[3] == 24.0
+    # every input changed: the incremental recalculation's units are the full run's
+    for r in range(1, N + 1):
+        wb.set_value(f"S!A{r}", float(-r))
+    wb.calculate()
+    assert _col(wb, "F") == [-6.0 * r for r in range(1, N + 1)]

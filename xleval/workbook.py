@@ -149,7 +149,7 @@ class Workbook:
             return 0
         sub = sub_plan(plan, plan.tainted(seeds))
         todo = list(sub.order())
-        ev.__dict__.pop("_lookup_cache", None)
+        ev.forget_run_caches()
         cells = ev.cells
         for s, k in reset_keys(ev, todo):
             cells[s][k] = PENDING

@@ -618,10 +618,15 @@ class Engine:
     # ------------------------------------------------------------------------------------
     # evaluation
     # ------------------------------------------------------------------------------------
+    def forget_run_caches(self) -> None:
+        """Drop what one calculation keeps about values (they may change before the next):
+        the lookup indexes (functions/lookup.calc_cache) and vector.py's gathered columns."""
+        self.__dict__.pop("_lookup_cache", None)
+        self.__dict__.pop("_gather_cache", None)
+
     def reset_pending(self) -> None:
         """Mark every formula cell (and array-covered cell) as not yet computed."""
-        self.__dict__.pop("_lookup_cache", None)     # lookup indexes of the last run
-        self.__dict__.pop("_gather_cache", None)     # vector.py's columns of the last run
+        self.forget_run_caches()
         self.report.vectorized = 0
         for s in range(self.n_local):
             d = self.cells[s]

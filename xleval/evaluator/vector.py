@@ -454,7 +454,10 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
     # same rows give the same values once none is pending (values do not change within a
     # calculation), so the column is gathered once per calculation (engine._gather_cache,
     # dropped by reset_pending; read-only arrays)
-    ck = (s, ro, co, blank_zero, rows[0], rows[-1], len(rows)) if ca and not ra else None
+    ck = None
+    if ca and not ra:        # (a dynamic array spilling into new cells changes the token)
+        ck = (s, ro, co, blank_zero, rows[0], rows[-1], len(rows),
+              len(engine.__dict__.get("_spill_extent") or ()))
     if ck is not None:
         hit = engine.__dict__.get("_gather_cache", {}).get(ck)
         if hit is not None and (hit[0] is rows or hit[0] == rows):

@@ -422,7 +422,7 @@ class Model:
                 cells[s][k] = v
         for s, k in self._reset:
             cells[s][k] = PENDING
-        ev.__dict__.pop("_lookup_cache", None)     # lookup indexes hold last scenario's values
+        ev.forget_run_caches()         # lookup indexes hold the last scenario's values
         if self._simple:
             ev.compute(self._order)
         else:

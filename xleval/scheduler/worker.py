@@ -135,7 +135,7 @@ def init_fork(slot: str = "pool") -> None:
     _SYNCED = synced
     _TASKS = _PARENTS.get(slot + " tasks") or []
     # the lookup cache may hold vectors of an earlier calculation
-    engine.__dict__.pop("_lookup_cache", None)
+    engine.forget_run_caches()
     # inherited objects never need collecting here: keep the collector off them, so it does
     # not write to (and copy) every inherited page; and, as the main process does while it
     # calculates, no cyclic collection while evaluating (a worker lives for one calculation)
