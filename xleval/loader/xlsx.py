@@ -2,9 +2,11 @@
 
 The zip is read directly (no openpyxl): small parts (relationships, workbook.xml, tables) are
 parsed whole, the shared-string table is streamed with `lxml.etree.iterparse`. A sheet part is
-read into memory, checked for well-formedness by libxml2 (no tree built) and scanned by a
-regular-expression fast path for the usual cell forms; a sheet with anything else (array
-formulas, rich inline text, prefixes...) is read by the general iterparse loader instead.
+read into memory and scanned by a regular-expression fast path for the usual cell forms; a
+sheet with anything else (array formulas, rich inline text, prefixes...) is read by the
+general iterparse loader instead. Malformed XML is rejected on either path: libxml2 checks
+every part, except the rows of an ASCII sheet that the fast path reads, which it proves
+well-formed itself (see "Fast sheet scanner").
 Every part is read through a byte-counting reader, so a zip whose
 headers lie about sizes cannot make the loader decompress more than the configured bound.
 
@@ -504,17 +506,22 @@ class _Reader:
         try:
             with self.open(part) as fh:
                 data = fh.read()
-            # the whole part is checked for well-formedness by libxml2 first (no tree is
-            # built), so the fast scanner below never sees malformed XML
-            checker = etree.XMLParser(target=_NullTarget(), **_XML_OPTS)
-            for i in range(0, len(data), 1 << 16):     # fed as iterparse reads: in pieces
-                checker.feed(data[i:i + (1 << 16)])
-            checker.close()
+            # Malformed XML is rejected whatever the path. The fast scanner proves an ASCII
+            # part well-formed itself (libxml2 on all but the rows, its own checks on the
+            # rows: a fifth of the load time saved); any other part is checked by libxml2
+            # first. A part the scanner gives up on is checked by libxml2 before the lxml
+            # loader reads it, so a malformed part fails with libxml2's message either way.
+            ascii_ = data.isascii()
+            if not ascii_:
+                _check_xml(data)
             if not _scan_sheet(self, sheet, data):
                 sheet.values.clear()
                 sheet.formulas.clear()
                 sheet.cached.clear()
                 sheet.hidden_rows.clear()
+                sheet.filtered_rows = set()
+                if ascii_:
+                    _check_xml(data)
                 self._sheet_cells(sheet, io.BytesIO(data))
         except etree.LxmlError as exc:
             raise self.corrupt(part, exc) from exc
@@ -848,7 +855,14 @@ class _Reader:
 # accepts what it fully understands (cells with r="A1" first and [<f>][<v>][<is><t>] content,
 # normal and shared formulas whose anchor came first, no entity in attributes, nothing but
 # whitespace between elements); on anything else it gives up and the lxml loader above reads
-# the sheet. Well-formedness is checked by libxml2 beforehand (sheet_cells).
+# the sheet.
+#
+# Well-formedness: an ASCII part the scanner reads is proven well-formed without libxml2
+# reading the rows (a fifth of the load time): libxml2 checks the part with the rows cut out,
+# the scanner's expressions admit nothing but balanced row, c, f, v, is and t tags, and the
+# rest is checked by the scanner: no control character, every & a valid reference, no "]]>",
+# attribute strings that are well-formed (each distinct one checked once; see _Names). A
+# part with anything else, and any non-ASCII part, is checked by libxml2 as a whole.
 
 class _NullTarget:
     """An lxml parser target that keeps nothing (a well-formedness check only)."""
@@ -858,18 +872,24 @@ class _NullTarget:
 
 
 _SHEETDATA_RE = re.compile(rb"<sheetData\s*>")
-_ROW_RE = re.compile(rb'<row((?:\s+[\w:.\-]+="[^"&<]*")*)\s*(/?)>')
-# One cell in the usual form, or (last group) the first character of anything else. Read
-# with findall, a row at a time: a group that takes no part gives b"", so the groups that
-# must tell "absent" from "empty" keep their tags: the <f start tag with its attributes,
-# the whole <v> element, the whole <is> element. The quantifiers are possessive (nothing one
-# gave up could let the rest match; no backtracking points make the scan a fifth faster).
+# One token of the rows: a cell in the usual form, a row's start tag (up to the ">", so
+# ending in "/" when empty), or (last group) a row's end tag or the first character of
+# anything else (whitespace between tokens is skipped). Read with findall, a piece of whole
+# rows at a time: a group that takes no part gives b"", so the groups that must tell
+# "absent" from "empty" keep their tags: the <f start tag with its attributes, the whole
+# <v> element, the whole <is> element, the <row start tag. The quantifiers are possessive
+# (nothing one gave up could let the rest match; no backtracking points make the scan a
+# fifth faster). The cell's and the <f>'s attributes are taken as they come ([^>/]*, a fast
+# loop) and checked against _ATTRS_RE once per distinct string (' s="3"', ' t="s"'...).
 _FCELL_RE = re.compile(
-    rb'<c r="([A-Z]{1,3}+)([0-9]{1,7}+)"((?:\s+[\w:.\-]+="[^"&<]*+")*+)\s*+(?:/>|>'
-    rb'(?:(<f(?:\s+[\w:.\-]+="[^"&<]*+")*+)\s*+(?:/>|>([^<]*+)</f>))?+'
+    rb'<c r="([A-Z]{1,3}+)([0-9]{1,7}+)"([^>/]*+)(?:/>|>'
+    rb"(?:(<f[^>/]*+)(?:/>|>([^<]*+)</f>))?+"
     rb"(<v>[^<]*+</v>|<v\s*+/>)?+"
     rb'(<is><t(?:\s+xml:space="preserve")?+>[^<]*+</t></is>)?+'
-    rb"</c>)|(\S)")
+    rb"</c>)"
+    rb'|(<row(?:\s+[\w:.\-]+="[^"&<]*+")*+\s*+/?)>|(</row>|\S)')
+_PIECE = 1 << 16            # bytes of whole rows read by one findall
+_ATTRS_RE = re.compile(rb'(?:\s+[\w:.\-]+="[^"&<]*+")*+\s*+')
 _ATTR_RE = re.compile(rb'([\w:.\-]+)="([^"]*)"')
 _T_RE = re.compile(rb'\st="([^"]*)"')
 _CM_RE = re.compile(rb'\scm="([^"]*)"')
@@ -878,6 +898,10 @@ _REF_ATTR_RE = re.compile(rb"""\sref\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENTITY_RE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _BCOLS: dict[bytes, int] = {k.encode("ascii"): v for k, v in _COLS.items()}
+# for the scanner's own well-formedness checks
+_CTRL = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32))      # not XML characters
+_XREF_RE = re.compile(rb"&(?:amp|lt|gt|quot|apos|#([0-9]++)|#x([0-9A-Fa-f]++));")
+_NAME_RE = re.compile(rb"[A-Za-z_:][\w.\-:]*+")      # an XML name (the ASCII ones)
 
 
 class _GiveUp(Exception):
@@ -895,15 +919,79 @@ def _text(b: bytes) -> str:
     """XML text content (bytes between tags) as a str: entities resolved."""
     s = b.decode("utf-8")
     if "&" in s:
-        s = _ENTITY_RE.sub(_entity, s)
+        if "&#" in s:
+            s = _ENTITY_RE.sub(_entity, s)
+        else:   # the predefined entities only (no other passed the checks): &amp; last
+            s = (s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+                 .replace("&apos;", "'").replace("&amp;", "&"))
     if "\r" in s:            # XML line-end normalisation (rare: leave it to libxml2)
         raise _GiveUp
     return s
 
 
+def _check_xml(data: bytes) -> None:
+    """libxml2's well-formedness check of a whole part (no tree built): raises
+    etree.XMLSyntaxError. Fed in pieces, as iterparse reads."""
+    checker = etree.XMLParser(target=_NullTarget(), **_XML_OPTS)
+    for i in range(0, len(data), 1 << 16):
+        checker.feed(data[i:i + (1 << 16)])
+    checker.close()
+
+
+class _Names:
+    """Checks attribute strings of the rows' tags for well-formedness (what _FCELL_RE
+    and _ATTRS_RE leave open), remembering the sets of names found good."""
+
+    def __init__(self) -> None:
+        self.good: set[tuple[bytes, ...]] = set()
+
+    def attrs_ok(self, a: bytes, before: tuple[bytes, ...] = ()) -> bool:
+        """Whether the attributes `a` (' s="1" t="s"') are well-formed, in a tag whose
+        attributes `before` them are named `before`."""
+        if _ATTRS_RE.fullmatch(a) is None:
+            return False
+        return self.names_ok(before + tuple(k for k, _v in _ATTR_RE.findall(a)))
+
+    def names_ok(self, names: tuple[bytes, ...]) -> bool:
+        """Whether one tag's attribute names are well-formed as libxml2's check (_check_xml)
+        sees it: XML names, none repeated. (Namespace declarations, which only libxml2
+        can judge, are left to it.)"""
+        if names in self.good:
+            return True
+        if len(set(names)) != len(names):
+            return False
+        for nm in names:
+            if _NAME_RE.fullmatch(nm) is None or nm.startswith(b"xmlns"):
+                return False
+        self.good.add(names)
+        return True
+
+
+def _rows_text_ok(data: bytes, pos: int, end: int) -> bool:
+    """The scanner's checks of the text in data[pos:end] (the rows) that its expressions
+    leave open: no "]]>", every & a predefined entity or a reference to an XML character.
+    (No control character: checked a piece at a time by _scan_rows.)"""
+    if data.find(b"]]>", pos, end) >= 0:
+        return False
+    n = data.count(b"&", pos, end)
+    if not n:
+        return True
+    refs = _XREF_RE.findall(data, pos, end)
+    if len(refs) != n:
+        return False
+    for dec, hexa in set(refs):
+        if dec or hexa:
+            c = int(dec) if dec else int(hexa, 16)
+            if not (c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD
+                    or 0x10000 <= c <= 0x10FFFF):
+                return False
+    return True
+
+
 def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
     """Fill `sheet` from the sheet XML `data` with the fast scanner; False (sheet partly
-    filled, to be cleared) when the XML has something the scanner does not handle."""
+    filled, to be cleared) when the XML has something the scanner does not handle, or that
+    it cannot prove well-formed. True: `data` is well-formed XML (see above)."""
     head = data[:200]
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"<!DOCTYPE" in data[:4096]:
         return False
@@ -912,13 +1000,24 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
         return False
     m = _SHEETDATA_RE.search(data)
     if m is None:
-        return b"sheetData" not in data      # none at all: an empty sheet; else prefixed/odd
+        if b"sheetData" in data:
+            return False                     # prefixed/odd
+        try:                                 # none at all: an empty sheet
+            _check_xml(data)
+        except etree.LxmlError:
+            return False
+        return True
     end = data.find(b"</sheetData>", m.end())
-    if end < 0:
+    if end < 0 or data.find(b"sheetData", end + 12) >= 0 or not _rows_text_ok(data, m.end(),
+                                                                                 end):
+        return False                         # (a second sheetData: the lxml loader's)
+    try:
+        _check_xml(data[:m.end()] + data[end:])      # all but the rows
+    except etree.LxmlError:
         return False
     try:
-        _scan_rows(reader, sheet, data, m.end(), end)
-    except _GiveUp:
+        _scan_rows(reader, sheet, data, m.end(), end, _Names())
+    except (_GiveUp, KeyError):
         return False
     except (ValueError, UnicodeDecodeError):
         return False
@@ -936,7 +1035,56 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
     return True
 
 
-def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: int) -> None:
+def _value(t: bytes | None, vel: bytes, isel: bytes, sst: list[str], date1904: bool):
+    """A cell's value from its t= and its <v> element (`vel`, "<v>text</v>" or "<v/>"), as
+    the lxml loader decodes it (the <is> element `isel` only says whether one is there)."""
+    vt = vel[3:-4] if vel[2] == 62 else b""         # <v>text</v>, or <v/>: no text
+    if t is None or t == b"n":
+        if vt:
+            try:
+                return float(vt)
+            except ValueError:                      # entities, Unicode digits or spaces
+                txt = _text(vt)
+                try:
+                    return float(txt)
+                except ValueError:                  # not a number after all: keep the text
+                    return txt.strip() or None
+        return None
+    if t == b"s":
+        if not vt:
+            return None
+        try:
+            i = int(vt)
+        except ValueError:
+            try:
+                i = int(_text(vt))
+            except ValueError:
+                i = -1
+        return sst[i] if 0 <= i < len(sst) else ""
+    vs = _text(vt)                                  # as text, exactly as the lxml loader
+    if t == b"str":
+        return decode_xstring(vs) if vs else ""
+    if not vs:
+        return "" if t == b"inlineStr" and not isel else None
+    if t == b"b":
+        return vs.strip().lower() in ("1", "true")
+    if t == b"e":
+        return _xl_error(vs.strip())
+    if t == b"d":
+        val = iso_to_serial(vs, date1904)
+        return vs if val is None else val
+    if t == b"inlineStr":
+        return None if isel else decode_xstring(vs)
+    return vs                                       # unknown type: keep what is there
+
+
+def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: int,
+               names: _Names) -> None:
+    """Read the rows of <sheetData> (data[pos:end]) into `sheet`, a piece of whole rows at
+    a time (one findall over it); _GiveUp (KeyError for a cell outside a row or beyond XFD,
+    or a shared formula's member before its anchor) on anything not in the usual form, not
+    proven well-formed (control characters; attributes that `names` does not pass) or
+    unbalanced (rows in rows, a </row> outside a row, a row left open)."""
     values = sheet.values
     formulas = sheet.formulas
     cached = sheet.cached
@@ -949,42 +1097,65 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
     shared: dict[bytes, FormulaCell] = {}
     # the <f start tag -> (0 normal, 1 shared, 2 other; si): members repeat '<f t="shared" si="0"'
     fattr_cache: dict[bytes, tuple[int, bytes]] = {}
-    row_match = _ROW_RE.match
-    cells = _FCELL_RE.findall
+    members: dict[bytes, FormulaCell] = {}  # <f start tag of a member -> its group's object
+    attr_t: dict[bytes, bytes | None] = {}  # cell attributes found well-formed -> t=
+    row_rest: dict[bytes, bool] = {}        # row attributes after r="..." -> hidden
+    tokens = _FCELL_RE.findall
     max_row = max_col = last_row = 0
-    while True:
-        rm = row_match(data, pos)
-        if rm is None:
-            if data[pos:end].strip():
-                raise _GiveUp                   # a comment, a prefixed row, ...
-            break
-        ra = dict(_ATTR_RE.findall(rm.group(1))) if rm.group(1) else {}
-        rr = ra.get(b"r")
-        rownum = last_row + 1
-        if rr is not None and rr.isdigit() and 1 <= int(rr) <= MAX_ROW:
-            rownum = int(rr)
-        else:
-            rr = None
-        last_row = rownum
-        if ra.get(b"hidden") in (b"1", b"true"):
-            hidden.add(rownum)
-        if rm.group(2):                          # <row .../>
-            pos = rm.end()
-            while pos < end and data[pos] in b" \t\r\n":
-                pos += 1
-            if pos >= end:
-                break
-            continue
-        rend = data.find(b"</row>", rm.end(), end)
-        if rend < 0:
-            raise _GiveUp
-        for letters, digits, attrs, fstart, ftext, vel, isel, other in cells(data, rm.end(),
-                                                                              rend):
-            if other:
-                raise _GiveUp                   # a cell in another form, the row's extLst...
-            cn = bcols.get(letters)
-            if cn is None:
-                raise _GiveUp
+    rr = None
+    bc: dict[bytes, int] = {}               # _BCOLS inside a row, {} between rows
+    while pos < end:
+        # a piece of whole rows (cut after a </row>) at a time: one findall over it
+        cut = data.find(b"</row>", pos + _PIECE, end) if end - pos > _PIECE else -1
+        cut = end if cut < 0 else cut + 6
+        piece = data[pos:cut]
+        if len(piece.translate(None, _CTRL)) != cut - pos:
+            raise _GiveUp                       # a control character: not XML
+        for letters, digits, attrs, fstart, ftext, vel, isel, rowtag, other in tokens(piece):
+            if not letters:                     # not a cell
+                if other:
+                    if other != b"</row>" or not bc:
+                        raise _GiveUp           # a comment, another cell form, an extLst...
+                    bc = {}
+                    continue
+                if bc:
+                    raise _GiveUp               # (a row in a row: libxml2's error)
+                if rowtag.startswith(b'<row r="'):
+                    # the usual tag: r= first, the other attributes as in many rows
+                    q = rowtag.index(b'"', 8)
+                    rr = rowtag[8:q]
+                    hid = row_rest.get(rowtag[q + 1:]) if q + 1 < len(rowtag) else False
+                    if hid is None:
+                        rest = rowtag[q + 1:]
+                        pairs = _ATTR_RE.findall(rest)
+                        ra = dict(pairs)
+                        if (len(ra) != len(pairs) or b"r" in ra
+                                or not names.names_ok(tuple(ra) + (b"r",))):
+                            raise _GiveUp       # (libxml2 says whether it is well-formed)
+                        if len(row_rest) > 4096:
+                            row_rest.clear()
+                        hid = row_rest[rest] = ra.get(b"hidden") in (b"1", b"true")
+                else:
+                    ra = {}
+                    if len(rowtag) > 4:
+                        pairs = _ATTR_RE.findall(rowtag, 4)
+                        ra = dict(pairs)
+                        if len(ra) != len(pairs) or not names.names_ok(tuple(ra)):
+                            raise _GiveUp
+                    rr = ra.get(b"r")
+                    hid = ra.get(b"hidden") in (b"1", b"true")
+                rownum = last_row + 1
+                if rr is not None and rr.isdigit() and 1 <= int(rr) <= MAX_ROW:
+                    rownum = int(rr)
+                else:
+                    rr = None
+                last_row = rownum
+                if hid:
+                    hidden.add(rownum)
+                if rowtag[-1] != 47:            # <row ...>, not <row .../>
+                    bc = bcols
+                continue
+            cn = bc[letters]                    # (KeyError: beyond XFD, or not in a row)
             if digits == rr:
                 r = rownum
             else:
@@ -992,93 +1163,83 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                 if r > MAX_ROW or r < 1:
                     raise _GiveUp
             t = None
-            if attrs and b't="' in attrs:
-                tm = _T_RE.search(attrs)
-                if tm is not None:
-                    t = tm.group(1)
+            if attrs:
+                try:
+                    t = attr_t[attrs]
+                except KeyError:
+                    if not names.attrs_ok(attrs, (b"r",)):
+                        raise _GiveUp from None
+                    if len(attr_t) > 4096:
+                        attr_t.clear()
+                    tm = _T_RE.search(attrs) if b't="' in attrs else None
+                    t = attr_t[attrs] = None if tm is None else tm.group(1)
 
-            # the value (constant or cached result), as the lxml loader decodes it
+            # the value (constant or cached result), as the lxml loader decodes it: a plain
+            # number or shared string here, anything else (and <v/>) by _value
             val = None
             if vel:
-                vt = vel[3:-4] if vel[2] == 62 else b""     # <v>text</v>, or <v/>: no text
-                if t is None or t == b"n":
-                    if vt:
-                        try:
-                            val = float(vt)
-                        except ValueError:          # entities, Unicode digits or spaces
-                            txt = _text(vt)
-                            try:
-                                val = float(txt)
-                            except ValueError:      # not a number after all: keep the text
-                                val = txt.strip() or None
+                if t is None:
+                    try:
+                        val = float(vel[3:-4])
+                    except ValueError:
+                        val = _value(t, vel, isel, sst, date1904)
                 elif t == b"s":
-                    if vt:
-                        try:
-                            i = int(vt)
-                        except ValueError:
-                            try:
-                                i = int(_text(vt))
-                            except ValueError:
-                                i = -1
+                    try:
+                        i = int(vel[3:-4])
                         val = sst[i] if 0 <= i < nsst else ""
-                else:                               # as text, exactly as the lxml loader
-                    vs = _text(vt)
-                    if t == b"str":
-                        val = decode_xstring(vs) if vs else ""
-                    elif t == b"b":
-                        if vs:
-                            val = vs.strip().lower() in ("1", "true")
-                    elif t == b"e":
-                        if vs:
-                            val = _xl_error(vs.strip())
-                    elif t == b"d":
-                        if vs:
-                            val = iso_to_serial(vs, date1904)
-                            if val is None:
-                                val = vs
-                    elif t == b"inlineStr":
-                        if not isel:
-                            val = decode_xstring(vs) if vs else ""
-                    elif vs:                        # unknown type: keep what is there
-                        val = vs
+                    except ValueError:
+                        val = _value(t, vel, isel, sst, date1904)
+                else:
+                    val = _value(t, vel, isel, sst, date1904)
             if isel and (t == b"inlineStr" or not vel):     # <is><t ...>text</t></is>
                 val = decode_xstring(_text(isel[isel.index(b">", 5) + 1:-9]))
 
             pos_ = (r, cn)
             fc = None
             if fstart:
-                kind = fattr_cache.get(fstart)
-                if kind is None:
+                # a shared formula's member (no text) met before: the group's object
+                fc = None if ftext else members.get(fstart)
+                fkind = 1
+            if fc is None and fstart:
+                try:
+                    fkind, si = fattr_cache[fstart]
+                except KeyError:
                     if len(fattr_cache) > 4096:
                         fattr_cache.clear()
-                    fa = dict(_ATTR_RE.findall(fstart))
+                    pairs = _ATTR_RE.findall(fstart)
+                    fa = dict(pairs)
+                    if (len(fa) != len(pairs) or _ATTRS_RE.fullmatch(fstart, 2) is None
+                            or not names.names_ok(tuple(fa))):
+                        raise _GiveUp
                     ft = fa.get(b"t")
-                    kind = fattr_cache[fstart] = (
+                    fkind, si = fattr_cache[fstart] = (
                         0 if ft is None or ft == b"normal" else 1 if ft == b"shared" else 2,
                         fa.get(b"si") or b"")
-                fkind, si = kind
                 ftxt = _text(ftext) if ftext else ""
                 if fkind == 1:
                     if ftxt and not ftxt.isspace():
+                        if si in shared:        # an si set again: the members that follow
+                            members.clear()     # belong to the new anchor
                         fc = shared[si] = FormulaCell(
                             decode_xstring(ftxt) if "_x" in ftxt else ftxt, pos_)
                     else:
-                        fc = shared.get(si)
-                        if fc is None:
-                            raise _GiveUp       # member before its anchor
+                        fc = shared[si]         # (KeyError: a member before its anchor)
+                        if len(members) > 65536:
+                            members.clear()
+                        members[fstart] = fc
                 elif fkind == 0:
                     if ftxt and not ftxt.isspace():
                         fc = FormulaCell(decode_xstring(ftxt) if "_x" in ftxt else ftxt, pos_)
                 else:
                     raise _GiveUp               # array / dataTable / unknown: lxml loader
-                if fc is not None and attrs and b"cm=" in attrs:
-                    cmm = _CM_RE.search(attrs)
-                    if cmm is not None:
-                        cm = cmm.group(1).decode("utf-8")
-                        if dyn_cm is None or cm in dyn_cm:
-                            if fkind == 1:
-                                fc = FormulaCell(fc.text, fc.origin)
-                            fc.dynamic = True
+            if fc is not None and attrs and b"cm=" in attrs:
+                cmm = _CM_RE.search(attrs)
+                if cmm is not None:
+                    cm = cmm.group(1).decode("utf-8")
+                    if dyn_cm is None or cm in dyn_cm:
+                        if fkind == 1:          # not the group's shared object
+                            fc = FormulaCell(fc.text, fc.origin)
+                        fc.dynamic = True
             if fc is not None:
                 formulas[pos_] = fc
                 if val is not None:
@@ -1091,7 +1252,9 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                 max_row = r
             if cn > max_col:
                 max_col = cn
-        pos = rend + 6
+        pos = cut
+    if bc:
+        raise _GiveUp                           # (a row left open)
     sheet.max_row = max_row
     sheet.max_col = max_col
 
@@ -1265,4 +1428,10 @@ def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
             path, f"unreadable workbook ({type(exc).__name__}: {exc})") from exc
     finally:
         if gc_was_enabled:
+            if gc.get_freeze_count() == 0:
+                # The objects made are long-lived: into the oldest generation at once (a
+                # list splice), or the first young collection traverses them all (5% of
+                # the load). Skipped when the application keeps objects frozen itself.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
