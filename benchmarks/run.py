@@ -167,15 +167,18 @@ NOTES = """## Notes
   per-column tables built before the fork (`evaluator/numbers.py`, once per workbook,
   ~50 ms for 100,000 such cells), which cut those copies ~4x.
 * End-to-end times include loading, parsing every distinct formula and building the
-  graph, which run serially whatever the strategy, and writing the file (sheets of
-  100,000 formula cells or more are patched by forked processes); for `hetero` these
+  graph, which run serially whatever the strategy, and writing the file (large sheets,
+  100,000 formula cells in all, are patched and compressed in pieces by forked
+  processes, see `writer/xlsx.py`); for `hetero` these
   stages are most of the run (see the stage times above). Formulas that
   differ from another only in their numbers share one compiled closure per family, which
   reads each cell's numbers. The evaluation-stage table comes from `xleval bench`: it times
   evaluation alone.
-* Every strategy first runs the vector fast path (numpy over a copied-down column) in the
-  main process; only what it leaves is sampled, decided on and sent out. That is why the
-  copied-down shapes (`wide`, `finance`) stay inline: little per-cell work is left.
+* Every strategy first runs the vector fast path (numpy over a copied-down column; a
+  copied-down exact lookup in one pass over its keys; a copied-down SUMIFS once per
+  distinct key) in the main process; only what it leaves is sampled, decided on and sent
+  out. That is why the copied-down shapes (`wide`, `finance`, `lookup`) stay inline:
+  little per-cell work is left.
 * `auto` samples each large layer (short runs of consecutive cells, evaluated for real),
   predicts inline / pool / process times and starts the pool only when the predicted
   savings repay its start; layers predicted below a few milliseconds never leave the main
