@@ -550,3 +550,71 @@ def test_sheets_below_the_threshold_share_a_pool_when_large_together(
     assert serial == parallel
     assert delta["pools"] == (1 if pooled else 0)
     assert (delta["pieces"] > 0) == pooled
+
+
+# ---------------------------------------------------------------------------------------
+# rows written straight into the output (no spool) when the head cannot change
+# ---------------------------------------------------------------------------------------
+
+def _inside_targets(n: int) -> dict:
+    """Targets within the sheet's dimension A1:E{n} (no row or column beyond it)."""
+    return {k: v for k, v in _targets(n).items() if k[1] <= 5 and k[0] <= n}
+
+
+def _save_modes(src: str, tmp_path, values: dict, workers: int) -> tuple[dict, dict, dict]:
+    """(members written directly, members written with the spool, _DIRECT_STATS deltas)."""
+    before = dict(W._DIRECT_STATS)
+    write_values(src, str(tmp_path / "direct.xlsx"), values, workers=workers)
+    delta = {k: W._DIRECT_STATS[k] - before[k] for k in before}
+    with W.atomic_output(str(tmp_path / "spooled.xlsx")) as fh, zipfile.ZipFile(src) as zin:
+        W._write(zin, fh, values, None, {}, src, workers, direct=False)
+    for name in ("direct.xlsx", "spooled.xlsx"):
+        with zipfile.ZipFile(tmp_path / name) as z:
+            assert z.testzip() is None
+    return _members(str(tmp_path / "direct.xlsx")), _members(str(tmp_path / "spooled.xlsx")), delta
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rows_go_straight_to_the_output_when_the_dimension_covers_the_targets(
+        tmp_path, small_pieces, workers):
+    src = str(tmp_path / "book.xlsx")
+    _make_book(src)
+    values = {"Big": _inside_targets(N_ROWS), "Big2": _inside_targets(N_ROWS // 2)}
+    direct, spooled, delta = _save_modes(src, tmp_path, values, workers)
+    assert direct == spooled
+    assert delta == {"direct": 2, "restarts": 0}
+    cells = _cell_values(direct["xl/worksheets/sheet1.xml"])
+    assert cells["B8"] == (None, "16", None) and cells["C9"] == ("str", "x&<9", None)
+
+
+def test_targets_beyond_the_dimension_keep_rows_until_the_head_is_updated(tmp_path,
+                                                                          small_pieces):
+    src = str(tmp_path / "book.xlsx")
+    _make_book(src)
+    direct, spooled, delta = _save_modes(src, tmp_path, {"Big": _targets(N_ROWS)}, 1)
+    assert direct == spooled and delta["direct"] == 0
+    dim = etree.fromstring(direct["xl/worksheets/sheet1.xml"]).find(f"{{{NS}}}dimension")
+    assert dim.get("ref") == f"A1:F{N_ROWS + 5}"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_part_found_unusual_late_is_written_again(tmp_path, small_pieces, workers):
+    """A row without r= far into the sheet (after the first pieces went out): the file is
+    written again with the spool, and equals what the spooled writer gives."""
+    xml = _sheet_xml(N_ROWS)
+    at = xml.index(b'<row r="801"')
+    xml = xml[:at] + b"<row>" + xml[xml.index(b">", at) + 1:]
+    src = str(tmp_path / "late.xlsx")
+    _make_book(src)
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+    values = {"Big": {k: v for k, v in _inside_targets(N_ROWS).items() if k[0] < 700}}
+    direct, spooled, delta = _save_modes(src, tmp_path, values, workers)
+    assert direct == spooled
+    assert delta["restarts"] == 1
+    cells = _cell_values(direct["xl/worksheets/sheet1.xml"])
+    assert cells["B8"] == (None, "16", None)

@@ -621,6 +621,15 @@ class _NotStreamable(Exception):
     """The sheet part needs the general (whole part) patcher."""
 
 
+class _Restart(Exception):
+    """A part turned out unusual after its rows began to go straight into the output:
+    write_values writes the whole file again, keeping rows until each part is done."""
+
+
+# parts whose rows went straight into the output, and files written again (tests)
+_DIRECT_STATS = {"direct": 0, "restarts": 0}
+
+
 class _Irregular(Exception):
     """A worker's piece holds a cell of a row after the piece's rows (rows out of order, or
     a cell whose r= names another row): only the serial path patches it exactly."""
@@ -765,7 +774,7 @@ class _Spool:
     _append_deflated: the pool's workers compress their pieces themselves, and a piece
     patched here is compressed here."""
 
-    def __init__(self, limit: int, deflate: bool = False):
+    def __init__(self, limit: int, deflate: bool = False, dst=None):
         self.pieces: list[bytes] = []
         self.size = 0
         self.limit = limit
@@ -773,15 +782,38 @@ class _Spool:
         self.deflate = deflate
         self.crc = 0          # (deflate) CRC-32 and length of the uncompressed pieces
         self.n = 0
+        self.dst = dst        # the member, when the pieces may go straight into it
+        self.direct = False   # they do (see begin_direct)
+
+    def begin_direct(self, head: bytes) -> None:
+        """Write the part's head to the member now and every piece as it comes: no
+        patched row is kept (only when the head will not change, see _head_stays)."""
+        dst = self.dst
+        dst.write(head)
+        if self.deflate:
+            flushed = dst._compressor.flush(zlib.Z_FULL_FLUSH)    # see _append_deflated
+            dst._fileobj.write(flushed)
+            dst._compress_size += len(flushed)
+        self.direct = True
+        _DIRECT_STATS["direct"] += 1
 
     def write(self, b: bytes) -> None:
         if self.deflate:
             self.write_deflated(_deflate_piece(b), zlib.crc32(b), len(b))
+        elif self.direct:
+            self.dst.write(b)
         else:
             self._put(b)
 
     def write_deflated(self, z: bytes, crc: int, n: int) -> None:
         """A piece compressed by _deflate_piece: `n` bytes of CRC-32 `crc` uncompressed."""
+        if self.direct:
+            dst = self.dst
+            dst._fileobj.write(z)
+            dst._compress_size += len(z)
+            dst._crc = crc32_combine(dst._crc, crc, n)
+            dst._file_size += n
+            return
         self.crc = crc32_combine(self.crc, crc, n)
         self.n += n
         self._put(z)
@@ -898,7 +930,8 @@ def _append_deflated(dst, spool: _Spool, chunk: int) -> None:
 
 def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
                        chunk: int = _CHUNK, *, workers: int = 1,
-                       pool: "_PiecePool | None" = None, key: str | None = None) -> None:
+                       pool: "_PiecePool | None" = None, key: str | None = None,
+                       direct: bool = False) -> None:
     """Read a worksheet part from file object `src` and write it to `dst` with the cached
     values of `targets` replaced/inserted, a chunk of whole rows at a time (memory stays
     bounded by the chunk size plus the patched sheet data, spooled to disk when large).
@@ -909,7 +942,11 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
 
     With `workers` >= 2 (or `pool`, shared by the sheets of one write, `key` naming this
     sheet in it) a sheet of at least _PARALLEL_MIN_CELLS targets has its pieces patched by
-    forked processes (see _PiecePool); the bytes written decompress to the same."""
+    forked processes (see _PiecePool); the bytes written decompress to the same.
+
+    With `direct` (write_values), the patched rows go straight into `dst` when the part's
+    head cannot change (see _head_stays) instead of being kept until the end; a part found
+    unusual after that raises _Restart (write_values writes the file again without it)."""
     own = None
     if pool is None and workers >= 2 and len(targets) >= _PARALLEL_MIN_CELLS and _can_fork():
         workers = _free_workers(workers)
@@ -928,14 +965,15 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
         # are (the parent's compressing was the longest serial part of a parallel write)
         deflate = pool is not None and pool.usable(key) and _can_append_deflated(dst)
         try:
-            with _Spool(_SPOOL, deflate) as spool:
+            with _Spool(_SPOOL, deflate, dst if direct else None) as spool:
                 head, tail = _stream_rows(first, src, spool, targets, rows, where, chunk,
                                           pool, key)
-                dst.write(head)
-                if deflate:
-                    _append_deflated(dst, spool, chunk)
-                else:
-                    spool.copy_to(dst, chunk)
+                if not spool.direct:
+                    dst.write(head)
+                    if deflate:
+                        _append_deflated(dst, spool, chunk)
+                    else:
+                        spool.copy_to(dst, chunk)
                 dst.write(tail)
                 while True:
                     b = src.read(chunk)
@@ -943,6 +981,8 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
                         break
                     dst.write(b)
         except _NotStreamable:
+            if spool.direct:
+                raise _Restart(where) from None     # rows are in dst already
             src.seek(0)                  # zip member streams seek by decompressing again
             dst.write(_general_patch(src.read(), targets, where))
     finally:
@@ -997,6 +1037,8 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     head = buf[:m.end()]
     buf = buf[m.end():]
     total = len(targets)
+    if spool.dst is not None and _head_stays(head, targets, rows, buf):
+        spool.begin_direct(head)
     p = _Patcher(b"c", worksheet=True)
     parallel = pool is not None and pool.usable(key)
     left = None if parallel else _as_dict(targets)
@@ -1038,8 +1080,35 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     if left:                                 # rows after the last row of the sheet
         spool.write(b"".join(p.patch(b"", 0, 0, b"", _group_rows(left, where))))
     if p.max_r:
-        head = _update_dimension(head, p)
+        new = _update_dimension(head, p)
+        if spool.direct and new != head:
+            raise _Restart(where)        # (_head_stays rules this out)
+        head = new
     return head, tail
+
+
+def _head_stays(head: bytes, targets, rows: list[int], rest: bytes) -> bool:
+    """_update_dimension will leave `head` as it is: no <dimension>, or a canonical one
+    that covers every target, in a part whose first rows (`rest`) hold a cell (so the
+    dimension is widened, not replaced)."""
+    m = _DIMENSION.search(head)
+    if m is None:
+        return True
+    if not rows:
+        return False
+    from ..refs import parse_range, range_name
+    try:
+        a, b, c, d = parse_range(m.group(1).decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if range_name(a, b, c, d).encode("ascii") != m.group(1):
+        return False
+    keys = targets.positions if isinstance(targets, CellValues) else list(targets)
+    cols = list(map(itemgetter(1), keys))
+    if not (a <= rows[0] and rows[-1] <= c and b <= min(cols) and max(cols) <= d):
+        return False
+    end = rest.find(b"</sheetData>")
+    return _ANY_CELL.search(rest, 0, len(rest) if end < 0 else end) is not None
 
 
 # ---------------------------------------------------------------------------------------
@@ -1583,11 +1652,18 @@ def write_values(src: str, dst: str, values: dict[str, Values], *,
         except (OSError, zipfile.BadZipFile) as e:
             raise OutputError(f"{src}: cannot read workbook: {_one_line(e)}") from e
         with zin:
-            _write(zin, fh, values, sheet_parts, external_values or {}, src, workers)
+            try:
+                _write(zin, fh, values, sheet_parts, external_values or {}, src, workers,
+                       direct=True)
+            except _Restart:
+                _DIRECT_STATS["restarts"] += 1
+                fh.seek(0)
+                fh.truncate()
+                _write(zin, fh, values, sheet_parts, external_values or {}, src, workers)
 
 
 def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src,
-           workers: int = 1) -> None:
+           workers: int = 1, direct: bool = False) -> None:
     infos = zin.infolist()
     names = {i.filename: i for i in infos}
     if sheet_parts is None and values:
@@ -1629,14 +1705,14 @@ def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src,
         workers = _free_workers(workers)
     pool = _PiecePool(workers, big) if workers >= 2 and big and _can_fork() else None
     try:
-        _write_members(zin, fh, infos, drop, patched, streamed, pool)
+        _write_members(zin, fh, infos, drop, patched, streamed, pool, direct)
     finally:
         if pool is not None:
             pool.close()
 
 
 def _write_members(zin: zipfile.ZipFile, fh, infos, drop, patched, streamed,
-                   pool: "_PiecePool | None") -> None:
+                   pool: "_PiecePool | None", direct: bool = False) -> None:
     """Every zip member of the output, in the input's order."""
     with zipfile.ZipFile(fh, "w", allowZip64=True, compresslevel=_LEVEL) as zout:
         if zin.comment:
@@ -1661,6 +1737,6 @@ def _write_members(zin: zipfile.ZipFile, fh, infos, drop, patched, streamed,
                 if info.filename in streamed:
                     targets, sheet = streamed[info.filename]
                     patch_sheet_stream(src, dst, targets, sheet, _CHUNK, pool=pool,
-                                       key=info.filename)
+                                       key=info.filename, direct=direct)
                 else:
                     shutil.copyfileobj(src, dst, _CHUNK)
