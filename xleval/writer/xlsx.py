@@ -1015,12 +1015,14 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     rows (dimension updated) and the bytes read after </sheetData>. Raises _NotStreamable
     for unusual parts.
 
-    Serially, `left` holds the targets not patched yet. With a pool, the pieces go to its
-    workers in order and `left` stays None: while every piece is regular (no cell of a row
-    after the piece's last row), the targets not patched yet are exactly those of the rows
-    after `top`, the highest row of the pieces so far, so a worker needs only its piece, the
-    previous `top` and the piece's last row (see _piece_job). A piece the pool did not patch (a worker died, or the piece
-    is irregular) is patched here, as is every piece after it."""
+    Each piece is patched with its own rows' targets (_patch_job), by the pool's workers
+    in order or here, and `left` stays None: while every piece is regular (no cell of a
+    row after the piece's last row), the targets not patched yet are exactly those of the
+    rows after `top`, the highest row of the pieces so far, so a piece needs only its own
+    rows' targets, the previous `top` and its last row (see _piece_job). From the first
+    piece that is not patched that way (irregular, or a worker died), `left` holds the
+    targets not patched yet and that piece and every later one are patched with it (the
+    general way, here)."""
     if buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise _NotStreamable
     m = _SHEETDATA_TAG.search(buf)
@@ -1041,7 +1043,11 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
         spool.begin_direct(head)
     p = _Patcher(b"c", worksheet=True)
     parallel = pool is not None and pool.usable(key)
-    left = None if parallel else _as_dict(targets)
+    # serially too, each piece gets a dict of its own rows' targets only (as a worker
+    # does), so no dict of every target is made; the first irregular piece makes `left`
+    # the targets not patched yet, and it and every later piece go the general way
+    sheet = None if parallel else _sheet_entry(targets, rows, where)
+    left = None
     top = 0
     pending: deque = deque()                # pieces in flight: (piece, top before it, future)
     eof = False
@@ -1059,11 +1065,20 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
             if left is None:
                 lm = _ROWS_WITH_R.match(piece, max(0, piece.rfind(b'<row r="')))
                 last_r = int(lm[1]) if lm is not None else 0
-                pool.put(key, piece, top, last_r, pending, spool.deflate)
-                top = max(top, last_r)
-                # the finished pieces written in order; a bounded number of pieces in
-                # flight, so memory stays bounded
-                left = pool.drain(key, pending, 2 * pool.workers, spool, p)
+                if parallel:
+                    pool.put(key, piece, top, last_r, pending, spool.deflate)
+                    top = max(top, last_r)
+                    # the finished pieces written in order; a bounded number of pieces in
+                    # flight, so memory stays bounded
+                    left = pool.drain(key, pending, 2 * pool.workers, spool, p)
+                else:
+                    res = _patch_job(sheet, piece, top, last_r)
+                    if res is None:         # irregular (or an error the general way raises)
+                        left = _targets_after(sheet, top)
+                        spool.write(_patch_piece(piece, left, rows, total, where, p))
+                    else:
+                        _take_patched(res, p, spool)
+                        top = max(top, last_r)
             else:
                 spool.write(_patch_piece(piece, left, rows, total, where, p))
         if tail is not None:
@@ -1073,10 +1088,10 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
         if not more:
             eof = True
         buf += more
-    if left is None:
+    if left is None and parallel:
         left = pool.drain(key, pending, 0, spool, p)
-        if left is None:                     # every piece done by the pool
-            left = pool.left(key, top)
+    if left is None:                         # every piece done piece by piece
+        left = _targets_after(sheet, top) if sheet is not None else pool.left(key, top)
     if left:                                 # rows after the last row of the sheet
         spool.write(b"".join(p.patch(b"", 0, 0, b"", _group_rows(left, where))))
     if p.max_r:
@@ -1182,6 +1197,35 @@ def _piece_job(pool_id: int, key: str, index: int, piece: bytes, lo: int, hi: in
     return res
 
 
+def _sheet_entry(targets: Values, rows: list[int], where: str) -> tuple:
+    """(targets, their keys sorted by row, `rows`: their rows sorted, where): what
+    _patch_job needs of a sheet whose positions were checked (_check_targets gave rows)."""
+    keys = list(targets.positions if isinstance(targets, CellValues) else targets)
+    if list(map(itemgetter(0), keys)) != rows:      # usually in row order already
+        keys.sort(key=itemgetter(0))
+    return targets, keys, rows, where
+
+
+def _targets_after(sheet: tuple, top: int) -> Values:
+    """The targets of the rows after `top` (those not patched yet) as a dict."""
+    targets, keys, rows, _where = sheet
+    ks = keys[bisect_right(rows, top):]
+    return dict(zip(ks, _values_of(targets, ks)))
+
+
+def _take_patched(res: tuple, p: "_Patcher", spool: "_Spool") -> None:
+    """A piece _patch_job (or _piece_job) patched: into the spool, its extent into p."""
+    out, had_cells, r1, c1, r2, c2 = res
+    p.had_cells = p.had_cells or had_cells
+    p.min_r, p.min_c = min(p.min_r, r1), min(p.min_c, c1)
+    p.max_r, p.max_c = max(p.max_r, r2), max(p.max_c, c2)
+    if type(out) is tuple:           # compressed by the worker
+        spool.write_deflated(*out)
+        PARALLEL_STATS["deflated"] += 1
+    else:
+        spool.write(out)
+
+
 def _patch_job(sheet: tuple, piece: bytes, lo: int, hi: int):
     """Patch one piece whose last row is `hi`, the targets of the rows up to `lo` being done:
     (patched bytes, the patcher's extent state), or None: let the serial path patch it."""
@@ -1233,10 +1277,7 @@ class _PiecePool:
             rows = _check_targets(targets, where)
         except ValueError:
             return key
-        keys = list(targets.positions if isinstance(targets, CellValues) else targets)
-        if list(map(itemgetter(0), keys)) != rows:      # usually in row order already
-            keys.sort(key=itemgetter(0))
-        self.sheets[key] = (targets, keys, rows, where)
+        self.sheets[key] = _sheet_entry(targets, rows, where)
         return key
 
     def rows(self, key: str | None) -> list[int] | None:
@@ -1310,22 +1351,12 @@ class _PiecePool:
                 pending.clear()
                 return left
             pending.popleft()
-            out, had_cells, r1, c1, r2, c2 = res
-            p.had_cells = p.had_cells or had_cells
-            p.min_r, p.min_c = min(p.min_r, r1), min(p.min_c, c1)
-            p.max_r, p.max_c = max(p.max_r, r2), max(p.max_c, c2)
-            if type(out) is tuple:           # compressed by the worker
-                spool.write_deflated(*out)
-                PARALLEL_STATS["deflated"] += 1
-            else:
-                spool.write(out)
+            _take_patched(res, p, spool)
         return None
 
     def left(self, key: str, top: int) -> Values:
         """The targets of the rows after `top` (those not patched yet)."""
-        targets, keys, rows, _where = self.sheets[key]
-        ks = keys[bisect_right(rows, top):]
-        return dict(zip(ks, _values_of(targets, ks)))
+        return _targets_after(self.sheets[key], top)
 
     def close(self) -> None:
         """Stop the workers (they finish the piece in hand) and forget the shared data."""
