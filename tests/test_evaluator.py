@@ -136,3 +136,15 @@ def test_values_helpers():
     assert text_to_number("abc") is None
     assert compare(None, "") == 0 and compare(None, 0.0) == 0
     assert compare(1.0, "a") < 0 and compare("a", False) < 0
+
+
+def test_report_counts_formula_errors_only():
+    """report.errors counts the formula cells' error values by code; an error typed as a
+    constant is not counted, and a sheet without errors is skipped at C speed [hand]."""
+    from xleval import values as V
+    wb = Workbook.from_dict({"S": {"A1": "=1/0", "A2": "=NA()", "A3": V.NA, "A4": "=A3",
+                                   "A5": "=1+1"},
+                             "T": {"A1": "=2*3", "A2": 5.0}})
+    wb.calculate()
+    assert wb.report.errors == {"#DIV/0!": 1, "#N/A": 2}
+    assert wb.report.evaluated == 5
