@@ -9,6 +9,7 @@ import pytest
 import xleval.evaluator.vector as vector
 from xleval import values as V
 from xleval.evaluator import vector_lookup as VL
+from xleval.refs import num_to_col
 from xleval.workbook import Workbook
 
 N = 40                      # rows of keys (more than vector.MIN_CELLS)
@@ -45,23 +46,21 @@ def _book() -> dict:
             if v is not None:
                 p[f"{col}{i}"] = v
     for j in range(48):                       # row 1 and row 2 of columns E.. (E=5)
-        col = _letters(5 + j)
+        col = num_to_col(5 + j)
         p[f"{col}1"] = f"r{j}"
         p[f"{col}2"] = float(100 + j)
+    return {"S": _keyed_rows(KEYS, FORMULAS, N), "P": p}
+
+
+def _keyed_rows(keys: list, formulas: dict, rows: int) -> dict:
+    """Column A: the keys, cycled over `rows` rows; the formulas ({column: text with
+    {r}}) copied down beside them."""
     s = {}
-    for r in range(1, N + 1):
-        s[f"A{r}"] = KEYS[(r - 1) % len(KEYS)]
-        for col, f in FORMULAS.items():
+    for r in range(1, rows + 1):
+        s[f"A{r}"] = keys[(r - 1) % len(keys)]
+        for col, f in formulas.items():
             s[f"{col}{r}"] = f.format(r=r)
-    return {"S": s, "P": p}
-
-
-def _letters(n: int) -> str:
-    out = ""
-    while n:
-        n, m = divmod(n - 1, 26)
-        out = chr(65 + m) + out
-    return out
+    return s
 
 
 def _calc(book: dict) -> Workbook:
@@ -76,16 +75,21 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _assert_same_columns(on: Workbook, off: Workbook, cols, rows: int) -> None:
+    """Every formula column of sheet S has the same values (types and bits) in both."""
+    for col in cols:
+        a = [on[f"S!{col}{r}"] for r in range(1, rows + 1)]
+        b = [off[f"S!{col}{r}"] for r in range(1, rows + 1)]
+        bad = [(r, x, y) for r, (x, y) in enumerate(zip(a, b), 1) if not _same(x, y)]
+        assert not bad, (col, bad[:5])
+
+
 def test_every_kind_of_key_gives_the_per_cell_values(monkeypatch):
     on = _calc(_book())
     monkeypatch.setattr(vector, "ENABLED", False)
     off = _calc(_book())
     assert off.report.vectorized == 0
-    for col in FORMULAS:
-        a = [on[f"S!{col}{r}"] for r in range(1, N + 1)]
-        b = [off[f"S!{col}{r}"] for r in range(1, N + 1)]
-        bad = [(r, x, y) for r, (x, y) in enumerate(zip(a, b), 1) if not _same(x, y)]
-        assert not bad, (col, bad[:5])
+    _assert_same_columns(on, off, FORMULAS, N)
     # most rows took the fast path, the unusual ones (logical and error keys, wildcards,
     # long text, INDEX positions below 1, ...) the per-cell path
     assert len(FORMULAS) * N // 2 < on.report.vectorized < len(FORMULAS) * N
@@ -175,12 +179,7 @@ def _crit_book(rows: int = 6 * len(CRIT_KEYS)) -> dict:
             t[f"A{i}"] = c
         t[f"B{i}"] = float(i % 6)
         t[f"C{i}"] = float(i * 10)
-    s = {}
-    for r in range(1, rows + 1):
-        s[f"A{r}"] = CRIT_KEYS[(r - 1) % len(CRIT_KEYS)]
-        for col, f in BY_KEY.items():
-            s[f"{col}{r}"] = f.format(r=r)
-    return {"S": s, "T": t}
+    return {"S": _keyed_rows(CRIT_KEYS, BY_KEY, rows), "T": t}
 
 
 def test_conditional_aggregates_by_key_give_the_per_cell_values(monkeypatch):
@@ -189,11 +188,7 @@ def test_conditional_aggregates_by_key_give_the_per_cell_values(monkeypatch):
     assert on.report.vectorized == len(BY_KEY) * rows
     monkeypatch.setattr(vector, "ENABLED", False)
     off = _calc(_crit_book())
-    for col in BY_KEY:
-        a = [on[f"S!{col}{r}"] for r in range(1, rows + 1)]
-        b = [off[f"S!{col}{r}"] for r in range(1, rows + 1)]
-        bad = [(r, x, y) for r, (x, y) in enumerate(zip(a, b), 1) if not _same(x, y)]
-        assert not bad, (col, bad[:5])
+    _assert_same_columns(on, off, BY_KEY, rows)
     # [hand] "Red" matches Red (rows 10, 20, 30) and red (rows 3, 13, 23); C is 10 x row
     assert on["S!B1"] == on["S!H1"] == 10.0 * (10 + 20 + 30 + 3 + 13 + 23) and on["S!D1"] == 6.0
 

@@ -223,19 +223,25 @@ def _conformance_books() -> list[str]:
     return sorted(p for p in glob.glob(os.path.join(CONF, "**", "*.xls[xm]"), recursive=True))
 
 
-@pytest.mark.skipif(not _conformance_books(), reason="../shared/conformance is absent")
-def test_parallel_output_identical_on_conformance_corpus(tmp_path, monkeypatch):
+def _calculated_corpus():
+    """(path, calculated workbook) for every corpus workbook xleval loads."""
     import xleval
-    monkeypatch.setattr(W, "_PARALLEL_MIN_CELLS", 1)       # every sheet with a target
-    monkeypatch.setattr(W, "_CHUNK", 4 << 10)
-    saved = with_targets = ran = 0
-    children = _children()
     for path in _conformance_books():
         try:
             wb = xleval.load(path)
             wb.calculate()
         except Exception:  # noqa: BLE001 - workbooks xleval cannot load are not the point
             continue
+        yield path, wb
+
+
+@pytest.mark.skipif(not _conformance_books(), reason="../shared/conformance is absent")
+def test_parallel_output_identical_on_conformance_corpus(tmp_path, monkeypatch):
+    monkeypatch.setattr(W, "_PARALLEL_MIN_CELLS", 1)       # every sheet with a target
+    monkeypatch.setattr(W, "_CHUNK", 4 << 10)
+    saved = with_targets = ran = 0
+    children = _children()
+    for path, wb in _calculated_corpus():
         a, b = str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx")
         wb.save(a, workers=1)
         before = sum(W.PARALLEL_STATS[k] for k in ("pieces", "local", "fallbacks"))
@@ -625,15 +631,9 @@ def test_streaming_writer_equals_the_whole_part_patcher_on_the_corpus(monkeypatc
     """The streaming writer (pieces patched with their own rows' targets, small pieces)
     gives every corpus sheet exactly what the general patcher gives working on the whole
     part in memory -- an independent implementation of the same patching."""
-    import xleval
     monkeypatch.setattr(W, "_CHUNK", 4 << 10)
     parts_checked = 0
-    for path in _conformance_books():
-        try:
-            wb = xleval.load(path)
-            wb.calculate()
-        except Exception:  # noqa: BLE001 - workbooks xleval cannot load are not the point
-            continue
+    for path, wb in _calculated_corpus():
         parts = {s.name: s.part for s in wb.data.sheets if s.part}
         with zipfile.ZipFile(path) as z:
             for name, targets in wb.formula_values().items():
