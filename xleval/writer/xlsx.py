@@ -47,7 +47,8 @@ from ..values import XLError
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["write_values", "CellValues", "resolve_sheet_parts", "patch_sheet_xml", "patch_external_xml",
+__all__ = ["write_values", "CellValues", "resolve_sheet_parts", "patch_sheet_xml",
+           "patch_external_xml",
            "atomic_output", "encode_number", "encode_text"]
 
 Values = dict[tuple[int, int], object]
