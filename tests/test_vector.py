@@ -339,7 +339,8 @@ def test_constant_formulas_copied_down():
 
 def test_column_read_by_many_layers_is_gathered_once_and_refreshed_by_set_value():
     """$A{r} read by every month of a projection: gathered once per calculation (the
-    cache holds it), and a changed input is seen by the next calculation [hand]."""
+    cache holds it); each month's column is read by the next from the values its unit
+    kept; and a changed input is seen by the next calculation [hand]."""
     cells = {}
     for r in range(1, N + 1):
         cells[f"A{r}"] = float(r)
@@ -350,6 +351,7 @@ def test_column_read_by_many_layers_is_gathered_once_and_refreshed_by_set_value(
     wb = _calc({"S": cells})
     assert _col(wb, "F") == [6.0 * r for r in range(1, N + 1)]     # 2a + 4a
     assert wb.engine.__dict__.get("_gather_cache")
+    assert wb.engine.__dict__.get("_result_cache")      # the previous month's column
     wb.set_value("S!A5", 100.0)
     wb.calculate()
     assert _col(wb, "F")[4] == 600.0 and _col(wb, "F")[3] == 24.0

@@ -620,9 +620,11 @@ class Engine:
     # ------------------------------------------------------------------------------------
     def forget_run_caches(self) -> None:
         """Drop what one calculation keeps about values (they may change before the next):
-        the lookup indexes (functions/lookup.calc_cache) and vector.py's gathered columns."""
+        the lookup indexes (functions/lookup.calc_cache) and vector.py's gathered columns
+        and kept unit results."""
         self.__dict__.pop("_lookup_cache", None)
         self.__dict__.pop("_gather_cache", None)
+        self.__dict__.pop("_result_cache", None)
 
     def reset_pending(self) -> None:
         """Mark every formula cell (and array-covered cell) as not yet computed."""

@@ -462,6 +462,13 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
         hit = engine.__dict__.get("_gather_cache", {}).get(ck)
         if hit is not None and (hit[0] is rows or hit[0] == rows):
             return hit[1]
+    elif not ra and ro == 0 and one_col is not None:
+        # the same rows of another column, just stored whole by the unit of an earlier
+        # layer (a projection's previous month, E2 read by F2): its values (_keep_result)
+        hit = engine.__dict__.get("_result_cache", {}).get(
+            (s, one_col + co if not ca else co, rows[0], rows[-1], len(rows)))
+        if hit is not None and (hit[0] is rows or hit[0] == rows):
+            return hit[1], None
     # keys built by C-level map/zip: no interpreter loop per cell
     rr = repeat(ro) if ra else map(ro.__add__, rows)
     cc = repeat(co) if ca else map(co.__add__, cols_)
@@ -481,6 +488,26 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
                 a.flags.writeable = False
         engine.__dict__.setdefault("_gather_cache", {})[ck] = (rows, got)
     return got
+
+
+_RESULTS_KEPT = 16      # units' results kept for the next layers' gathers (~80 KB each)
+
+
+def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
+    """Keep the values a unit of one column just stored in all its cells, for the units of
+    the next layers that read that column on the same rows (_gather): the values stored
+    are these floats, and none changes within a calculation (dropped with the run's other
+    caches, engine.forget_run_caches; a spill into new cells is not an issue: the unit's
+    cells are formula cells, computed once)."""
+    c = cells[0][1]
+    if cells[-1][1] != c or any(k[1] != c for k in cells):
+        return
+    rows = [r for r, _ in cells]
+    keep = engine.__dict__.setdefault("_result_cache", {})
+    if len(keep) >= _RESULTS_KEPT:
+        del keep[next(iter(keep))]          # the oldest
+    vals.flags.writeable = False
+    keep[(s, c, rows[0], rows[-1], len(rows))] = (rows, vals)
 
 
 def _run(engine, prog: Program, cells: list[tuple[int, int]]):
@@ -537,10 +564,12 @@ def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
         return 0
     vals, bad = got
     n = len(cells)
+    arr = vals
     vals = vals.tolist()
     if bad is None or not bad.any():
         d.update(zip(cells, vals))
         done = n
+        _keep_result(engine, s, cells, arr)
     else:
         keep = (~np.broadcast_to(bad, (n,))).tolist()
         d.update((k, v) for k, v, ok in zip(cells, vals, keep) if ok)
