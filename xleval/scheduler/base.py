@@ -362,13 +362,14 @@ class Run:
             return units               # one cell per shape (hand-typed constants): none
         out = []
         for u in units:
-            if len(u.cells) >= MIN_CELLS and ev.eval_unit(u.sheet, u.cells):
+            done = ev.eval_unit(u.sheet, u.cells) if len(u.cells) >= MIN_CELLS else 0
+            if not done:
+                out.append(u)
+            elif done < len(u.cells):            # (all stored: nothing to look for)
                 d = ev.cells[u.sheet]
                 rest = [k for k in u.cells if d.get(k) is PENDING]
                 if rest:
                     out.append(WorkUnit(u.shape, u.sheet, rest))
-            else:
-                out.append(u)
         self.stats.main_eval += time.perf_counter() - t0
         return out
 
