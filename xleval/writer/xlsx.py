@@ -1040,14 +1040,14 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     head = buf[:m.end()]
     buf = buf[m.end():]
     total = len(targets)
-    if spool.dst is not None and _head_stays(head, targets, rows, buf):
-        spool.begin_direct(head)
-    p = _Patcher(b"c", worksheet=True)
     parallel = pool is not None and pool.usable(key)
     # serially too, each piece gets a dict of its own rows' targets only (as a worker
     # does), so no dict of every target is made; the first irregular piece makes `left`
     # the targets not patched yet, and it and every later piece go the general way
-    sheet = None if parallel else _sheet_entry(targets, rows, where)
+    sheet = pool.sheets[key] if parallel else _sheet_entry(targets, rows, where)
+    if spool.dst is not None and _head_stays(head, sheet[1], rows, buf):
+        spool.begin_direct(head)
+    p = _Patcher(b"c", worksheet=True)
     left = None
     top = 0
     pending: deque = deque()                # pieces in flight: (piece, top before it, future)
@@ -1092,7 +1092,7 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     if left is None and parallel:
         left = pool.drain(key, pending, 0, spool, p)
     if left is None:                         # every piece done piece by piece
-        left = _targets_after(sheet, top) if sheet is not None else pool.left(key, top)
+        left = _targets_after(sheet, top)
     if left:                                 # rows after the last row of the sheet
         spool.write(b"".join(p.patch(b"", 0, 0, b"", _group_rows(left, where))))
     if p.max_r:
@@ -1103,10 +1103,10 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     return head, tail
 
 
-def _head_stays(head: bytes, targets, rows: list[int], rest: bytes) -> bool:
+def _head_stays(head: bytes, keys: list, rows: list[int], rest: bytes) -> bool:
     """_update_dimension will leave `head` as it is: no <dimension>, or a canonical one
-    that covers every target, in a part whose first rows (`rest`) hold a cell (so the
-    dimension is widened, not replaced)."""
+    that covers every target (`keys`, their sorted `rows`), in a part whose first rows
+    (`rest`) hold a cell (so the dimension is widened, not replaced)."""
     m = _DIMENSION.search(head)
     if m is None:
         return True
@@ -1119,7 +1119,6 @@ def _head_stays(head: bytes, targets, rows: list[int], rest: bytes) -> bool:
         return False
     if range_name(a, b, c, d).encode("ascii") != m.group(1):
         return False
-    keys = targets.positions if isinstance(targets, CellValues) else list(targets)
     cols = list(map(itemgetter(1), keys))
     if not (a <= rows[0] and rows[-1] <= c and b <= min(cols) and max(cols) <= d):
         return False
@@ -1145,7 +1144,7 @@ _CHECK_LOAD = True
 _PIECE_HOOK = None
 # what the pools did in this process (tests check that the parallel path really ran)
 # ("pieces": by a worker; "local": by the parent while the workers were busy)
-# "deflated": pieces a worker compressed too, see _append_deflated)
+# ("deflated": pieces a worker compressed too, see _append_deflated)
 PARALLEL_STATS = {"pools": 0, "pieces": 0, "local": 0, "fallbacks": 0, "deflated": 0}
 # pool id -> {key: (targets, keys sorted by row, their rows, where)}: set by the parent
 # just before it forks the pool's workers, which inherit it; removed when the pool closes
@@ -1346,7 +1345,7 @@ class _PiecePool:
             if res is None:
                 PARALLEL_STATS["fallbacks"] += 1
                 targets, _keys, rows, where = self.sheets[key]
-                left = self.left(key, lo)
+                left = _targets_after(self.sheets[key], lo)
                 for piece, _lo, _fut in pending:
                     spool.write(_patch_piece(piece, left, rows, len(targets), where, p))
                 pending.clear()
@@ -1354,10 +1353,6 @@ class _PiecePool:
             pending.popleft()
             _take_patched(res, p, spool)
         return None
-
-    def left(self, key: str, top: int) -> Values:
-        """The targets of the rows after `top` (those not patched yet)."""
-        return _targets_after(self.sheets[key], top)
 
     def close(self) -> None:
         """Stop the workers (they finish the piece in hand) and forget the shared data."""
