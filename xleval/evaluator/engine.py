@@ -343,10 +343,14 @@ class Engine:
         not much larger than the sheet's cells (else None: iter_ref_values walks the
         sheet's cells instead of the range's positions). NeedCell for a pending cell."""
         r1, c1, r2, c2 = self._trim(ref)
-        area = (r2 - r1 + 1) * (c2 - c1 + 1)
-        if area > 4 * len(self.cells[ref.sheet]) and area > 4096:
+        if not self._dense(ref.sheet, (r2 - r1 + 1) * (c2 - c1 + 1)):
             return None
         return self._area_values(ref.sheet, r1, c1, r2, c2)
+
+    def _dense(self, s: int, area: int) -> bool:
+        """Read an area of this many positions cell by cell (else walk the sheet's cells:
+        a whole column of a small sheet)."""
+        return area <= 4 * len(self.cells[s]) or area <= 4096
 
     def _raise_first_pending(self, s, r1, c1, r2, c2):
         d = self.cells[s]
@@ -362,7 +366,7 @@ class Engine:
             r1, c1, r2, c2 = self._trim(a)
             d = self.cells[a.sheet]
             area = (r2 - r1 + 1) * (c2 - c1 + 1)
-            if area <= 4 * len(d) or area <= 4096:
+            if self._dense(a.sheet, area):
                 get = d.get
                 for r in range(r1, r2 + 1):
                     for c in range(c1, c2 + 1):
