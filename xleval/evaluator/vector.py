@@ -70,6 +70,20 @@ class Unsupported(Exception):
 # scalar path, or None when no row is bad. Comparison nodes return a bool array instead of
 # floats and may only be IF conditions. `cols` holds one (values, bad) per leaf.
 
+def ref_sheet(engine, ref: Ref, sheet: int) -> int:
+    """The local sheet a plain reference of a formula on `sheet` points into; Unsupported
+    for #REF!, whole rows/columns, 3-D and external references."""
+    if ref.invalid or ref.whole or ref.book is not None or ref.sheet2 is not None:
+        raise Unsupported("not a plain reference")
+    try:
+        s = engine.resolve_sheets(ref.sheet, None, None, sheet)[0]
+    except KeyError:
+        raise Unsupported("unknown sheet") from None
+    if s >= engine.n_local:
+        raise Unsupported("external sheet")
+    return s
+
+
 class Program:
     """A shape compiled for the vector path: its distinct cell references (leaves) and the
     evaluation closure."""
@@ -86,17 +100,10 @@ class Program:
 
     # leaves ------------------------------------------------------------------------------
     def _leaf(self, ref: Ref, blank_zero: bool):
-        if (ref.invalid or ref.whole or ref.book is not None or ref.sheet2 is not None
-                or ref.row1 != ref.row2 or ref.col1 != ref.col2
+        if (ref.row1 != ref.row2 or ref.col1 != ref.col2
                 or ref.row1_abs != ref.row2_abs or ref.col1_abs != ref.col2_abs):
             raise Unsupported("not a single-cell reference")
-        try:
-            sheets = self.engine.resolve_sheets(ref.sheet, None, None, self.sheet)
-        except KeyError:
-            raise Unsupported("unknown sheet") from None
-        s = sheets[0]
-        if s >= self.engine.n_local:
-            raise Unsupported("external sheet")
+        s = ref_sheet(self.engine, ref, self.sheet)
         key = (s, ref.row1, ref.row1_abs, ref.col1, ref.col1_abs, blank_zero)
         i = self._leaf_ids.get(key)
         if i is None:
@@ -425,11 +432,10 @@ def program_for(engine, shape):
         except (Unsupported, RecursionError):
             prog = None
         if prog is None:                 # a copied-down exact lookup (vector_lookup.py)
-            from .vector_lookup import Unsupported as NoLookup
             from .vector_lookup import compile_lookup
             try:
                 prog = compile_lookup(engine, shape.tree, shape.sheet)
-            except NoLookup:
+            except Unsupported:
                 prog = None
     cache[id(shape)] = (shape, prog)     # the shape is kept so its id is not reused
     return prog

@@ -37,14 +37,11 @@ from ..parser.ast import Func, Literal, Ref
 from ..refs import MAX_COL, MAX_ROW
 from .engine import PENDING, NeedCell
 from .refs import Range
+from .vector import Unsupported, ref_sheet   # (the shape is not one of the lookups here)
 
 _BAD = -2                      # a position the fast path leaves to the scalar path
 _BEYOND = -3                   # a position past the end of INDEX's vector: #REF!
 _SKIP = object()               # a value the fast path leaves to the scalar path
-
-
-class Unsupported(Exception):
-    """The shape is not one of the lookups this path reproduces exactly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,23 +147,11 @@ def _exact_match(engine, node: Func, sheet: int) -> tuple[tuple, Range, bool]:
     return _key(engine, node.args[0], sheet), search, search.ncols == 1
 
 
-def _sheet_of(engine, ref: Ref, sheet: int) -> int:
-    if ref.invalid or ref.whole or ref.book is not None or ref.sheet2 is not None:
-        raise Unsupported("not a plain reference")
-    try:
-        s = engine.resolve_sheets(ref.sheet, None, None, sheet)[0]
-    except KeyError:
-        raise Unsupported("unknown sheet") from None
-    if s >= engine.n_local:
-        raise Unsupported("external sheet")
-    return s
-
-
 def _abs_range(engine, node, sheet: int) -> Range:
     if type(node) is not Ref or not (node.row1_abs and node.col1_abs and node.row2_abs
                                      and node.col2_abs):
         raise Unsupported("not an absolute range")
-    s = _sheet_of(engine, node, sheet)
+    s = ref_sheet(engine, node, sheet)
     return Range(s, min(node.row1, node.row2), min(node.col1, node.col2),
                  max(node.row1, node.row2), max(node.col1, node.col2))
 
@@ -175,7 +160,7 @@ def _key(engine, node, sheet: int) -> tuple:
     if (type(node) is not Ref or node.row1 != node.row2 or node.col1 != node.col2
             or node.row1_abs != node.row2_abs or node.col1_abs != node.col2_abs):
         raise Unsupported("the key is not a single cell")
-    return (_sheet_of(engine, node, sheet), node.row1, node.row1_abs, node.col1,
+    return (ref_sheet(engine, node, sheet), node.row1, node.row1_abs, node.col1,
             node.col1_abs)
 
 
