@@ -294,6 +294,7 @@ def test_mutated_rows_are_read_only_when_well_formed():
         sst = ["zero", "one", "two"]
         date1904 = False
         dynamic_cm = None
+        workers = 1
 
     doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{NS}" '
            f'xmlns:x14ac="{X14AC}"><sheetData>{MIXED}</sheetData></worksheet>').encode()

@@ -135,8 +135,14 @@ def cmd_calc(args) -> int:
     gc.disable()
     t0 = time.perf_counter()
     now = _parse_now(args.now)
+    # large sheets are read, and later written, by as many processes as calculate
+    if args.strategy == "serial":
+        io_workers = 1
+    else:
+        from .scheduler.base import default_workers
+        io_workers = max(1, args.workers or default_workers())
     wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
-                     link_timeout=args.link_timeout)
+                     link_timeout=args.link_timeout, workers=io_workers)
     bar = None
     if sys.stderr.isatty() and not args.quiet:
         n = sum(len(sd.formulas) for sd in wb.data.sheets)
@@ -163,13 +169,7 @@ def cmd_calc(args) -> int:
             if os.path.abspath(out) == os.path.abspath(args.input) and not args.in_place:
                 raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
             del src_ext
-            # the large sheets are patched by as many processes as calculated
-            if args.strategy == "serial":
-                save_workers = 1
-            else:
-                from .scheduler.base import default_workers
-                save_workers = max(1, args.workers or default_workers())
-            wb.save(out, in_place=args.in_place, workers=save_workers)
+            wb.save(out, in_place=args.in_place, workers=io_workers)
         elif fmt == "csv":
             wb.to_csv(out, args.sheet)
         elif fmt == "json":

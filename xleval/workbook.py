@@ -378,15 +378,17 @@ def _normalise(v):
 
 def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cached",
          links_dir: str | os.PathLike | None = None,
-         link_timeout: float | None = None) -> Workbook:
+         link_timeout: float | None = None, workers: int | None = None) -> Workbook:
     """Load an .xlsx/.xlsm workbook. Raises xleval.errors.WorkbookError subclasses.
     `links`: 'cached' (Excel's cached values of linked workbooks), 'update' (recalculate the
-    linked workbooks found in the workbook's folder or `links_dir`) or 'off' (#REF!)."""
+    linked workbooks found in the workbook's folder or `links_dir`) or 'off' (#REF!).
+    `workers` >= 2 reads the rows of large sheets in that many forked processes (Linux;
+    None: 1, in this process)."""
     from .links import check_mode, configure as configure_links
     from .loader import load_workbook
     check_mode(links)
     t0 = time.perf_counter()
-    data = load_workbook(os.fspath(path))
+    data = load_workbook(os.fspath(path), workers=workers or 1)
     wb = Workbook(data, now=now)
     configure_links(wb, links, links_dir, link_timeout)
     wb.load_seconds = time.perf_counter() - t0

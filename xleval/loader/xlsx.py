@@ -23,11 +23,14 @@ import posixpath
 import re
 import zipfile
 import zlib
+from array import array
+from operator import itemgetter
 from urllib.parse import unquote
 
 from lxml import etree
 
 from .. import errors
+from ..forking import can_fork
 from ..refs import MAX_COL, MAX_ROW, parse_cell, parse_range
 from ..values import error as _xl_error
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
@@ -205,8 +208,10 @@ class _BoundedReader:
 # ---------------------------------------------------------------------------------------
 
 class _Reader:
-    def __init__(self, path: str, zf: zipfile.ZipFile, max_uncompressed: int):
+    def __init__(self, path: str, zf: zipfile.ZipFile, max_uncompressed: int,
+                 workers: int = 1):
         self.path = path
+        self.workers = workers          # processes that may read a large sheet's rows
         self.zf = zf
         self.max_uncompressed = max_uncompressed
         self.budget = max_uncompressed
@@ -1016,7 +1021,7 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
     except etree.LxmlError:
         return False
     try:
-        _scan_rows(reader, sheet, data, m.end(), end, _Names())
+        _scan_split(reader, sheet, data, m.end(), end, _Names())
     except (_GiveUp, KeyError):
         return False
     except (ValueError, UnicodeDecodeError):
@@ -1078,13 +1083,30 @@ def _value(t: bytes | None, vel: bytes, isel: bytes, sst: list[str], date1904: b
     return vs                                       # unknown type: keep what is there
 
 
+class _ScanState:
+    """What the reading of one stretch of rows leaves to the next (_scan_rows): the shared
+    formulas' anchors by si, and the last row number (for a row without r=). `apart`: a
+    stretch read on its own (_scan_part), where a member whose anchor it has not met gets
+    its si (bytes; (si,) in a dynamic array, whose members get copies of the anchor)
+    instead of the anchor's object until the stretches are joined (_join_part)."""
+    __slots__ = ("shared", "last_row", "apart")
+
+    def __init__(self, apart: bool = False):
+        self.shared: dict[bytes, FormulaCell] = {}
+        self.last_row = 0
+        self.apart = apart
+
+
 def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: int,
-               names: _Names) -> None:
+               names: _Names, state: _ScanState | None = None) -> None:
     """Read the rows of <sheetData> (data[pos:end]) into `sheet`, a piece of whole rows at
     a time (one findall over it); _GiveUp (KeyError for a cell outside a row or beyond XFD,
     or a shared formula's member before its anchor) on anything not in the usual form, not
     proven well-formed (control characters; attributes that `names` does not pass) or
-    unbalanced (rows in rows, a </row> outside a row, a row left open)."""
+    unbalanced (rows in rows, a </row> outside a row, a row left open). `state` carries on
+    from the rows before data[pos:] (see _ScanState)."""
+    if state is None:
+        state = _ScanState()
     values = sheet.values
     formulas = sheet.formulas
     cached = sheet.cached
@@ -1094,14 +1116,15 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
     bcols = _BCOLS
     date1904 = reader.date1904
     dyn_cm = reader.dynamic_cm
-    shared: dict[bytes, FormulaCell] = {}
+    shared = state.shared
+    apart = state.apart
     # the <f start tag -> (0 normal, 1 shared, 2 other; si): members repeat '<f t="shared" si="0"'
     fattr_cache: dict[bytes, tuple[int, bytes]] = {}
     members: dict[bytes, FormulaCell] = {}  # <f start tag of a member -> its group's object
     attr_t: dict[bytes, bytes | None] = {}  # cell attributes found well-formed -> t=
     row_rest: dict[bytes, bool] = {}        # row attributes after r="..." -> hidden
     tokens = _FCELL_RE.findall
-    max_row = max_col = last_row = 0
+    max_row, max_col, last_row = sheet.max_row, sheet.max_col, state.last_row
     rr = None
     bc: dict[bytes, int] = {}               # _BCOLS inside a row, {} between rows
     while pos < end:
@@ -1223,10 +1246,15 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                         fc = shared[si] = FormulaCell(
                             decode_xstring(ftxt) if "_x" in ftxt else ftxt, pos_)
                     else:
-                        fc = shared[si]         # (KeyError: a member before its anchor)
-                        if len(members) > 65536:
-                            members.clear()
-                        members[fstart] = fc
+                        fc = shared.get(si)
+                        if fc is None:
+                            if not apart:
+                                raise KeyError(si)      # a member before its anchor
+                            fc = si             # stands in for the anchor (_join_part)
+                        else:
+                            if len(members) > 65536:
+                                members.clear()
+                            members[fstart] = fc
                 elif fkind == 0:
                     if ftxt and not ftxt.isspace():
                         fc = FormulaCell(decode_xstring(ftxt) if "_x" in ftxt else ftxt, pos_)
@@ -1237,9 +1265,12 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                 if cmm is not None:
                     cm = cmm.group(1).decode("utf-8")
                     if dyn_cm is None or cm in dyn_cm:
-                        if fkind == 1:          # not the group's shared object
-                            fc = FormulaCell(fc.text, fc.origin)
-                        fc.dynamic = True
+                        if type(fc) is bytes:   # (apart) a dynamic copy of the anchor
+                            fc = (fc,)          # (a new object: one per cell)
+                        else:
+                            if fkind == 1:      # not the group's shared object
+                                fc = FormulaCell(fc.text, fc.origin)
+                            fc.dynamic = True
             if fc is not None:
                 formulas[pos_] = fc
                 if val is not None:
@@ -1257,6 +1288,197 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
         raise _GiveUp                           # (a row left open)
     sheet.max_row = max_row
     sheet.max_col = max_col
+    state.last_row = last_row
+
+
+
+# A sheet's rows are read by several processes when the load may use them (load_workbook's
+# `workers`, as many as the strategy calculates with) and the rows are long enough to repay
+# a fork and the trip of the cells back (~8 ms for 100k cells): forked processes each read
+# a stretch of whole rows and send their cells back pickled; the parent reads the first
+# stretch meanwhile and joins the others in row order. The result is the same dicts in the
+# same order as one reading: the members of a shared formula whose anchor is in an earlier
+# stretch are joined to the parent's object (pickling keeps a stretch's own anchors shared
+# by their members). A stretch whose process fails or gives up is read by the parent.
+# Measured (finance_10000, one sheet of 600k cells, 26 MB): see benchmarks/RESULTS.md.
+_SPLIT_MIN = 2 << 20          # bytes of rows below which a sheet is read in one process
+# a sheet with more formula texts than a quarter of its cells (distinct formulas) stays in
+# one process: each text is an object the parent rebuilds, which costs about what reading
+# it does (hetero_20000: no gain at all)
+_SPLIT_DISTINCT = 4
+_ROW_START = re.compile(rb'<row r="([0-9]{1,7})"')
+_SPLIT_STATS = {"sheets": 0, "parts": 0, "read_here": 0}    # (tests)
+_CHECK_LOAD = True            # read with free cores only (free_workers; tests turn it off)
+
+
+def _split_points(data: bytes, pos: int, end: int, parts: int,
+                  first_share: float) -> list[int]:
+    """Where to cut data[pos:end] into `parts` stretches of whole rows, the first taking
+    `first_share` of the bytes: [pos, ..., end]. A cut goes after a </row> followed (after
+    white space) by a row whose r= is a valid row number, so that a stretch read on its
+    own numbers its rows as the whole reading would; fewer stretches where there is none."""
+    cuts = [pos]
+    size = end - pos
+    rest = (1.0 - first_share) / (parts - 1)
+    for i in range(1, parts):
+        at = max(pos + int(size * (first_share + rest * (i - 1))), cuts[-1] + 1)
+        while True:
+            j = data.find(b"</row>", at, end)
+            if j < 0:
+                break
+            at = j = j + 6
+            while at < end and data[at] in b" \t\r\n":
+                at += 1
+            m = _ROW_START.match(data, at, end)
+            if m is not None and 1 <= int(m.group(1)) <= MAX_ROW:
+                cuts.append(j)
+                break
+        if j < 0:
+            break
+    if cuts[-1] != end:
+        cuts.append(end)
+    return cuts
+
+
+def _scan_part(reader: "_Reader", data: bytes, pos: int, end: int, tx) -> None:
+    """In a forked process: read the stretch data[pos:end] on its own and send its cells
+    (_pack_part), or None when it gives up (the parent reads the stretch itself)."""
+    got = None
+    try:
+        from ..scheduler.worker import _die_with_parent, _quiet_signals
+        _die_with_parent()
+        _quiet_signals()
+        part = SheetData("", 0, "")
+        state = _ScanState(apart=True)
+        _scan_rows(reader, part, data, pos, end, _Names(), state)
+        got = _pack_part(part, state)
+    except BaseException:  # noqa: BLE001 - whatever happened, the parent reads the stretch
+        got = None
+    try:
+        tx.send(got)
+    except BaseException:  # noqa: BLE001 - (too large to send...) the parent reads it
+        try:
+            tx.send(None)
+        except BaseException:  # noqa: BLE001
+            pass
+    tx.close()
+
+
+def _cells_of(d: dict) -> tuple:
+    """A {(row, col): value} dict as (rows, cols, values): flat arrays pickle ~10x faster
+    than a dict of tuples."""
+    keys = list(d)
+    return (array("i", map(itemgetter(0), keys)), array("i", map(itemgetter(1), keys)),
+            list(d.values()))
+
+
+def _pack_part(part: SheetData, state: _ScanState) -> tuple:
+    """A stretch's cells as plain data: the formulas as the distinct FormulaCell objects
+    (text, origin, dynamic; or a pending member's si) and, per cell, the index of its
+    object, so that the objects shared by a group's cells stay one object when rebuilt."""
+    rows, cols, fcs = _cells_of(part.formulas)
+    ids = list(map(id, fcs))
+    distinct = dict(zip(ids, fcs))              # id -> object, in the order first met
+    index = dict(zip(distinct, range(len(distinct))))
+    objs = [(fc.text, fc.origin, fc.dynamic) if type(fc) is FormulaCell else fc
+            for fc in distinct.values()]
+    shared = [(si, index[id(fc)]) for si, fc in state.shared.items() if id(fc) in index]
+    return (_cells_of(part.values), (rows, cols, array("i", map(index.__getitem__, ids))),
+            objs, _cells_of(part.cached), part.hidden_rows, part.max_row, part.max_col,
+            shared, state.last_row)
+
+
+def _join_part(sheet: SheetData, state: _ScanState, got: tuple) -> None:
+    """Add a stretch read apart (_scan_part, _pack_part) to `sheet`, which was read up to
+    it with `state`."""
+    values, (rows, cols, idx), descs, cached, hidden, max_row, max_col, shared, last_row = got
+    objs = []
+    for d in descs:
+        if type(d) is bytes:                    # a member of an earlier stretch's anchor
+            objs.append(state.shared[d])        # (KeyError: a member before its anchor)
+            continue
+        if len(d) == 1:                         # ... in a dynamic array: its own copy
+            anchor = state.shared[d[0]]
+            d = (anchor.text, anchor.origin, True)
+        text, origin, dynamic = d
+        fc = FormulaCell(text, origin)
+        if dynamic:
+            fc.dynamic = True
+        objs.append(fc)
+    for target, (r, c, v) in ((sheet.values, values), (sheet.cached, cached)):
+        target.update(zip(zip(r.tolist(), c.tolist()), v))
+    sheet.formulas.update(zip(zip(rows.tolist(), cols.tolist()), map(objs.__getitem__, idx)))
+    sheet.hidden_rows |= hidden
+    sheet.max_row = max(sheet.max_row, max_row)
+    sheet.max_col = max(sheet.max_col, max_col)
+    state.shared.update((si, objs[k]) for si, k in shared)
+    state.last_row = last_row
+
+
+def _scan_split(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: int,
+                names: _Names) -> None:
+    """_scan_rows over data[pos:end], by reader.workers processes when it pays (above)."""
+    workers = reader.workers
+    if (workers >= 2 and end - pos >= _SPLIT_MIN and can_fork()
+            and data.count(b"</f>", pos, end) * _SPLIT_DISTINCT <= data.count(b"<c ", pos, end)):
+        if _CHECK_LOAD:             # fewer while other programs keep the cores busy
+            from ..scheduler.base import free_workers
+            workers = free_workers(workers)
+        if workers >= 2:
+            # with two, the parent reads a little more: it also joins the other's cells
+            cuts = _split_points(data, pos, end, workers,
+                                 0.55 if workers == 2 else 1.0 / workers)
+            if len(cuts) >= 3:
+                _scan_parts(reader, sheet, data, cuts, names)
+                return
+    _scan_rows(reader, sheet, data, pos, end, names)
+
+
+def _scan_parts(reader: "_Reader", sheet: SheetData, data: bytes, cuts: list[int],
+                names: _Names) -> None:
+    """Read the stretches data[cuts[i]:cuts[i + 1]]: the first here, each other one by a
+    forked process (_scan_part), joined in order (_join_part); a stretch whose process
+    fails is read here."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    _SPLIT_STATS["sheets"] += 1
+    jobs = []
+    try:
+        for a, b in zip(cuts[1:-1], cuts[2:]):
+            rx, tx = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_scan_part, args=(reader, data, a, b, tx), daemon=True)
+            try:
+                proc.start()
+            except OSError:                     # cannot fork: read it here
+                rx.close()
+                tx.close()
+                jobs.append((None, None, a, b))
+                continue
+            tx.close()
+            jobs.append((proc, rx, a, b))
+        state = _ScanState()
+        _scan_rows(reader, sheet, data, cuts[0], cuts[1], names, state)
+        for proc, rx, a, b in jobs:
+            got = None
+            if rx is not None:
+                try:
+                    got = rx.recv()
+                except (EOFError, OSError):      # the process died
+                    got = None
+            _SPLIT_STATS["parts"] += 1
+            if got is None:
+                _SPLIT_STATS["read_here"] += 1
+                _scan_rows(reader, sheet, data, a, b, names, state)
+            else:
+                _join_part(sheet, state, got)
+    finally:
+        for proc, rx, _a, _b in jobs:
+            if rx is not None:
+                rx.close()
+            if proc is not None:
+                if proc.is_alive():
+                    proc.kill()
+                proc.join()
 
 
 def _cover_cols(active, rownum: int) -> set[int]:
@@ -1351,8 +1573,9 @@ def _check_sizes(path: str, zf: zipfile.ZipFile, max_uncompressed: int,
 
 
 def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
-                  max_ratio: float = 200.0) -> WorkbookData:
-    """Read an .xlsx/.xlsm workbook into a `WorkbookData`.
+                  max_ratio: float = 200.0, workers: int = 1) -> WorkbookData:
+    """Read an .xlsx/.xlsm workbook into a `WorkbookData`. With `workers` >= 2 (on Linux), a
+    large sheet's rows are read by that many forked processes (see _scan_split).
 
     Raises `xleval.errors.WorkbookError` subclasses only (for any bad input): FileMissingError,
     UnsupportedFormatError, EncryptedWorkbookError, CorruptWorkbookError, WorkbookTooLargeError.
@@ -1400,7 +1623,7 @@ def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
     try:
         with zf:
             _check_sizes(path, zf, max_uncompressed, max_ratio)
-            return _Reader(path, zf, max_uncompressed).load()
+            return _Reader(path, zf, max_uncompressed, max(1, int(workers))).load()
     except errors.WorkbookError:
         raise
     except zipfile.BadZipFile as exc:

@@ -40,6 +40,7 @@ from itertools import compress, count, repeat
 from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Iterator
 
+from ..forking import can_fork
 from ..errors import OutputError
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
 from ..values import XLError
@@ -949,7 +950,7 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
     head cannot change (see _head_stays) instead of being kept until the end; a part found
     unusual after that raises _Restart (write_values writes the file again without it)."""
     own = None
-    if pool is None and workers >= 2 and len(targets) >= _PARALLEL_MIN_CELLS and _can_fork():
+    if pool is None and workers >= 2 and len(targets) >= _PARALLEL_MIN_CELLS and can_fork():
         workers = _free_workers(workers)
         if workers >= 2:
             own = pool = _PiecePool(workers, {})
@@ -1160,19 +1161,6 @@ def _free_workers(workers: int) -> int:
         return workers
     from ..scheduler.base import free_workers
     return free_workers(workers)
-
-
-def _can_fork() -> bool:
-    """Worker processes can be forked here: Linux, fork as the start method (unset or
-    'fork'; XLEVAL_START_METHOD, when set, too) and not a daemonic process."""
-    if not sys.platform.startswith("linux"):
-        return False
-    if multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
-        return False
-    env = os.environ.get("XLEVAL_START_METHOD", "").strip().lower()
-    if env and env != "fork":
-        return False
-    return not multiprocessing.current_process().daemon
 
 
 def _init_piece_worker() -> None:
@@ -1730,7 +1718,7 @@ def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src,
         big = {}
     if workers >= 2 and big:
         workers = _free_workers(workers)
-    pool = _PiecePool(workers, big) if workers >= 2 and big and _can_fork() else None
+    pool = _PiecePool(workers, big) if workers >= 2 and big and can_fork() else None
     try:
         _write_members(zin, fh, infos, drop, patched, streamed, pool, direct)
     finally:

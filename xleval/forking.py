@@ -1,0 +1,20 @@
+"""When a stage may fork helper processes of its own (the loader's and the writer's
+pieces of large sheets): they inherit the parent's data instead of having it pickled."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+
+def can_fork() -> bool:
+    """Worker processes can be forked here: Linux, fork as the start method (unset or
+    'fork'; XLEVAL_START_METHOD, when set, too) and not a daemonic process."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
+        return False
+    env = os.environ.get("XLEVAL_START_METHOD", "").strip().lower()
+    if env and env != "fork":
+        return False
+    return not multiprocessing.current_process().daemon
