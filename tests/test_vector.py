@@ -360,3 +360,21 @@ def test_column_read_by_many_layers_is_gathered_once_and_refreshed_by_set_value(
         wb.set_value(f"S!A{r}", float(-r))
     wb.calculate()
     assert _col(wb, "F") == [-6.0 * r for r in range(1, N + 1)]
+
+
+def test_column_read_one_row_off_is_read_from_the_values_its_unit_kept():
+    """A month reading the previous month one row up or down (finance_10000's rows in
+    threes): when the rows read are exactly a unit's rows, its kept values serve [hand]."""
+    from xleval.evaluator import vector
+    cells = {f"A{r}": float(r) for r in range(1, N + 2)}
+    for r in range(1, N + 1):
+        cells[f"B{r}"] = f"=A{r}*2"
+        cells[f"D{r}"] = f"=C{r + 1}*10"
+    for r in range(2, N + 2):
+        cells[f"C{r}"] = f"=B{r - 1}+A{r}"
+    before = vector.CACHE_STATS["result_hits"]
+    wb = _calc({"S": cells})
+    assert vector.CACHE_STATS["result_hits"] - before >= 2
+    assert _col(wb, "C")[1:] == [3.0 * r - 2 for r in range(2, N + 1)]
+    assert _col(wb, "D") == [(3.0 * r + 1) * 10 for r in range(1, N + 1)]
+    assert wb.report.vectorized == 3 * N

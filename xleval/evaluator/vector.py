@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 from itertools import repeat
+from operator import itemgetter
 from typing import Iterator
 
 import numpy as np
@@ -468,13 +469,17 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
         hit = engine.__dict__.get("_gather_cache", {}).get(ck)
         if hit is not None and (hit[0] is rows or hit[0] == rows):
             return hit[1]
-    elif not ra and ro == 0 and one_col is not None:
-        # the same rows of another column, just stored whole by the unit of an earlier
-        # layer (a projection's previous month, E2 read by F2): its values (_keep_result)
+    elif not ra and one_col is not None:
+        # the same rows (or rows at one offset) of another column, just stored whole by the
+        # unit of an earlier layer (a projection's previous month, E2 read by F2; the row
+        # above, E1 read by F2): its values (_keep_result)
         hit = engine.__dict__.get("_result_cache", {}).get(
-            (s, one_col + co if not ca else co, rows[0], rows[-1], len(rows)))
-        if hit is not None and (hit[0] is rows or hit[0] == rows):
-            return hit[1], None
+            (s, one_col + co if not ca else co, rows[0] + ro, rows[-1] + ro, len(rows)))
+        if hit is not None:
+            want = rows if ro == 0 else list(map(ro.__add__, rows))
+            if hit[0] is want or hit[0] == want:
+                CACHE_STATS["result_hits"] += 1
+                return hit[1], None
     # keys built by C-level map/zip: no interpreter loop per cell
     rr = repeat(ro) if ra else map(ro.__add__, rows)
     cc = repeat(co) if ca else map(co.__add__, cols_)
@@ -497,6 +502,7 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
 
 
 _RESULTS_KEPT = 16      # units' results kept for the next layers' gathers (~80 KB each)
+CACHE_STATS = {"result_hits": 0}        # gathers served by a kept result (tests)
 
 
 def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
@@ -506,9 +512,12 @@ def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
     caches, engine.forget_run_caches; a spill into new cells is not an issue: the unit's
     cells are formula cells, computed once)."""
     c = cells[0][1]
-    if cells[-1][1] != c or any(k[1] != c for k in cells):
+    if cells[-1][1] != c:
         return
-    rows = [r for r, _ in cells]
+    cols = list(map(itemgetter(1), cells))
+    if cols.count(c) != len(cols):
+        return
+    rows = list(map(itemgetter(0), cells))
     keep = engine.__dict__.setdefault("_result_cache", {})
     if len(keep) >= _RESULTS_KEPT:
         del keep[next(iter(keep))]          # the oldest
@@ -519,12 +528,13 @@ def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
 def _run(engine, prog: Program, cells: list[tuple[int, int]]):
     """The program over `cells`: (float64 values, bad mask or None), or None when a
     relative reference would leave the sheet (the scalar path wraps some around)."""
-    rows = [r for r, _ in cells]
-    cols_ = [c for _, c in cells]
+    rows = list(map(itemgetter(0), cells))
+    cols_ = list(map(itemgetter(1), cells))
+    r1, r2, c1, c2 = min(rows), max(rows), min(cols_), max(cols_)
     for ls, ro, ra, co, ca, _ in prog.leaves:
-        if not ra and not (1 <= min(rows) + ro and max(rows) + ro <= MAX_ROW):
+        if not ra and not (1 <= r1 + ro and r2 + ro <= MAX_ROW):
             return None
-        if not ca and not (1 <= min(cols_) + co and max(cols_) + co <= MAX_COL):
+        if not ca and not (1 <= c1 + co and c2 + co <= MAX_COL):
             return None
     one_row = rows[0] if rows.count(rows[0]) == len(rows) else None
     one_col = cols_[0] if cols_.count(cols_[0]) == len(cols_) else None
