@@ -45,7 +45,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait as _wait
 from typing import Callable
 
 from .. import values as V
@@ -533,6 +532,7 @@ def run_calls(calls: list[tuple[Callable, tuple, float]]):
         q: queue.Queue = queue.Queue()
         _threads(calls, q)
         return _collect(calls, lambda t: _qget(q, t), lambda: None), "threads", note
+    from multiprocessing.connection import wait as _wait    # (here: ~15 ms of start-up)
     try:
         def recv(timeout):
             if not _wait([parent], timeout):

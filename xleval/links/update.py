@@ -23,7 +23,6 @@ import os
 import time
 import zipfile
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait as _wait
 
 from .resolve import Resolved, resolve_target
 
@@ -346,6 +345,7 @@ def _ready(node: LinkNode, nodes: dict[str, LinkNode]) -> bool:
 
 def _run(todo: list[LinkNode], nodes, wanted, timeout: float, limit: int,
          res: UpdateResult) -> None:
+    from multiprocessing.connection import wait     # (here: not at start-up)
     ctx = _context()
     running: dict = {}                  # conn -> (node, process, deadline)
     in_process = False
@@ -394,7 +394,7 @@ def _run(todo: list[LinkNode], nodes, wanted, timeout: float, limit: int,
             continue
         now = time.monotonic()
         first = min(d for _n, _p, d in running.values())
-        ready = _wait(list(running), timeout=max(0.0, first - now))
+        ready = wait(list(running), timeout=max(0.0, first - now))
         for conn in ready:
             node, p, _d = running.pop(conn)
             try:

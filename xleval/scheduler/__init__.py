@@ -21,6 +21,7 @@ work). `run_plan` returns a RunStats (also left on `engine.schedule_stats`).
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from ..errors import XlevalError
@@ -80,8 +81,10 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
 
 
 def _daemonic() -> bool:
-    import multiprocessing as mp
-    return bool(getattr(mp.current_process(), "daemon", False))
+    # (a daemonic process was started by multiprocessing: when it is not imported yet, this
+    # is none, and the ~6 ms import waits for a stage that really starts processes)
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and bool(getattr(mp.current_process(), "daemon", False))
 
 
 def _report_cycles(engine, cycles_found) -> None:

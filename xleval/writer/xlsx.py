@@ -25,7 +25,6 @@ import gc
 import io
 import json
 import math
-import multiprocessing
 import os
 import posixpath
 import re
@@ -1283,6 +1282,7 @@ class _PiecePool:
             return None
         try:
             if self.executor is None:
+                import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor  # (only when used)
 
                 from ..scheduler import worker  # noqa: F401 - imported once, before the fork
