@@ -199,6 +199,9 @@ def test_round_family(formula, expected):
     ("=CEILING(-2.5,2)", -2.0), ("=CEILING(1.5,0.1)", 1.5),  # [doc]
     ("=CEILING(0.234,0.01)", 0.24),                       # [doc]
     ("=CEILING(2.5,-2)", NUM), ("=CEILING(2.5,0)", 0.0),
+    ("=ECMA.CEILING(1.5,2)", 2.0),                        # [excel] sheetjs formula_stress_test
+    ("=_xlfn.ECMA.CEILING(-2.5,-2)", -4.0),               # [spec] ECMA-376 CEILING
+    ("=ECMA.CEILING(-2.5,2)", NUM), ("=ECMA.CEILING(2.5,-2)", NUM),   # [spec] signs differ
     ("=FLOOR(3.7,2)", 2.0), ("=FLOOR(-2.5,-2)", -2.0),    # [doc]
     ("=FLOOR(2.5,-2)", NUM), ("=FLOOR(1.58,0.1)", 1.5),   # [doc]
     ("=FLOOR(0.234,0.01)", 0.23),                         # [doc]
