@@ -111,6 +111,19 @@ def test_a_reader_that_dies_leaves_its_rows_to_the_parent(tmp_path, cut_small, m
     _same(cut, one)
 
 
+def test_a_reader_that_hangs_is_not_waited_for(tmp_path, cut_small, monkeypatch):
+    import time
+    path = big_book(tmp_path)
+    one = load_workbook(path).sheets[0]
+    monkeypatch.setattr(X, "_scan_part", lambda *a: time.sleep(60))
+    monkeypatch.setattr(X, "_SPLIT_PATIENCE", 0.5)
+    t0 = time.monotonic()
+    cut = load_workbook(path, workers=2).sheets[0]
+    assert time.monotonic() - t0 < 20
+    assert cut_small()["read_here"] == 1
+    _same(cut, one)                             # (the fixture: the process was stopped)
+
+
 def test_dynamic_members_of_an_anchor_read_by_another_process(tmp_path, cut_small):
     # B3000 is in a dynamic array (cm=) and its group's anchor (si 1, B2920) is read by
     # another process: its own copy of that anchor, marked dynamic

@@ -21,6 +21,7 @@ import io
 import os
 import posixpath
 import re
+import time
 import zipfile
 import zlib
 from array import array
@@ -1309,6 +1310,7 @@ _SPLIT_DISTINCT = 4
 _ROW_START = re.compile(rb'<row r="([0-9]{1,7})"')
 _SPLIT_STATS = {"sheets": 0, "parts": 0, "read_here": 0}    # (tests)
 _CHECK_LOAD = True            # read with free cores only (free_workers; tests turn it off)
+_SPLIT_PATIENCE = 10.0        # seconds at least before a stretch is read here instead
 
 
 def _split_points(data: bytes, pos: int, end: int, parts: int,
@@ -1345,7 +1347,7 @@ def _scan_part(reader: "_Reader", data: bytes, pos: int, end: int, tx) -> None:
     (_pack_part), or None when it gives up (the parent reads the stretch itself)."""
     got = None
     try:
-        from ..scheduler.worker import _die_with_parent, _quiet_signals
+        from ..scheduler.worker import _die_with_parent, _quiet_signals     # (imported)
         _die_with_parent()
         _quiet_signals()
         part = SheetData("", 0, "")
@@ -1440,6 +1442,10 @@ def _scan_parts(reader: "_Reader", sheet: SheetData, data: bytes, cuts: list[int
     forked process (_scan_part), joined in order (_join_part); a stretch whose process
     fails is read here."""
     import multiprocessing
+
+    # imported before the fork: a child never takes the import lock (another thread of a
+    # host application could have held it when forking)
+    from ..scheduler import worker  # noqa: F401
     ctx = multiprocessing.get_context("fork")
     _SPLIT_STATS["sheets"] += 1
     jobs = []
@@ -1457,12 +1463,17 @@ def _scan_parts(reader: "_Reader", sheet: SheetData, data: bytes, cuts: list[int
             tx.close()
             jobs.append((proc, rx, a, b))
         state = _ScanState()
+        t0 = time.monotonic()
         _scan_rows(reader, sheet, data, cuts[0], cuts[1], names, state)
+        # a stretch takes the others about as long as the parent's took it: one that has
+        # not come long after that (a process stuck) is read here instead of waited for
+        deadline = time.monotonic() + max(_SPLIT_PATIENCE, 20 * (time.monotonic() - t0))
         for proc, rx, a, b in jobs:
             got = None
             if rx is not None:
                 try:
-                    got = rx.recv()
+                    if rx.poll(max(0.0, deadline - time.monotonic())):
+                        got = rx.recv()
                 except (EOFError, OSError):      # the process died
                     got = None
             _SPLIT_STATS["parts"] += 1
