@@ -213,6 +213,7 @@ class _Reader:
                  workers: int = 1):
         self.path = path
         self.workers = workers          # processes that may read a large sheet's rows
+        self.free: int | None = None    # how many of them the machine's load leaves free
         self.zf = zf
         self.max_uncompressed = max_uncompressed
         self.budget = max_uncompressed
@@ -1421,11 +1422,14 @@ def _scan_split(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end:
                 names: _Names) -> None:
     """_scan_rows over data[pos:end], by reader.workers processes when it pays (above)."""
     workers = reader.workers
-    if (workers >= 2 and end - pos >= _SPLIT_MIN and can_fork()
-            and data.count(b"</f>", pos, end) * _SPLIT_DISTINCT <= data.count(b"<c ", pos, end)):
+    sample = min(end, pos + (1 << 20))      # (the first MB of rows tells the kind of sheet)
+    if (workers >= 2 and end - pos >= _SPLIT_MIN and can_fork() and data.count(
+            b"</f>", pos, sample) * _SPLIT_DISTINCT <= data.count(b"<c ", pos, sample)):
         if _CHECK_LOAD:             # fewer while other programs keep the cores busy
-            from ..scheduler.base import free_workers
-            workers = free_workers(workers)
+            if reader.free is None:             # (asked once per workbook: ~3 ms)
+                from ..scheduler.base import free_workers
+                reader.free = free_workers(workers)
+            workers = reader.free
         if workers >= 2:
             # with two, the parent reads a little more: it also joins the other's cells
             cuts = _split_points(data, pos, end, workers,
