@@ -18,6 +18,7 @@ from xleval.loader import load_workbook
 from xleval.loader import xlsx as X
 
 from test_loader_fast import MIXED, SST3, X14AC, one_sheet
+from test_loader_fast import _same as _same_cells
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "workbooks"
 
@@ -60,19 +61,13 @@ def big_book(tmp_path, rows: int = 3000, tail: str = "") -> str:
 
 
 def _same(a, b):
-    for f in ("values", "formulas", "cached", "max_row", "max_col", "hidden_rows",
-              "filtered_rows"):
-        assert getattr(a, f) == getattr(b, f), f
-    for f in ("values", "formulas", "cached"):              # the same order too
-        assert list(getattr(a, f)) == list(getattr(b, f)), f
-    # the same cells share one FormulaCell object, with the same dynamic marks
+    """Loaded alike (test_loader_fast's check), and the same cells share one FormulaCell."""
+    _same_cells(a, b)
     groups_a, groups_b = {}, {}
     for groups, s in ((groups_a, a), (groups_b, b)):
         for k, fc in s.formulas.items():
             groups.setdefault(id(fc), []).append(k)
     assert sorted(groups_a.values()) == sorted(groups_b.values())
-    assert ({k for k, fc in a.formulas.items() if fc.dynamic}
-            == {k for k, fc in b.formulas.items() if fc.dynamic})
 
 
 @pytest.mark.parametrize("workers", [2, 3, 5])
