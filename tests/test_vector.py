@@ -221,7 +221,7 @@ def _running_book(amounts: list) -> dict:
         if r > 1:
             cells[f"B{r}"] = f"=B{r - 1}+A{r}"          # running total
             cells[f"C{r}"] = f"=MAX(C{r - 1},A{r})"     # running peak
-            cells[f"D{r}"] = f"=D{r - 1}*0.5+B{r}"      # not a plain accumulate: per cell
+            cells[f"D{r}"] = f"=D{r - 1}*0.5+B{r}"      # smoothing: an affine scan
         cells[f"E{r}"] = f"=B{r}-C{r}"                  # reads the scans: one vector unit
     return {"S": cells}
 
@@ -247,8 +247,9 @@ def test_running_total_scan_hand_derived():
     assert _values(wb, "C", ROWS) == want_c
     assert _values(wb, "D", ROWS) == want_d
     assert _values(wb, "E", ROWS) == [b - c for b, c in zip(want_b, want_c)]
-    # B and C (rows 2..) by accumulate, E as one vector unit; D and row 1 per cell
-    assert wb.report.vectorized == 2 * (ROWS - 1) + ROWS
+    # B and C (rows 2..) by accumulate, D by a float loop, E as one vector unit; row 1 per
+    # cell
+    assert wb.report.vectorized == 3 * (ROWS - 1) + ROWS
 
 
 def test_running_total_that_cancels_falls_back():
@@ -259,8 +260,8 @@ def test_running_total_that_cancels_falls_back():
     b = _values(wb, "B", ROWS)
     assert b[:4] == [0.1, 0.1 + 0.2, 0.0, 1.0]
     assert b[-1] == float(ROWS - 3)
-    # the peak still scans, the total went to the per-cell path
-    assert wb.report.vectorized == (ROWS - 1) + ROWS
+    # the peak and the smoothing still scan, the total went to the per-cell path
+    assert wb.report.vectorized == 2 * (ROWS - 1) + ROWS
 
 
 def test_running_total_equals_scalar_path(monkeypatch):
@@ -378,3 +379,40 @@ def test_column_read_one_row_off_is_read_from_the_values_its_unit_kept():
     assert _col(wb, "C")[1:] == [3.0 * r - 2 for r in range(2, N + 1)]
     assert _col(wb, "D") == [(3.0 * r + 1) * 10 for r in range(1, N + 1)]
     assert wb.report.vectorized == 3 * N
+
+
+def test_affine_scans_equal_the_scalar_path(monkeypatch):
+    """Balances growing by a rate plus a deposit, decay, smoothing written every way round
+    (prev * A + X, X + A * prev, prev * A - X, prev * A): the float loop gives the per-cell
+    path's values, and leaves it the columns where a sum snaps to zero or overflows."""
+    rows = 80
+    cells = {"H1": 0.0125}
+    for r in range(1, rows + 1):
+        cells[f"A{r}"] = round(math.cos(r) * 250, 2)
+        cells[f"G{r}"] = 1e10                            # F overflows by row 32
+        if r == 1:
+            for c in "BCDEFI":
+                cells[f"{c}1"] = 100.0
+            cells["J1"] = 0.3
+            continue
+        cells[f"B{r}"] = f"=B{r - 1}*(1+$H$1)+A{r}"      # balance: rate and deposit
+        cells[f"C{r}"] = f"=A{r}+0.8*C{r - 1}"           # X + A * prev
+        cells[f"D{r}"] = f"=D{r - 1}*0.97-A{r}/10"       # prev * A - X
+        cells[f"E{r}"] = f"=E{r - 1}*1.01"               # prev * A
+        cells[f"F{r}"] = f"=F{r - 1}*G{r}"               # overflow: #NUM! from there on
+        cells[f"I{r}"] = f"=I{r - 1}*1-I{r - 1}+A{r}"    # reads prev twice: per cell
+        cells[f"J{r}"] = f"=J{r - 1}*1-0.30000000000000004"    # 0.3 - that snaps to 0
+    on = _calc({"S": cells})
+    monkeypatch.setattr(vector, "ENABLED", False)
+    off = _calc({"S": cells})
+    for col in "BCDEFIJ":
+        a, b = _values(on, col, rows), _values(off, col, rows)
+        assert all(_same(x, y) for x, y in zip(a, b)), col
+    e = 100.0
+    for _ in range(rows - 1):
+        e *= 1.01
+    assert _values(on, "E", rows)[-1] == e
+    assert _values(on, "F", rows)[-1] == V.NUM
+    assert _values(on, "J", 3) == [0.3, 0.0, -0.30000000000000004]     # Excel's 0, as typed
+    # B, C, D and E scanned (rows 2..), F, I and J per cell
+    assert on.report.vectorized == 4 * (rows - 1)

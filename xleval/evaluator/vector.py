@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Iterator
 
 import numpy as np
@@ -501,6 +501,7 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
     return got
 
 
+_INF = math.inf
 _RESULTS_KEPT = 16      # units' results kept for the next layers' gathers (~80 KB each)
 CACHE_STATS = {"result_hits": 0}        # gathers served by a kept result (tests)
 
@@ -631,26 +632,28 @@ def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
             g = groups[(id(shape), s, c)] = [shape, prog, []]
         g[2].append(r)
     keys = list(groups)
-    where = {}
+    where: dict = {}                        # (sheet, col) -> {row: group}
     for i, (_, s, c) in enumerate(keys):
-        for r in groups[keys[i]][2]:
-            where[(s, r, c)] = i
+        where.setdefault((s, c), {}).update(dict.fromkeys(groups[keys[i]][2], i))
     needs: list[set] = []
     scan: list[bool] = []
     for i, (_, s, c) in enumerate(keys):
         _shape, prog, rows = groups[keys[i]]
         deps, own = set(), False
         for ls, ro, ra, co, ca, _ in prog.leaves:
-            cc = co if ca else c + co
-            for r in rows:
-                j = where.get((ls, ro if ra else r + ro, cc))
-                if j == i:
-                    if not (ra or ro < 0):      # a scan in row order reads earlier rows only
-                        yield from order
-                        return
-                    own = True
-                elif j is not None:
-                    deps.add(j)
+            col = where.get((ls, co if ca else c + co))
+            if col is None:
+                continue
+            # the groups the leaf reads, looked up at C speed
+            found = {col.get(ro)} if ra else set(map(col.get, map(ro.__add__, rows)))
+            found.discard(None)
+            if i in found:
+                if not (ra or ro < 0):          # a scan in row order reads earlier rows only
+                    yield from order
+                    return
+                own = True
+                found.discard(i)
+            deps |= found
         needs.append(deps)
         scan.append(own)
     # the groups in dependency order (Kahn); a cycle between groups: keep the layers
@@ -688,9 +691,11 @@ def layer_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
     through the vector fast path first (what it stores is no longer pending, compute skips
     it), and runs of thin layers are regrouped by `thin_run_order`."""
     i, n = 0, len(layers)
+    cells_of = attrgetter("cells")
     while i < n:
         j = i
-        while j < n and sum(len(u.cells) for u in layers[j]) <= THIN_LAYER:
+        while j < n and (len(layers[j]) <= THIN_LAYER
+                         and sum(map(len, map(cells_of, layers[j]))) <= THIN_LAYER):
             j += 1
         if ENABLED and j - i >= THIN_RUN:
             yield from thin_run_order(engine, layers[i:j])
@@ -714,9 +719,12 @@ _SCANS = {"+": "add", "-": "sub", "MAX": "max", "MIN": "min"}
 
 
 def _scan_plan(engine, shape):
-    """(kind, program of the other operand) when the shape is `prev + X`, `X + prev`,
-    `prev - X`, `MAX(prev, X)`, `MAX(X, prev)` (MIN too), with prev the cell above and X
-    not reading the column above; else None. Cached per shape."""
+    """(kind, program of the other operand, None) when the shape is `prev + X`, `X + prev`,
+    `prev - X`, `MAX(prev, X)`, `MAX(X, prev)` (MIN too); (kind, program of A, program of X
+    or None) when it is `prev * A + X` (a balance growing by a rate plus a deposit,
+    exponential smoothing), `X + prev * A`, `prev * A - X` or `prev * A` (A * prev too);
+    prev is the cell above, A and X do not read the column above. Else None. Cached per
+    shape."""
     cache = engine.__dict__.setdefault("_scan_plans", {})
     hit = cache.get(id(shape))
     if hit is not None:
@@ -736,22 +744,46 @@ def _scan_plan(engine, shape):
         return (type(n) is Ref and n.sheet is None and n.book is None and not n.whole
                 and not n.invalid and n.row1 == n.row2 == -1 and n.col1 == n.col2 == 0
                 and not (n.row1_abs or n.row2_abs or n.col1_abs or n.col2_abs))
+    def program(node, blank_zero: bool):
+        # (None when X reads the group's own column above: that would be the recurrence)
+        try:
+            prog = Program(engine, node, shape.sheet, blank_zero=blank_zero)
+        except (Unsupported, RecursionError):
+            return None
+        if any(ls == shape.sheet and not ca and co == 0 and not ra
+               for ls, ro, ra, co, ca, _ in prog.leaves):
+            return None
+        return prog
+
+    def rate(n):
+        # A of `prev * A` / `A * prev`, else None
+        if isinstance(n, Binary) and n.op == "*":
+            for k in (0, 1):
+                if is_prev((n.left, n.right)[k]):
+                    return (n.left, n.right)[1 - k]
+        return None
     for k in (0, 1):
         if not parts or not is_prev(parts[k]) or (op == "-" and k == 1):
             continue
-        other = parts[1 - k]
-        try:
-            prog = Program(engine, other, shape.sheet, blank_zero=op in ("+", "-"))
-        except (Unsupported, RecursionError):
-            break
         if op in ("MAX", "MIN") and not _min_max_spec(engine, op):
             break
-        # X must not read the group's own column above: that would be the recurrence
-        if any(ls == shape.sheet and not ca and co == 0 and not ra
-               for ls, ro, ra, co, ca, _ in prog.leaves):
-            break
-        plan = (_SCANS[op], prog)
+        prog = program(parts[1 - k], op in ("+", "-"))
+        if prog is not None:
+            plan = (_SCANS[op], prog, None)
         break
+    if plan is None and rate(tree) is not None:
+        a = program(rate(tree), True)
+        if a is not None:
+            plan = ("mul", a, None)
+    for k in (0, 1):
+        if plan is not None or not parts or op not in ("+", "-") or (op == "-" and k == 1):
+            continue
+        node = rate(parts[k])
+        if node is None:
+            continue
+        a, x = program(node, True), program(parts[1 - k], True)
+        if a is not None and x is not None:
+            plan = ("affine" if op == "+" else "affine-", a, x)
     cache[id(shape)] = (shape, plan)
     return plan
 
@@ -760,6 +792,39 @@ def _min_max_spec(engine, name: str) -> bool:
     spec = engine.function(name)
     return (name not in engine.user_functions and spec is not None
             and spec.fn.__module__ in _FUNC_MODULES and spec.kinds == (R.NUMBERS,))
+
+
+def _affine_scan(engine, kind: str, prev: float, rates: np.ndarray, prog_x,
+                 cells: list) -> list[float] | None:
+    """y = prev * A (+ X, or - X) row after row, in Python floats, as the per-cell path
+    computes it: each product and sum rounded once, in the same order (a sum is the same
+    either way round). None where that path would do something else: an overflow, or a
+    sum Excel snaps to zero (compiler._fast_add)."""
+    if prog_x is None:
+        xs = repeat(0.0)
+    else:
+        got = _run(engine, prog_x, cells)
+        if got is None or (got[1] is not None and got[1].any()):
+            return None
+        xs = got[0].tolist()
+    out = []
+    put = out.append
+    y = prev
+    sub = kind == "affine-"
+    mul_only = kind == "mul"
+    for a, x in zip(rates.tolist(), xs):
+        m = y * a
+        if mul_only:
+            r = m
+        else:
+            r = m - x if sub else m + x
+            if r != 0 and abs(r) < 1e-15 * max(abs(m), abs(x)):
+                return None
+        if not -_INF < r < _INF:
+            return None
+        put(r)
+        y = r
+    return out
 
 
 def scan_group(engine, s: int, cells: list[tuple[int, int]], shape) -> bool:
@@ -777,11 +842,20 @@ def scan_group(engine, s: int, cells: list[tuple[int, int]], shape) -> bool:
     prev0 = d.get((r0 - 1, c))
     if type(prev0) is not float or list(map(d.get, cells)).count(PENDING) != len(cells):
         return False
-    kind, prog = plan
+    kind, prog, prog_x = plan
     got = _run(engine, prog, cells)
     if got is None or (got[1] is not None and got[1].any()):
         return False
     xs = got[0]
+    if kind in ("mul", "affine", "affine-"):
+        out = _affine_scan(engine, kind, prev0, xs, prog_x, cells)
+        if out is None:
+            return False
+        d.update(zip(cells, out))
+        engine.report.vectorized += len(cells)
+        if engine.progress is not None:
+            engine.progress(len(cells))
+        return True
     with np.errstate(all="ignore"):
         if kind in ("add", "sub"):
             step = xs if kind == "add" else -xs     # a - x is a + (-x) exactly

@@ -51,7 +51,7 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
         stats = RunStats("serial" if strategy == "serial" else strategy, 1 if
                          strategy == "serial" else w)
         run_serial(engine, plan)
-        n = sum(len(u.cells) for layer in plan.layers for u in layer)
+        n = sum(plan.sizes)
         stats.main_eval = time.perf_counter() - t0
         if strategy != "serial":
             stats.counts["inline"] = [len(plan.layers), n]
