@@ -17,6 +17,20 @@ def col_to_num(letters: str) -> int:
     return n
 
 
+def column_numbers(as_bytes: bool = False) -> dict:
+    """Column letters (upper case; bytes for the XML scanners) -> number, "A".."XFD": the
+    loader's and writer's fast paths look cell references up here. Built once each."""
+    got = _COLUMN_TABLES.get(as_bytes)
+    if got is None:
+        one = ([bytes([c]) for c in range(65, 91)] if as_bytes
+               else [chr(c) for c in range(65, 91)])
+        two = [a + b for a in one for b in one]
+        names = one + two + [a + b for a in two for b in one]
+        got = _COLUMN_TABLES[as_bytes] = dict(zip(names[:MAX_COL], range(1, MAX_COL + 1)))
+    return got
+
+
+_COLUMN_TABLES: dict[bool, dict] = {}
 _COL_CACHE: list[str] = []
 
 

@@ -32,7 +32,7 @@ from lxml import etree
 
 from .. import errors
 from ..forking import can_fork
-from ..refs import MAX_COL, MAX_ROW, parse_cell, parse_range
+from ..refs import MAX_ROW, column_numbers, parse_cell, parse_range
 from ..values import error as _xl_error
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
                     WorkbookData)
@@ -48,15 +48,7 @@ _DIGITS = "0123456789"
 _XML_OPTS = {"resolve_entities": False, "no_network": True, "load_dtd": False}
 
 
-def _column_names() -> list[str]:
-    """The column names in column order, "A".."XFD" (A-Z, AA-ZZ, AAA-...)."""
-    one = [chr(c) for c in range(65, 91)]
-    two = [a + b for a in one for b in one]
-    return (one + two + [a + b for a in two for b in one])[:MAX_COL]
-
-
-# column letters -> number, for the fast path of cell references ("A".."XFD")
-_COLS: dict[str, int] = {name: i for i, name in enumerate(_column_names(), start=1)}
+_COLS: dict[str, int] = column_numbers()
 
 
 # ---------------------------------------------------------------------------------------
@@ -904,7 +896,7 @@ _AUTOFILTER_RE = re.compile(rb"<(?:[\w.\-]+:)?autoFilter\b([^>]*)>")
 _REF_ATTR_RE = re.compile(rb"""\sref\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENTITY_RE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_BCOLS: dict[bytes, int] = {k.encode("ascii"): v for k, v in _COLS.items()}
+_BCOLS: dict[bytes, int] = column_numbers(as_bytes=True)
 # for the scanner's own well-formedness checks
 _CTRL = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32))      # not XML characters
 _XREF_RE = re.compile(rb"&(?:amp|lt|gt|quot|apos|#([0-9]++)|#x([0-9A-Fa-f]++));")

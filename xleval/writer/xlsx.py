@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..forking import can_fork
 from ..errors import OutputError
-from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
+from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, num_to_col
 from ..values import XLError
 
 if TYPE_CHECKING:
@@ -606,16 +606,7 @@ _LEVEL = 1
 _SPOOL = 1 << 26                     # bytes of patched sheet data kept in memory before spilling
 
 
-def _column_table() -> dict[bytes, int]:
-    """Upper-case column letters as bytes -> column number, A..XFD (A-Z, AA-ZZ, AAA-...: the
-    names in column order)."""
-    one = [bytes([c]) for c in range(65, 91)]
-    two = [a + b for a in one for b in one]
-    three = [a + b for a in two for b in one]
-    return {name: i for i, name in enumerate((one + two + three)[:MAX_COL], start=1)}
-
-
-_BCOLS: dict[bytes, int] = _column_table()
+_BCOLS: dict[bytes, int] = column_numbers(as_bytes=True)
 
 
 class _NotStreamable(Exception):
