@@ -611,6 +611,8 @@ def build_plan(engine) -> Plan:
     # a cell reading itself keeps its self-edge: Tarjan reports it as a cycle
 
     level, topo, succ_lists = _levels(n_total, n_cells, src, dst)
+    if len(topo) == n_total:
+        succ_lists = None       # no cycle: the narrow path's lists go before the layers come
     done = np.zeros(n_total, bool)
     done[topo] = True
     layers, flat, segs = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid,
