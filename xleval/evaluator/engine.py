@@ -591,7 +591,7 @@ class Engine:
         base = fam[0]
         build, fn = fam[2]
         shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
-                            fc.text, fc.origin, base.family, tuple([float(t) for t in nums]))
+                            fc.text, fc.origin, base.family, tuple(map(float, nums)))
         self._members[s] += 1
         shape._build = build
         self.shapes.append(shape)
