@@ -26,6 +26,8 @@ from ..evaluator.engine import PENDING
 from ..graph.build import WorkUnit
 from ..parser.ast import Postfix, walk
 
+_CELLS = attrgetter("cells")      # a unit's cells, for C-level maps over units
+
 START_METHODS = ("fork", "spawn", "forkserver")
 
 
@@ -181,7 +183,7 @@ class RunStats:
 
 
 def n_cells(units) -> int:
-    return sum([len(u.cells) for u in units])
+    return sum(map(len, map(_CELLS, units)))
 
 
 class Run:
@@ -358,7 +360,7 @@ class Run:
         from ..evaluator.vector import MIN_CELLS
         ev = self.engine
         t0 = time.perf_counter()
-        if not any([len(u.cells) >= MIN_CELLS for u in units]):
+        if not units or max(map(len, map(_CELLS, units))) < MIN_CELLS:
             return units               # one cell per shape (hand-typed constants): none
         out = []
         for u in units:
