@@ -168,7 +168,10 @@ def test_countif_criteria_array_gives_array():
     ("=ROUND(2.675,2)", 2.68),                            # [hand] half away on 15 digits
     ("=ROUND(-2.5,0)", -3.0), ("=ROUND(0.5,0)", 1.0),
     ("=ROUND(1*(0.001+0.5-0.4-0.05-0.001),1)", 0.1),      # [excel] 0.049999999999999975
-    ("=ROUND(8.4454801128565,12)", 8.445480112856),       # [excel] binary value below half
+    # [hand] the binary rule: the scaled value is just below ...856.5. (The Excel-cached
+    # cell this came from, functions-excel-2010.xlsx D14, ROUND(B14,12)=ROUND(C14,12) TRUE
+    # with Excel's B14 = 8.4454801128564974, agrees with the 15-digit rule as well.)
+    ("=ROUND(8.4454801128565,12)", 8.445480112856),
     ("=ROUND(1.5,)", 2.0),                                # empty digits = 0
     ("=ROUND(123.456,20)", 123.456),
     ('=ROUND("2.5",0)', 3.0), ("=ROUND(TRUE,0)", 1.0),

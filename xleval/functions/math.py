@@ -620,8 +620,11 @@ def _decimal_round(x: float, digits: int, mode: str) -> float:
     """x rounded to `digits` decimals (negative: tens, hundreds...), the way Excel does it:
     the number is first taken at 15 significant digits, then scaled by 10**digits in binary
     and rounded (half away from zero / up / down). So ROUND(2.675,2) is 2.68 and a computed
-    0.049999999999999975 rounds to 0.1 at one decimal, while 8.4454801128565 (whose scaled
-    value is just below ...856.5) rounds down at 12 decimals, all as in Excel."""
+    0.049999999999999975 rounds to 0.1 at one decimal (Excel-cached), while 303.525, whose
+    scaled value is 30352.499999999996, rounds to 303.52. Open: IronCalc, formualizer and
+    LibreOffice take the scaled value plus a half at 15 digits too (303.53, and ROUND(1.005,
+    2) = 1.01); no Excel-cached cell of the corpus tells the two apart (the one that seemed
+    to, functions-excel-2010 D14, agrees with both given Excel's own input value)."""
     if x == 0 or not math.isfinite(x):
         return x
     x = float(f"{x:.15g}")
