@@ -416,3 +416,29 @@ def test_affine_scans_equal_the_scalar_path(monkeypatch):
     assert _values(on, "J", 3) == [0.3, 0.0, -0.30000000000000004]     # Excel's 0, as typed
     # B, C, D and E scanned (rows 2..), F, I and J per cell
     assert on.report.vectorized == 4 * (rows - 1)
+
+
+def test_totals_row_reads_the_column_a_unit_kept(monkeypatch):
+    """SUM/AVERAGE under a copied-down column read the values its unit kept (whole rows in
+    order), and give what the per-cell reads give [hand]."""
+    from xleval.evaluator.engine import Engine
+    cells = {f"A{r}": r * 0.1 for r in range(1, N + 1)}
+    for r in range(1, N + 1):
+        cells[f"B{r}"] = f"=A{r}*3"
+    cells[f"B{N + 1}"] = f"=SUM(B1:B{N})"
+    cells[f"C{N + 1}"] = f"=AVERAGE(B1:B{N})"
+    reads = []
+    real = Engine._area_values
+
+    def spy(self, s, r1, c1, r2, c2):
+        keep = self.__dict__.get("_result_cache", {}).get((s, c1, r1, r2, r2 - r1 + 1))
+        reads.append(keep is not None and keep[2])
+        return real(self, s, r1, c1, r2, c2)
+    monkeypatch.setattr(Engine, "_area_values", spy)
+    wb = _calc({"S": cells})
+    total = 0.0
+    for r in range(1, N + 1):
+        total += r * 0.1 * 3
+    assert wb["S!B" + str(N + 1)] == total
+    assert wb["S!C" + str(N + 1)] == total / N
+    assert reads and all(reads)

@@ -331,6 +331,10 @@ class Engine:
         (map over the keys, not a loop); NeedCell for its first pending cell."""
         get = self.cells[s].get
         if c1 == c2:
+            # a column a vector unit just stored whole (a totals row under it): its values
+            hit = self.__dict__.get("_result_cache", {}).get((s, c1, r1, r2, r2 - r1 + 1))
+            if hit is not None and hit[2]:
+                return hit[1].tolist()
             vals = list(map(get, zip(range(r1, r2 + 1), repeat(c1))))
         else:
             vals = list(map(get, product(range(r1, r2 + 1), range(c1, c2 + 1))))

@@ -502,13 +502,15 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
 
 
 _INF = math.inf
-_RESULTS_KEPT = 16      # units' results kept for the next layers' gathers (~80 KB each)
+_RESULTS_KEPT = 64      # units' results kept for the next layers' gathers and ranges
+_RESULTS_VALUES = 4_000_000     # ... holding at most this many values (32 MB)
 CACHE_STATS = {"result_hits": 0}        # gathers served by a kept result (tests)
 
 
 def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
     """Keep the values a unit of one column just stored in all its cells, for the units of
-    the next layers that read that column on the same rows (_gather): the values stored
+    the next layers that read that column on the same rows (_gather) and the ranges over
+    exactly those rows (a totals row's SUM, engine._area_values): the values stored
     are these floats, and none changes within a calculation (dropped with the run's other
     caches, engine.forget_run_caches; a spill into new cells is not an issue: the unit's
     cells are formula cells, computed once)."""
@@ -520,10 +522,14 @@ def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
         return
     rows = list(map(itemgetter(0), cells))
     keep = engine.__dict__.setdefault("_result_cache", {})
-    if len(keep) >= _RESULTS_KEPT:
+    while keep and (len(keep) >= _RESULTS_KEPT or
+                    sum(len(v[0]) for v in keep.values()) + len(rows) > _RESULTS_VALUES):
         del keep[next(iter(keep))]          # the oldest
     vals.flags.writeable = False
-    keep[(s, c, rows[0], rows[-1], len(rows))] = (rows, vals)
+    # whole rows r1..r2 in order: a range over them reads these values (engine._area_values)
+    whole = (rows[-1] - rows[0] == len(rows) - 1
+             and rows == list(range(rows[0], rows[-1] + 1)))
+    keep[(s, c, rows[0], rows[-1], len(rows))] = (rows, vals, whole)
 
 
 def _run(engine, prog: Program, cells: list[tuple[int, int]]):
