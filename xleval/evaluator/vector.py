@@ -44,6 +44,7 @@ from ..functions import registry as R
 from ..parser.ast import Binary, Func, Literal, Node, Postfix, Ref, Unary
 from ..refs import MAX_COL, MAX_ROW
 from . import operators as O
+from .compiler import _fast_add, _fast_mul, _fast_sub
 from .engine import PENDING
 
 ENABLED = os.environ.get("XLEVAL_NO_VECTOR", "") not in ("1", "true", "yes")
@@ -501,7 +502,6 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
     return got
 
 
-_INF = math.inf
 _RESULTS_KEPT = 64      # units' results kept for the next layers' gathers and ranges
 _RESULTS_VALUES = 4_000_000     # ... holding at most this many values (32 MB)
 CACHE_STATS = {"result_hits": 0}        # gathers served by a kept result (tests)
@@ -777,8 +777,9 @@ def _scan_plan(engine, shape):
         if prog is not None:
             plan = (_SCANS[op], prog, None)
         break
-    if plan is None and rate(tree) is not None:
-        a = program(rate(tree), True)
+    node = rate(tree) if plan is None else None
+    if node is not None:
+        a = program(node, True)
         if a is not None:
             plan = ("mul", a, None)
     for k in (0, 1):
@@ -802,12 +803,12 @@ def _min_max_spec(engine, name: str) -> bool:
 
 def _affine_scan(engine, kind: str, prev: float, rates: np.ndarray, prog_x,
                  cells: list) -> list[float] | None:
-    """y = prev * A (+ X, or - X) row after row, in Python floats, as the per-cell path
-    computes it: each product and sum rounded once, in the same order (a sum is the same
-    either way round). None where that path would do something else: an overflow, or a
-    sum Excel snaps to zero (compiler._fast_add)."""
+    """y = prev * A (+ X, or - X) row after row, by the per-cell path's own float operations
+    (compiler._fast_mul, _fast_add, _fast_sub: each product and sum rounded once, in the
+    same order). None where that path would do something else: an overflow, or a sum
+    Excel snaps to zero."""
     if prog_x is None:
-        xs = repeat(0.0)
+        xs = None
     else:
         got = _run(engine, prog_x, cells)
         if got is None or (got[1] is not None and got[1].any()):
@@ -816,26 +817,27 @@ def _affine_scan(engine, kind: str, prev: float, rates: np.ndarray, prog_x,
     out = []
     put = out.append
     y = prev
-    sub = kind == "affine-"
-    mul_only = kind == "mul"
-    for a, x in zip(rates.tolist(), xs):
-        m = y * a
-        if mul_only:
-            r = m
-        else:
-            r = m - x if sub else m + x
-            if r != 0 and abs(r) < 1e-15 * max(abs(m), abs(x)):
+    if xs is None:                                  # prev * A
+        for a in rates.tolist():
+            y = _fast_mul(y, a)
+            if y is None:
                 return None
-        if not -_INF < r < _INF:
+            put(y)
+        return out
+    step = _fast_sub if kind == "affine-" else _fast_add
+    for a, x in zip(rates.tolist(), xs):
+        m = _fast_mul(y, a)
+        y = None if m is None else step(m, x)
+        if y is None:
             return None
-        put(r)
-        y = r
+        put(y)
     return out
 
 
 def scan_group(engine, s: int, cells: list[tuple[int, int]], shape) -> bool:
     """Evaluate a running total over `cells` (consecutive rows of one column, each reading
-    the one above) with one numpy accumulate; True when it stored every cell exactly."""
+    the one above) at once: one numpy accumulate, or one float loop for a product with the
+    cell above (_affine_scan); True when it stored every cell exactly."""
     if len(cells) < MIN_CELLS:
         return False
     plan = _scan_plan(engine, shape)
@@ -857,11 +859,21 @@ def scan_group(engine, s: int, cells: list[tuple[int, int]], shape) -> bool:
         out = _affine_scan(engine, kind, prev0, xs, prog_x, cells)
         if out is None:
             return False
-        d.update(zip(cells, out))
-        engine.report.vectorized += len(cells)
-        if engine.progress is not None:
-            engine.progress(len(cells))
-        return True
+    else:
+        out = _accumulate(kind, prev0, xs)
+        if out is None:
+            return False
+    d.update(zip(cells, out))
+    engine.report.vectorized += len(cells)
+    if engine.progress is not None:
+        engine.progress(len(cells))
+    return True
+
+
+def _accumulate(kind: str, prev0: float, xs: np.ndarray) -> list[float] | None:
+    """A running total / peak over `xs` from `prev0` by one numpy accumulate, or None where
+    the scalar path would do something else (a sum Excel snaps to zero, a 0.0 / -0.0 tie,
+    an overflow)."""
     with np.errstate(all="ignore"):
         if kind in ("add", "sub"):
             step = xs if kind == "add" else -xs     # a - x is a + (-x) exactly
@@ -869,17 +881,13 @@ def scan_group(engine, s: int, cells: list[tuple[int, int]], shape) -> bool:
             prevs, out = out[:-1], out[1:]
             snap = (out != 0) & (np.abs(out) < 1e-15 * np.maximum(np.abs(prevs), np.abs(xs)))
             if snap.any():
-                return False
+                return None
         else:
             acc = np.maximum if kind == "max" else np.minimum
             out = acc.accumulate(np.concatenate(([prev0], xs)))
             prevs, out = out[:-1], out[1:]
             if ((xs == 0) & (prevs == 0)).any():
-                return False                        # 0.0 / -0.0 ties: Python keeps the first
+                return None                        # 0.0 / -0.0 ties: Python keeps the first
         if not np.isfinite(out).all():
-            return False
-    d.update(zip(cells, out.tolist()))
-    engine.report.vectorized += len(cells)
-    if engine.progress is not None:
-        engine.progress(len(cells))
-    return True
+            return None
+    return out.tolist()
