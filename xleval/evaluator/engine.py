@@ -331,10 +331,11 @@ class Engine:
         (map over the keys, not a loop); NeedCell for its first pending cell."""
         get = self.cells[s].get
         if c1 == c2:
-            # a column a vector unit just stored whole (a totals row under it): its values
-            hit = self.__dict__.get("_result_cache", {}).get((s, c1, r1, r2, r2 - r1 + 1))
-            if hit is not None and hit[2]:
-                return hit[1].tolist()
+            if "_result_cache" in self.__dict__:   # vector units stored whole columns
+                from .vector import kept_column
+                vals = kept_column(self, s, c1, r1, r2)
+                if vals is not None:
+                    return vals
             vals = list(map(get, zip(range(r1, r2 + 1), repeat(c1))))
         else:
             vals = list(map(get, product(range(r1, r2 + 1), range(c1, c2 + 1))))

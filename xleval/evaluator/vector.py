@@ -474,8 +474,8 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
         # the same rows (or rows at one offset) of another column, just stored whole by the
         # unit of an earlier layer (a projection's previous month, E2 read by F2; the row
         # above, E1 read by F2): its values (_keep_result)
-        hit = engine.__dict__.get("_result_cache", {}).get(
-            (s, one_col + co if not ca else co, rows[0] + ro, rows[-1] + ro, len(rows)))
+        hit = _kept(engine, s, one_col + co if not ca else co, rows[0] + ro, rows[-1] + ro,
+                    len(rows))
         if hit is not None:
             want = rows if ro == 0 else list(map(ro.__add__, rows))
             if hit[0] is want or hit[0] == want:
@@ -505,6 +505,20 @@ def _gather(engine, leaf, cells, rows, cols_, one_row, one_col):
 _RESULTS_KEPT = 64      # units' results kept for the next layers' gathers and ranges
 _RESULTS_VALUES = 4_000_000     # ... holding at most this many values (32 MB)
 CACHE_STATS = {"result_hits": 0}        # gathers served by a kept result (tests)
+
+
+def _kept(engine, s: int, c: int, first: int, last: int, n: int):
+    """The result _keep_result kept of a unit of column `c` whose `n` rows run from `first`
+    to `last`: (its rows, its values, whether the rows are first..last in order), or None."""
+    keep = engine.__dict__.get("_result_cache")
+    return None if keep is None else keep.get((s, c, first, last, n))
+
+
+def kept_column(engine, s: int, c: int, r1: int, r2: int) -> list | None:
+    """The values of rows r1..r2 of column `c`, when a unit stored exactly those cells in
+    this calculation (a totals row's SUM under a copied-down column); else None."""
+    hit = _kept(engine, s, c, r1, r2, r2 - r1 + 1)
+    return hit[1].tolist() if hit is not None and hit[2] else None
 
 
 def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
