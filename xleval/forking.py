@@ -2,6 +2,7 @@
 pieces of large sheets): they inherit the parent's data instead of having it pickled."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -18,3 +19,12 @@ def can_fork() -> bool:
     if env and env != "fork":
         return False
     return not multiprocessing.current_process().daemon
+
+
+def start_helper() -> None:
+    """First thing in a forked helper process: it dies with its parent, leaves Ctrl-C to
+    the parent (which cleans up), and keeps the collector off the inherited pages."""
+    from .scheduler.worker import _die_with_parent, _quiet_signals
+    _die_with_parent()
+    _quiet_signals()
+    gc.freeze()

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from .. import errors
-from ..forking import can_fork
+from ..forking import can_fork, start_helper
 from ..refs import MAX_ROW, column_numbers, parse_cell, parse_range
 from ..values import error as _xl_error
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
@@ -1285,7 +1285,6 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
     state.last_row = last_row
 
 
-
 # A sheet's rows are read by several processes when the load may use them (load_workbook's
 # `workers`, as many as the strategy calculates with) and the rows are long enough to repay
 # a fork and the trip of the cells back (~8 ms for 100k cells): forked processes each read
@@ -1340,9 +1339,7 @@ def _scan_part(reader: "_Reader", data: bytes, pos: int, end: int, tx) -> None:
     (_pack_part), or None when it gives up (the parent reads the stretch itself)."""
     got = None
     try:
-        from ..scheduler.worker import _die_with_parent, _quiet_signals     # (imported)
-        _die_with_parent()
-        _quiet_signals()
+        start_helper()
         part = SheetData("", 0, "")
         state = _ScanState(apart=True)
         _scan_rows(reader, part, data, pos, end, _Names(), state)

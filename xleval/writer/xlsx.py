@@ -21,7 +21,6 @@ Value encoding (CT_Cell):
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import json
 import math
@@ -39,7 +38,7 @@ from itertools import compress, count, repeat
 from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Iterator
 
-from ..forking import can_fork
+from ..forking import can_fork, start_helper
 from ..errors import OutputError
 from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, num_to_col
 from ..values import XLError
@@ -1153,13 +1152,6 @@ def _free_workers(workers: int) -> int:
     return free_workers(workers)
 
 
-def _init_piece_worker() -> None:
-    from ..scheduler.worker import _die_with_parent, _quiet_signals
-    _die_with_parent()                  # no worker outlives the writer
-    _quiet_signals()                    # Ctrl-C: the parent cleans up
-    gc.freeze()                         # no collector passes writing to inherited pages
-
-
 def _piece_job(pool_id: int, key: str, index: int, piece: bytes, lo: int, hi: int,
                deflate: bool = False):
     """In a worker: _patch_job on a sheet inherited from the parent; with `deflate`, the
@@ -1280,7 +1272,7 @@ class _PiecePool:
                 _SHARED[self.id] = self.sheets
                 self.executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
-                    initializer=_init_piece_worker)
+                    initializer=start_helper)
                 PARALLEL_STATS["pools"] += 1
             fut = self.executor.submit(_piece_job, self.id, key, self.count, piece, lo, hi,
                                        deflate)
