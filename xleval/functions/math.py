@@ -724,16 +724,11 @@ def CEILING(n, s=None):
 
 @xl("ECMA.CEILING", NUMBER, NUMBER)
 def ECMA_CEILING(n, s):
-    """CEILING as ECMA-376 defines it (Excel 2007's): away from zero to a multiple of
-    `s`, #NUM! when the signs differ (Excel 2010's CEILING rounds a negative number with a
-    positive significance toward zero instead)."""
-    if n == 0 or s == 0:
-        return 0.0
-    if (n > 0) != (s > 0):
+    """CEILING as ECMA-376 defines it (Excel 2007's): also #NUM! for a negative number
+    with a positive significance, which Excel 2010's CEILING rounds toward zero."""
+    if n < 0 < s:
         raise V.NUM
-    if n < 0:
-        return -_multiple(-n, -s, math.ceil)
-    return _multiple(n, s, math.ceil)
+    return CEILING(n, s)
 
 
 @xl("FLOOR", NUMBER, NUMBER)

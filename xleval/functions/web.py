@@ -10,8 +10,8 @@ from lxml import etree
 from .. import values as V
 from ..values import Array
 from .registry import TEXT, xl
+from .text import MAX_TEXT
 
-MAX_TEXT = 32767
 # parsing text from cells: no entities resolved, no DTD loaded, nothing fetched
 _PARSER_OPTS = {"resolve_entities": False, "no_network": True, "load_dtd": False,
                 "huge_tree": False}
