@@ -144,6 +144,10 @@ def test_moments_edges(formula, expected):
     ('=MODE.SNGL(A1:A4,"")', 2.0),                        # [excel] typed text passed over
     ("=MODE.SNGL(A1:A4,)", VALUE),                        # [excel] empty argument
     ("=MODE.SNGL(A1:A5)", DIV0),
+    # the legacy MODE is strict about arguments given directly [excel]
+    ('=MODE(A1,"1",2,2)', VALUE), ("=MODE(2,2,A9)", VALUE),      # typed text, empty cell
+    ('=MODE("1",1,#DIV/0!,2,3)', VALUE),                          # in argument order
+    ("=MODE(A1,A1:A4,2)", 2.0), ("=MODE(A2:A4,2,2)", 2.0),         # ranges pass text over
 ])
 def test_median_mode(formula, expected):
     check(ev(formula, A1=2, A2="x", A3=2, A4=True, A5="=1/0"), expected)

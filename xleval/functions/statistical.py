@@ -663,18 +663,24 @@ def MEDIAN(xs):
     return median(xs)
 
 
-def _mode_numbers(cx, args) -> list[float]:
+def _mode_numbers(cx, args, strict: bool = False) -> list[float]:
     """MODE's arguments: numbers inside references and arrays; typed text is passed over
-    and an omitted argument is #VALUE!."""
+    and an omitted argument is #VALUE!. `strict` (the legacy MODE): an argument given
+    directly, or a reference to one cell, must be a number: text (even "1"), a logical
+    value or an empty cell is #VALUE!, in argument order with the errors."""
     out = []
     for a in args:
         if isinstance(a, (Range, RefList)):
-            for v in cx.ev.iter_ref_values(a):
-                if isinstance(v, float):
-                    out.append(v)
-                elif isinstance(v, XLError):
-                    raise v
-        elif isinstance(a, Array):
+            if strict and isinstance(a, Range) and a.nrows == 1 and a.ncols == 1:
+                a = cx.ev.value_at(a.sheet, a.r1, a.c1)
+            else:
+                for v in cx.ev.iter_ref_values(a):
+                    if isinstance(v, float):
+                        out.append(v)
+                    elif isinstance(v, XLError):
+                        raise v
+                continue
+        if isinstance(a, Array):
             out.extend(nums_of_array(a))
         elif a is None:
             raise V.VALUE
@@ -682,12 +688,22 @@ def _mode_numbers(cx, args) -> list[float]:
             raise a
         elif isinstance(a, float):
             out.append(a)
+        elif strict:
+            raise V.VALUE
     return out
 
 
-@xl("MODE.SNGL", VALUES, ctx=True, aliases=("MODE",))
+@xl("MODE.SNGL", VALUES, ctx=True)
 def MODE_SNGL(cx, args):
     return mode_sngl(_mode_numbers(cx, args))
+
+
+@xl("MODE", VALUES, ctx=True)
+def MODE(cx, args):
+    """The legacy MODE: MODE.SNGL, stricter about arguments given directly (Excel-saved
+    workbooks: MODE(B8,"1",2,3) and MODE(B9,2,D7) with D7 empty are #VALUE!, where
+    MODE.SNGL passes typed text over)."""
+    return mode_sngl(_mode_numbers(cx, args, strict=True))
 
 
 @xl("MODE.MULT", VALUES, ctx=True)
