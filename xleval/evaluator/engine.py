@@ -499,8 +499,8 @@ class Engine:
             for rc, fc in self.formulas[s].items():
                 # the cells of a shared formula hold one FormulaCell (see loader.model):
                 # one shape for all, found by the object (formulas keeps it alive)
-                if fc.origin == rc:            # the formula's own cell (or anchor)
-                    shape = by_fc[id(fc)] = self._make_shape(s, fc)
+                if fc.origin == rc:            # the formula's own cell (or anchor): most
+                    shape = self._make_shape(s, fc)      # are no group's, so not kept here
                 else:
                     shape = by_fc.get(id(fc))
                     if shape is None:
