@@ -98,6 +98,45 @@ def test_unknown_function_is_name_error_and_reported():
     assert rep.parse_errors and rep.parse_errors[0][0] == "S!A2"
 
 
+def test_anchorarray_reads_the_spilled_range_like_the_spill_operator():
+    # _xlfn.ANCHORARRAY(D1) is how a file stores D1#: the whole range D1 spills into;
+    # the readers come before the anchor, so the order must come from the dependency
+    wb = Workbook.from_dict({"S": {"A1": "=SUM(_xlfn.ANCHORARRAY(D1))",
+                                   "A2": "=ROWS(_xlfn.ANCHORARRAY(D1))",
+                                   "A3": "=_xlfn.ANCHORARRAY(C9)",
+                                   "B1:B3": "{=_xlfn.ANCHORARRAY(D1)+3}",
+                                   "C1:C3": "{=D1#+3}",
+                                   "C9": 5,
+                                   "D1:D3": "{={1;2;3}}"}})
+    wb.calculate()
+    assert wb["S!A1"] == 6.0
+    assert wb["S!A2"] == 3.0
+    assert wb["S!A3"] == err("#REF!")      # C9 holds no spilling formula
+    assert wb["S!B1:B3"] == [[4.0], [5.0], [6.0]]
+    assert wb["S!C1:C3"] == wb["S!B1:B3"]
+
+
+def test_anchorarray_formula_is_written_back_unchanged(tmp_path):
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+    src, dst = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "S"
+    ws["A1"] = ArrayFormula("A1:A2", "={10;20}")
+    ws["B1"] = ArrayFormula("B1:B2", "=_xlfn.ANCHORARRAY(A1)+3")
+    ws["C1"] = "=SUM(_xlfn.ANCHORARRAY(A1))"
+    book.save(src)
+    wb = xleval.load(str(src))
+    wb.calculate()
+    wb.save(str(dst))
+    out = openpyxl.load_workbook(dst)["S"]
+    assert out["B1"].value.text == "=_xlfn.ANCHORARRAY(A1)+3"
+    assert out["C1"].value == "=SUM(_xlfn.ANCHORARRAY(A1))"
+    values = openpyxl.load_workbook(dst, data_only=True)["S"]
+    assert [values["B1"].value, values["B2"].value, values["C1"].value] == [13, 23, 30]
+
+
 def test_reference_operators():
     wb = Workbook.from_dict({"S": {"B2": 5, "A1": "=B1:B3 A2:D2", "A2": "=A5:A6 C5:C6"}})
     wb.calculate()
