@@ -71,6 +71,26 @@ def test_if_is_lazy_and_returns_references():
     assert ev("=CHOOSE(4,1,2,3)") == err("#VALUE!")
 
 
+def test_choose_with_an_array_index_pairs_each_index_with_its_position():
+    # [hand] an array of indexes is evaluated element by element, like IF with an array
+    # condition: element k takes element k of the value its index picks (Excel-saved
+    # formulas/test.xlsx LOOKUP!AH5:AJ5 shows CHOOSE(D5:F5,C5:E5,H5:J5,G5:I5,2,3) this way)
+    cells = {"A1": -2, "B1": 1.1, "C1": 3, "D1": 4, "E1": 4.1, "F1": None, "G1": "x"}
+    wb = Workbook.from_dict({"S": {**cells,
+                                   "A3:E3": "{=CHOOSE(B1:D1,A1:C1,F1:H1,E1:G1,2,3)}",
+                                   "A4:C5": "{=CHOOSE({1,2},{10;20},{1,2,3})}",
+                                   "A6:C6": "{=CHOOSE({2,1,3},\"a\",{7,8})}"}})
+    wb.calculate()
+    # 1.1 -> A1:C1 at 1: A1; 3 -> E1:G1 at 2: F1, blank, shows 0; 4 -> the constant 2;
+    # past the three-wide arrays the array formula's cells are #N/A
+    assert wb["S!A3:E3"] == [[-2.0, 0.0, 2.0, err("#N/A"), err("#N/A")]]
+    # a column and a row broadcast to 2x3; index {1,2} has no third column: #N/A
+    assert wb["S!A4:C5"] == [[10.0, 2.0, err("#N/A")], [20.0, 2.0, err("#N/A")]]
+    # index 2 at position 1 takes {7,8}'s first; a scalar fills every position; index 3
+    # is past the two values: #VALUE!
+    assert wb["S!A6:C6"] == [[7.0, "a", err("#VALUE!")]]
+
+
 def test_ifs_and_switch():
     assert ev('=IFS(A1>5,"big",A1>1,"mid",TRUE,"small")', A1=3) == "mid"
     assert ev("=IFS(FALSE,1)") == err("#N/A")
@@ -96,6 +116,45 @@ def test_unknown_function_is_name_error_and_reported():
     assert wb["S!A2"] == err("#NAME?")
     assert rep.unsupported == {"NOSUCHFUNC": 1}
     assert rep.parse_errors and rep.parse_errors[0][0] == "S!A2"
+
+
+def test_anchorarray_reads_the_spilled_range_like_the_spill_operator():
+    # _xlfn.ANCHORARRAY(D1) is how a file stores D1#: the whole range D1 spills into;
+    # the readers come before the anchor, so the order must come from the dependency
+    wb = Workbook.from_dict({"S": {"A1": "=SUM(_xlfn.ANCHORARRAY(D1))",
+                                   "A2": "=ROWS(_xlfn.ANCHORARRAY(D1))",
+                                   "A3": "=_xlfn.ANCHORARRAY(C9)",
+                                   "B1:B3": "{=_xlfn.ANCHORARRAY(D1)+3}",
+                                   "C1:C3": "{=D1#+3}",
+                                   "C9": 5,
+                                   "D1:D3": "{={1;2;3}}"}})
+    wb.calculate()
+    assert wb["S!A1"] == 6.0
+    assert wb["S!A2"] == 3.0
+    assert wb["S!A3"] == err("#REF!")      # C9 holds no spilling formula
+    assert wb["S!B1:B3"] == [[4.0], [5.0], [6.0]]
+    assert wb["S!C1:C3"] == wb["S!B1:B3"]
+
+
+def test_anchorarray_formula_is_written_back_unchanged(tmp_path):
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+    src, dst = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "S"
+    ws["A1"] = ArrayFormula("A1:A2", "={10;20}")
+    ws["B1"] = ArrayFormula("B1:B2", "=_xlfn.ANCHORARRAY(A1)+3")
+    ws["C1"] = "=SUM(_xlfn.ANCHORARRAY(A1))"
+    book.save(src)
+    wb = xleval.load(str(src))
+    wb.calculate()
+    wb.save(str(dst))
+    out = openpyxl.load_workbook(dst)["S"]
+    assert out["B1"].value.text == "=_xlfn.ANCHORARRAY(A1)+3"
+    assert out["C1"].value == "=SUM(_xlfn.ANCHORARRAY(A1))"
+    values = openpyxl.load_workbook(dst, data_only=True)["S"]
+    assert [values["B1"].value, values["B2"].value, values["C1"].value] == [13, 23, 30]
 
 
 def test_reference_operators():

@@ -60,6 +60,13 @@ def test_functions_names_and_prefixes():
     assert parse("NORM.S.DIST(1,TRUE)").name == "NORM.S.DIST"
 
 
+def test_anchorarray_is_the_spill_operator():
+    # files store the spill operator A1# as _xlfn.ANCHORARRAY(A1): one tree for both
+    assert parse("_xlfn.ANCHORARRAY(B2)+1", (1, 1)) == parse("B2#+1", (1, 1))
+    assert parse("SUM(_xlfn.ANCHORARRAY(Sheet2!$A$1))") == parse("SUM(Sheet2!$A$1#)")
+    assert isinstance(parse("_xlfn.ANCHORARRAY(A1)"), Postfix)
+
+
 def test_array_constant_and_literals():
     a = parse('{1,-2;"a",TRUE}')
     assert a.rows == [[1.0, -2.0], ["a", True]]

@@ -305,6 +305,22 @@ def test_main_only_shapes_stay_in_main_process(dispatch_everything):
     assert any(kinds.values()) and not all(kinds.values())
 
 
+def test_spill_references_stay_in_main_process():
+    """A1# and its file form _xlfn.ANCHORARRAY(A1) read a range known only once the
+    anchor has spilled, so neither may be sent to a worker; a plain reference may."""
+    wb = xleval.Workbook.from_dict({"S": {"A1:A3": "{={1;2;3}}",
+                                          "B1": "=SUM(A1#)",
+                                          "C1": "=SUM(_xlfn.ANCHORARRAY(A1))",
+                                          "D1": "=A2*2"}})
+    wb.calculate()
+    run = base_mod.Run(wb.engine, wb.plan, "pool", 2, "fork")
+    kinds = {wb.engine.shapes[u.shape].text: run.main_only(u)
+             for layer in wb.plan.layers for u in layer}
+    assert kinds["SUM(A1#)"] is True
+    assert kinds["SUM(_xlfn.ANCHORARRAY(A1))"] is True
+    assert kinds["A2*2"] is False
+
+
 def test_make_tasks_splits_by_cells():
     from xleval.graph.build import WorkUnit
     units = [WorkUnit(0, 0, [(r, 1) for r in range(1, 101)]),

@@ -36,7 +36,7 @@ def raw(formula, names=None, **cells):
     ("=AND(1,2)", True), ("=AND(1,0)", False),                        # numbers: non-zero
     ('=AND("TRUE",1)', True),                                         # [hand] text TRUE coerces
     ('=AND("abc")', VALUE),                                           # [hand] no logical
-    ('=AND("1",1)', VALUE),                     # Excel 2013 (Windows) result: text arg
+    ('=AND("1",1)', True),                      # [hand] other direct text is ignored
     ('=AND(TRUE,#REF!,"0")', XLError("#REF!")),  # the first error in order
     ("=AND(TRUE,1/0)", DIV0),
     ("=AND(TRUE,)", False),                                           # [hand] empty arg FALSE
@@ -166,16 +166,35 @@ def test_lambda_called_down_a_column():
 
 @pytest.mark.parametrize("formula, expected", [
     # [excel] formulas/test.xlsx LOGICAL!AP3, AS3, AP21, AP27: an error argument after text
-    # that is not TRUE/FALSE is the result, not the text's #VALUE!
+    # that is not TRUE/FALSE is the result
     ('=AND(TRUE,"0",#REF!)', XLError("#REF!")),
     ('=AND(TRUE,"ciao",#REF!,"0")', XLError("#REF!")),
     ('=OR(TRUE,"0",#REF!)', XLError("#REF!")),
     ('=XOR(TRUE,"0",#REF!)', XLError("#REF!")),
     ('=AND(TRUE,#REF!,"0")', XLError("#REF!")),     # [excel] LOGICAL!AQ3
-    # [excel] poi FormulaEvalTestData_Copy.xlsx EverythingTests!J136: no error: #VALUE!
-    ('=AND("1",1)', VALUE),
 ])
 def test_logical_error_argument_wins_over_text(formula, expected):
+    assert ev(formula) == expected
+
+
+@pytest.mark.parametrize("formula, expected", [
+    # [hand] Excel 2016 and later: text given directly counts only when it reads TRUE or
+    # FALSE (any case); other text is skipped like text in a range, so the result comes
+    # from the remaining arguments, and is #VALUE! only when none is left
+    ('=AND(TRUE,"0")', True),                       # [excel] formulas/test.xlsx LOGICAL!AT3
+    ('=AND(TRUE,"ciao")', True),
+    ('=AND("ciao",FALSE)', False),
+    ('=AND(TRUE,"false")', False),                  # TRUE/FALSE text converts
+    ('=AND("1",1)', True),                          # numeric text is not a number here
+    ('=OR(FALSE,"1")', False),
+    ('=OR("x","TRUE")', True),
+    ('=XOR(TRUE,"x")', True),
+    ('=XOR(TRUE,"TRUE")', False),
+    ('=OR("x","y")', VALUE),                        # no logical value at all
+    ('=XOR("")', VALUE),
+    ('=AND("x",NA())', XLError("#N/A")),            # skipped text never hides an error
+])
+def test_direct_text_that_is_not_a_logical_is_skipped(formula, expected):
     assert ev(formula) == expected
 
 

@@ -279,6 +279,25 @@ def test_paired_edges(formula, expected):
     check(ev(formula, **cells), expected)
 
 
+@pytest.mark.parametrize("formula,expected", [
+    # [hand] an error value given as a data argument itself (not inside a range) is the
+    # result before the sizes are compared, as for any error argument; an undefined name is
+    # #NAME? ([excel] sheetjs named_ranges_2011.xlsx E7: SLOPE(col1_,col2_), col2_ undefined)
+    ("=SLOPE(A1:A3,no_such_name)", XLError("#NAME?")),
+    ("=INTERCEPT(A1:A3,1/0)", DIV0),
+    ("=CORREL(NA(),A1:A2)", NA),
+    ("=COVARIANCE.S(A1:A3,SQRT(-1))", NUM),
+    ("=FORECAST(1,A1:A3,no_such_name)", XLError("#NAME?")),
+    ("=SLOPE(1/0,NA())", DIV0),                           # left to right
+    # inside a range the sizes still come first (a one-cell range too)
+    ("=SLOPE(A1:A3,C1)", NA),
+    ("=RSQ(C2,A1:A3)", NA),
+])
+def test_paired_error_argument_before_sizes(formula, expected):
+    cells = dict(A1=1, A2=2, A3=4, C1="=NA()", C2="=1/0")
+    check(ev(formula, **cells), expected)
+
+
 def test_linest_simple():
     # [doc] LINEST({1,9,5,7},{0,4,2,3}) -> slope 2, intercept 1
     got = block("=LINEST({1,9,5,7},{0,4,2,3})", "A1:B1")

@@ -369,8 +369,7 @@ class Compiler:
                     return V.VALUE
                 k = val(0, cx)
                 if isinstance(k, Array):
-                    vals = [value_of(arg(i, cx), cx) for i in range(1, n)]
-                    return O.lift1(lambda x: _choose_one(x, vals), k)
+                    return _choose_array(k, [value_of(arg(i, cx), cx) for i in range(1, n)])
                 idx = V.to_number(k)
                 if isinstance(idx, XLError):
                     return idx
@@ -461,17 +460,29 @@ def _select(cond: Array, t, f):
                    for c in range(nc)] for r in range(nr)])
 
 
-def _choose_one(x, vals):
-    idx = V.to_number(x)
-    if isinstance(idx, XLError):
-        return idx
-    i = int(idx)
-    if i < 1 or i > len(vals):
-        return V.VALUE
-    v = vals[i - 1]
-    if isinstance(v, Array):
-        return v.rows[0][0]
-    return 0.0 if v is None else v
+def _choose_array(index: Array, vals: list):
+    """CHOOSE with an array of indexes, element by element like IF with an array condition:
+    element (r, c) is element (r, c) of the value its index picks, every array broadcast
+    to the largest (a single row or column repeats, beyond an array's edge is #N/A)."""
+    arrays = [index] + [v for v in vals if isinstance(v, Array)]
+    nr = max(a.nrows for a in arrays)
+    nc = max(a.ncols for a in arrays)
+
+    def pick(r: int, c: int):
+        x = index.get(r, c)
+        if isinstance(x, XLError):
+            return x
+        idx = V.to_number(x)
+        if isinstance(idx, XLError):
+            return idx
+        i = int(idx)
+        if i < 1 or i > len(vals):
+            return V.VALUE
+        v = vals[i - 1]
+        if isinstance(v, Array):
+            v = v.get(r, c)
+        return 0.0 if v is None else v
+    return Array([[pick(r, c) for c in range(nc)] for r in range(nr)])
 
 
 def _switch_match(x, c) -> bool:

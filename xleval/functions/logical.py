@@ -20,13 +20,12 @@ from .registry import BOOL, RAW, VALUES, xl
 
 
 def _logicals(cx, args):
-    """The logical values of AND/OR/XOR arguments: inside references and arrays text and
-    blanks are ignored; direct arguments are coerced (text other than TRUE/FALSE is
-    #VALUE!, unless an error value comes later: AND(TRUE,"0",#REF!) is #REF! in
-    Excel-saved formulas/test.xlsx LOGICAL!AP3, OR and XOR alike in AP21/AP27); the first
-    error is the result; no logical value at all is #VALUE!."""
+    """The logical values of AND/OR/XOR arguments, in Excel's (2016 and later) rules: inside
+    references and arrays text and blanks are ignored; a direct argument is coerced, text
+    counting only when it reads TRUE or FALSE and being ignored otherwise (AND(TRUE,"0") is
+    TRUE); an empty argument is FALSE; the first error in argument order is the result; no
+    logical value at all is #VALUE!. (Excel 2013 made other direct text #VALUE!.)"""
     out = []
-    bad_text = False
     for a in args:
         if isinstance(a, (Range, RefList)):
             for v in cx.ev.iter_ref_values(a):
@@ -48,20 +47,14 @@ def _logicals(cx, args):
             out.append(False)          # an empty argument: AND(TRUE,)
         elif isinstance(a, XLError):
             raise a
-        elif isinstance(a, str):
-            # text typed as an argument must read TRUE/FALSE (Excel for Windows: AND("1",1)
-            # is #VALUE!; Excel for Mac 16 was seen skipping such text instead)
-            u = a.strip().upper()
-            if u not in ("TRUE", "FALSE"):
-                bad_text = True        # #VALUE!, once no argument after it is an error
-                continue
-            out.append(u == "TRUE")
         else:
             b = V.to_bool(a)
             if isinstance(b, XLError):
+                if isinstance(a, str):
+                    continue           # text that is not TRUE/FALSE: ignored
                 raise b
             out.append(b)
-    if bad_text or not out:
+    if not out:
         raise V.VALUE
     return out
 

@@ -1013,19 +1013,37 @@ def _correl(xs, ys):
     return sxy / math.sqrt(sxx * syy)
 
 
-@xl("CORREL", ARRAY, ARRAY)
-def CORREL(a, b):
-    return _correl(*paired(a, b))
+def _data(cx, *args) -> list[Array]:
+    """The data arguments of the paired-data functions (CORREL, SLOPE, FORECAST...) as
+    arrays. An error value given as the argument itself, not inside a range or array (the
+    #NAME? of an undefined name, NA(), 1/0), is the result, left to right, before the
+    arrays' sizes are compared: SLOPE(A1:A5,undefined_name) is #NAME?, not #N/A."""
+    out = []
+    for a in args:
+        if isinstance(a, XLError):
+            raise a
+        if isinstance(a, (Range, RefList)):
+            out.append(cx.ev.ref_array(a))
+        elif isinstance(a, Array):
+            out.append(a)
+        else:
+            out.append(Array([[a]]))
+    return out
 
 
-@xl("PEARSON", ARRAY, ARRAY)
-def PEARSON(a, b):
-    return _correl(*paired(a, b))
+@xl("CORREL", RAW, RAW, ctx=True)
+def CORREL(cx, a, b):
+    return _correl(*paired(*_data(cx, a, b)))
 
 
-@xl("RSQ", ARRAY, ARRAY)
-def RSQ(ys, xs):
-    y, x = paired(ys, xs)
+@xl("PEARSON", RAW, RAW, ctx=True)
+def PEARSON(cx, a, b):
+    return _correl(*paired(*_data(cx, a, b)))
+
+
+@xl("RSQ", RAW, RAW, ctx=True)
+def RSQ(cx, ys, xs):
+    y, x = paired(*_data(cx, ys, xs))
     return _correl(x, y) ** 2
 
 
@@ -1040,14 +1058,14 @@ def _cov(a, b, sample: bool):
     return s / (n - 1 if sample else n)
 
 
-@xl("COVARIANCE.P", ARRAY, ARRAY, aliases=("COVAR",))
-def COVARIANCE_P(a, b):
-    return _cov(a, b, False)
+@xl("COVARIANCE.P", RAW, RAW, aliases=("COVAR",), ctx=True)
+def COVARIANCE_P(cx, a, b):
+    return _cov(*_data(cx, a, b), False)
 
 
-@xl("COVARIANCE.S", ARRAY, ARRAY)
-def COVARIANCE_S(a, b):
-    return _cov(a, b, True)
+@xl("COVARIANCE.S", RAW, RAW, ctx=True)
+def COVARIANCE_S(cx, a, b):
+    return _cov(*_data(cx, a, b), True)
 
 
 def _simple_fit(ys_arr, xs_arr):
@@ -1065,19 +1083,19 @@ def _simple_fit(ys_arr, xs_arr):
     return slope, my - slope * mx, xs, ys, mx, my, sxx, sxy
 
 
-@xl("SLOPE", ARRAY, ARRAY)
-def SLOPE(ys, xs):
-    return _simple_fit(ys, xs)[0]
+@xl("SLOPE", RAW, RAW, ctx=True)
+def SLOPE(cx, ys, xs):
+    return _simple_fit(*_data(cx, ys, xs))[0]
 
 
-@xl("INTERCEPT", ARRAY, ARRAY)
-def INTERCEPT(ys, xs):
-    return _simple_fit(ys, xs)[1]
+@xl("INTERCEPT", RAW, RAW, ctx=True)
+def INTERCEPT(cx, ys, xs):
+    return _simple_fit(*_data(cx, ys, xs))[1]
 
 
-@xl("STEYX", ARRAY, ARRAY)
-def STEYX(ys_arr, xs_arr):
-    ys, xs = paired(ys_arr, xs_arr)
+@xl("STEYX", RAW, RAW, ctx=True)
+def STEYX(cx, ys_arr, xs_arr):
+    ys, xs = paired(*_data(cx, ys_arr, xs_arr))
     n = len(xs)
     if n < 3:
         raise V.DIV0
@@ -1091,9 +1109,9 @@ def STEYX(ys_arr, xs_arr):
     return math.sqrt(max(syy - sxy * sxy / sxx, 0.0) / (n - 2))
 
 
-@xl("FORECAST.LINEAR", NUMBER, ARRAY, ARRAY, aliases=("FORECAST",))
-def FORECAST(x, ys, xs):
-    slope, icpt = _simple_fit(ys, xs)[:2]
+@xl("FORECAST.LINEAR", NUMBER, RAW, RAW, aliases=("FORECAST",), ctx=True)
+def FORECAST(cx, x, ys, xs):
+    slope, icpt = _simple_fit(*_data(cx, ys, xs))[:2]
     return icpt + slope * x
 
 

@@ -650,7 +650,11 @@ class _Parser:
             return StructRef(table, body[br + 1:-1])
         if kind == "func":
             name = _PREFIX_RE.sub("", tok[:-1]).upper()
-            return self.calls(Func(name, self.args()))
+            args = self.args()
+            if name == "ANCHORARRAY" and len(args) == 1:
+                # the file form of the spill operator: _xlfn.ANCHORARRAY(A1) is A1#
+                return self.calls(Postfix("#", args[0]))
+            return self.calls(Func(name, args))
         if kind == "op":
             if tok in ("-", "+"):
                 operand = self.expr(_UNARY_BP - 1 if False else _UNARY_BP, in_parens)

@@ -285,9 +285,9 @@ class Run:
         to a worker. A shape stays in the main process when it calls a volatile or a
         dynamic-reference function (INDIRECT, OFFSET, Python functions...), is a data table,
         or (beyond what the compiler flags) has a range operator with a computed end
-        (A1:INDEX(..)) or a spill reference (A1#), also inside defined names. The family's
-        template answers for its members (whose own trees are built only on demand, see
-        FamilyShape)."""
+        (A1:INDEX(..)) or a spill reference (A1#, stored as _xlfn.ANCHORARRAY(A1)), also
+        inside defined names. The family's template answers for its members (whose own
+        trees are built only on demand, see FamilyShape)."""
         shapes = self.engine.shapes
         codes = self._main_only
         for fid in fids:
@@ -299,7 +299,8 @@ class Run:
                 code = 0
             else:
                 t = sh.text
-                code = 1 if (":" in t or "#" in t or self._maybe_name(t)) and \
+                code = 1 if (":" in t or "#" in t or "ANCHORARRAY" in t.upper()
+                             or self._maybe_name(t)) and \
                     self._dynamic_tree(sh) else 0
             if code == 0 and sh.array:
                 code = 2
