@@ -344,10 +344,11 @@ def _round_digits(args: list) -> tuple[int] | None:
 
 def _round_half(fn, digits: int, x, bad):
     """ROUND(x, digits) over a column. Excel's rounding (functions/math.py
-    `_decimal_round`) first takes x at 15 significant digits, then rounds x * 10**digits
-    half away from zero. The 15-digit step moves x by less than 5e-15 relative, so it can
-    change the result only where x * 10**digits is that close to a half-integer, or where
-    x is too large to round; those rows call ROUND itself, the others are exact in numpy."""
+    `_decimal_round`) rounds the decimal value of x at 15 significant digits half away from
+    zero. That value is within 5e-15 relative of x, and x * 10**digits in binary within
+    a few ulps of it, so the binary floor(x * 10**digits + 0.5) differs only where it is
+    that close to a half-integer, or where x is too large to round; those rows call ROUND
+    itself, the others are exact in numpy."""
     if not (isinstance(x, np.ndarray) and x.ndim):
         return _elementwise(fn, [R.NUMBER, R.INT], [(x, bad), (float(digits), None)])
     p = 10.0 ** digits

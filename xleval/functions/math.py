@@ -2,8 +2,8 @@
 rounding, powers and logarithms, trigonometry, combinatorics, SUBTOTAL/AGGREGATE, matrix
 functions and number-system conversions.
 
-Rounding takes the number at 15 significant digits first, as Excel does, so ROUND(2.675, 2)
-is 2.68 although the binary double is slightly below 2.675.
+Rounding works on the decimal number at 15 significant digits, as Excel does, so ROUND(2.675,
+2) is 2.68 although the binary double is slightly below 2.675 (see `_decimal_round`).
 """
 from __future__ import annotations
 
@@ -617,40 +617,31 @@ def MINIFS(cx, min_range, *args):
 # =========================================================================================
 
 def _decimal_round(x: float, digits: int, mode: str) -> float:
-    """x rounded to `digits` decimals (negative: tens, hundreds...), the way Excel does it:
-    the number is first taken at 15 significant digits, then scaled by 10**digits in binary
-    and rounded (half away from zero / up / down). So ROUND(2.675,2) is 2.68 and a computed
-    0.049999999999999975 rounds to 0.1 at one decimal (Excel-cached), while 303.525, whose
-    scaled value is 30352.499999999996, rounds to 303.52. Open: IronCalc, formualizer and
-    LibreOffice take the scaled value plus a half at 15 digits too (303.53, and ROUND(1.005,
-    2) = 1.01); no Excel-cached cell of the corpus tells the two apart (the one that seemed
-    to, functions-excel-2010 D14, agrees with both given Excel's own input value)."""
+    """x rounded to `digits` decimals (negative: tens, hundreds...) the way Excel does it:
+    the decimal number x shows at 15 significant digits is rounded, in decimal, half away
+    from zero ("half"), away from zero ("up") or toward zero ("down"). So ROUND(2.675, 2)
+    and ROUND(37.785, 2) are 2.68 and 37.79 although their doubles lie just below the half,
+    ROUNDUP(1.1, 2) is 1.1 and ROUNDDOWN(4.35, 2) is 4.35 although 1.1 * 100 and 4.35 * 100
+    come out just above and below an integer in binary (LibreOffice agrees on each; a
+    computed 0.049999999999999975 rounds to 0.1 at one decimal, Excel-cached). Integer
+    arithmetic on the 15 digits, exact; the result is the double nearest the decimal one."""
     if x == 0 or not math.isfinite(x):
         return x
-    x = float(f"{x:.15g}")
-    ax = abs(x)
-    e = math.floor(math.log10(ax))
-    if digits + e >= 17:
-        return x                       # finer than a double holds: nothing to round
-    if digits < -308:
-        if mode == "up":
-            raise V.NUM
+    text = f"{x:.14e}"                              # '-3.03525000000000e+02'
+    mant, exp = text.split("e")
+    cut = int(exp) - 14 + digits        # x = M * 10**(exp - 14), M the 15-digit integer
+    if cut >= 0:
+        return float(text)              # no digit below the one asked for
+    unit = 10 ** -cut
+    q, rest = divmod(int(mant.replace(".", "").lstrip("-")), unit)
+    if rest and (mode == "up" or (mode == "half" and 2 * rest >= unit)):
+        q += 1
+    if q == 0:
         return 0.0
-    if digits >= 0:
-        p = 10.0 ** digits
-        y = ax * p
-    else:
-        p = 10.0 ** -digits
-        y = ax / p
-    if mode == "half":
-        r = math.floor(y + 0.5)
-    elif mode == "up":
-        r = math.ceil(y)
-    else:
-        r = math.floor(y)
-    if r == 0:
-        return 0.0
-    out = r / p if digits >= 0 else r * p
+    try:
+        out = q / 10 ** digits if digits >= 0 else float(q * 10 ** -digits)
+    except OverflowError:
+        raise V.NUM from None            # ROUNDUP(1, -309): beyond the largest double
     return out if x > 0 else -out
 
 
