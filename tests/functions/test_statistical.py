@@ -524,6 +524,13 @@ def test_inverses_round_trip():
     assert ev("=T.DIST(T.INV(1E-15,4),4,TRUE)") == pytest.approx(1e-15, rel=1e-9)
 
 
+def test_chisq_inv_rt_to_the_last_digits():
+    # ROUND(x, 12) of the inverse hinges on its 15th digit: 8.445480112856497 (scipy's
+    # chi2.isf(2/15, 5), and Excel's cached value in functions-excel-2010.xlsx B14) shows
+    # 8.44548011285650 at 15 digits; a result a few ulps low shows ...649
+    assert f"{ev('=CHISQ.INV.RT(2/15,5)'):.14e}" == "8.44548011285650e+00"
+
+
 # --- tests of hypotheses -----------------------------------------------------------------------
 def test_t_test_doc():
     # [doc] paired two-tailed: 0.196016
