@@ -1728,11 +1728,10 @@ def beta_ppf(p: float, a: float, b: float, upper: bool = False) -> float:
     if upper:
         f = lambda x: -ibeta(a, b, x)[1]  # noqa: E731
         target = -p
-        d = None
     else:
         f = lambda x: ibeta(a, b, x)[0]  # noqa: E731
         target = p
-        d = lambda x: beta_pdf(x, a, b)  # noqa: E731
+    d = lambda x: beta_pdf(x, a, b)  # noqa: E731 - of either tail (see chi2_ppf)
     lo, hi = 0.0, 1.0
     # bisection with Newton on the bounded interval
     x = solve_increasing(f, target, lo, hi, deriv=d, x0=a / (a + b), lower_bound=0.0,
