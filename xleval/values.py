@@ -10,6 +10,7 @@ from __future__ import annotations
 import copyreg
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 class XLError(Exception):
@@ -71,6 +72,51 @@ def _reduce_error(e: XLError):
     return (error, (e.code,))
 
 
+class Entity(XLError):
+    """A linked data type value (Stocks, Geography...; also other rich values such as web
+    images), read from the workbook's rich data parts.
+
+    Excel stores such a cell as the error #VALUE! (the fallback older readers see) plus a
+    pointer into the rich data. No cached value in the files we can check shows Excel
+    treating an entity as text or a number, so every function but _FV/FIELDVALUE sees it as
+    that #VALUE! error: it is an XLError with code '#VALUE!' (equal to VALUE) and flows through
+    references, IF, INDEX... unchanged, so a field can still be read where it lands.
+    `fields` maps field name -> value (float, str, bool, XLError, None, Entity or Array),
+    looked up case-insensitively by `field`; `display` is the text Excel shows in the cell;
+    `kind` the rich value structure type ('_linkedentity2', '_webimage'...); `rv` the rich
+    value's index in xl/richData/rdrichvalue.xml (None when not from a file)."""
+
+    __slots__ = ("display", "fields", "kind", "rv", "_folded")
+
+    def __init__(self, display: str, fields: dict | None = None, kind: str = "",
+                 rv: int | None = None):
+        XLError.__init__(self, "#VALUE!")
+        self.display = display
+        self.fields = MappingProxyType(dict(fields or {}))
+        self.kind = kind
+        self.rv = rv
+        self._folded = {k.casefold(): k for k in self.fields}
+
+    def field(self, name: str):
+        """The value of field `name` (case-insensitive), or #FIELD! when there is none."""
+        key = self._folded.get(name.casefold())
+        if key is None:
+            return FIELD
+        return self.fields[key]
+
+    def __repr__(self) -> str:
+        return f"Entity({self.display!r})"
+
+    __str__ = XLError.__str__
+
+    def __reduce__(self):
+        return (Entity, (self.display, dict(self.fields), self.kind, self.rv))
+
+
+def _reduce_entity(e: Entity):
+    return e.__reduce__()
+
+
 def keep_error_pickling() -> None:
     """Error values pickle as their code. Importing dask.distributed runs tblib's
     `pickling_support.install()`, which registers a reducer for every exception class that
@@ -79,6 +125,8 @@ def keep_error_pickling() -> None:
     error would hit the recursion limit. Called where values cross process boundaries."""
     if copyreg.dispatch_table.get(XLError) is not _reduce_error:
         copyreg.pickle(XLError, _reduce_error)
+    if copyreg.dispatch_table.get(Entity) is not _reduce_entity:
+        copyreg.pickle(Entity, _reduce_entity)
 
 
 keep_error_pickling()

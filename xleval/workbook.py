@@ -324,7 +324,7 @@ class Workbook:
     def save(self, path: str, *, in_place: bool = False, workers: int | None = None) -> None:
         """Write the workbook with fresh cached values, everything else kept. `workers` >= 2
         patches large sheets in that many forked processes (None: 1, in this process)."""
-        from .writer.xlsx import write_values
+        from .writer.xlsx import rich_error_fallbacks, write_values
         if self.data.path == "<memory>":
             raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
         if not self.calculated:
@@ -332,6 +332,9 @@ class Workbook:
         parts = {s.name: s.part for s in self.data.sheets if s.part}
         values = {name: vals for name, vals in self._save_targets().items()
                   if name in parts and vals}
+        for sd in self.data.sheets:
+            if sd.rich and sd.name in values:
+                values[sd.name] = rich_error_fallbacks(values[sd.name], sd.rich)
         from .links import external_values
         with _no_gc():
             write_values(self.data.path, path, values, sheet_parts=parts, in_place=in_place,

@@ -35,9 +35,10 @@ from functools import cmp_to_key
 from .. import values as V
 from ..evaluator.refs import Range, RefList
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
-from ..values import Array, XLError
+from ..values import Array, Entity, XLError
 from .criteria import GroupIndex, has_wildcards, wildcard_regex
-from .registry import ARRAY, BOOL, INT, OMITTED, RAW, SCALAR, TEXT, FunctionSpec, invoke, xl
+from .registry import (ANY, ARRAY, BOOL, INT, OMITTED, RAW, SCALAR, TEXT, FunctionSpec,
+                       invoke, xl)
 
 
 class _Missing:
@@ -2242,3 +2243,38 @@ def PIVOTBY(cx, row_fields, col_fields, values, function, field_headers=_MISSING
                 line.append(agg(cell_rows, j, denom))
         out.append(line)
     return Array(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Linked data types (Stocks, Geography...): field access
+# ---------------------------------------------------------------------------------------
+
+def _field_value(value, field_name):
+    """A field of a linked data type value (values.Entity, read from the workbook's rich
+    data): the number, text or logical it holds, a nested entity (which shows as #VALUE! in
+    a cell, as Excel saves it), or an array (which spills). #FIELD! when the entity has no
+    such field, #VALUE! when `value` is not an entity; other errors pass through."""
+    if isinstance(value, Entity):
+        v = value.field(field_name)
+        return Array([[x if x is not None else 0.0 for x in row] for row in v.rows]) \
+            if isinstance(v, Array) else v
+    if isinstance(value, XLError):
+        return value
+    return V.VALUE
+
+
+@xl("FIELDVALUE", ANY, TEXT)
+def FIELDVALUE(value, field_name):
+    """FIELDVALUE(value, field_name): the field `field_name` of the linked data type in
+    `value`."""
+    return _field_value(value, field_name)
+
+
+@xl("_FV", ANY, TEXT, ANY)
+def _FV(value, field_name, flag=None):
+    """How a file stores the dot notation `=A9.High` (`_FV(A9,"High")`). Excel writes a
+    third argument TRUE for some fields (in sheetjs/metadata_2019.xlsx: "Leader(s)", a name
+    the dot notation must bracket, A2.[Leader(s)]); it is not documented, and the values
+    Excel cached for those cells are the field's value itself, so it is accepted and does
+    not change the result."""
+    return _field_value(value, field_name)

@@ -63,6 +63,9 @@ class SheetData:
     hidden_rows: set[int] = field(default_factory=set)     # rows hidden (filtered included)
     filtered_rows: set[int] = field(default_factory=set)   # hidden rows inside the autoFilter
     kind: str = "worksheet"                  # worksheet / chartsheet / dialogsheet / macrosheet
+    # cells carrying a rich value (vm attribute): {(row, col): Entity or error}, as read
+    # from the rich data parts (loader/richdata.py); the writer keeps their vm
+    rich: dict[tuple[int, int], object] = field(default_factory=dict)
 
 
 @dataclass

@@ -33,7 +33,9 @@ from lxml import etree
 from .. import errors
 from ..forking import can_fork, start_helper
 from ..refs import MAX_ROW, column_numbers, parse_cell, parse_range
+from ..values import XLError
 from ..values import error as _xl_error
+from .richdata import read_rich_values, rich_cells
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
                     WorkbookData)
 
@@ -412,6 +414,10 @@ class _Reader:
                                 sheet.filtered_rows |= {r for r in sheet.hidden_rows
                                                         if af[0] < r <= af[2]}
 
+        if meta_part is not None:
+            self.rich_values(data, [(typ, target) for typ, target, ext in rels.values()
+                                    if not ext], meta_part)
+
         for i, rid in enumerate(ext_ids, start=1):
             typ, target, ext = rels.get(rid or "", ("", "", False))
             part = None if ext else self.find(target)
@@ -453,6 +459,39 @@ class _Reader:
         except etree.LxmlError as exc:
             raise self.corrupt(part, exc) from exc
         return out
+
+    def rich_values(self, data: WorkbookData, rels: list[tuple[str, str]],
+                    meta_part: str) -> None:
+        """Give the cells that hold rich values (linked data types, rich errors) their
+        values (see richdata.py): a cell's fallback #VALUE! becomes the Entity or the error
+        the rich value says, and `SheetData.rich` keeps every vm cell's value for the
+        writer. Rich data is optional: anything unreadable leaves the cached values."""
+        try:
+            rich = read_rich_values(self.parse, self.find,
+                                    [(typ, self.find(target) or "") for typ, target in rels],
+                                    meta_part)
+        except Exception:  # noqa: BLE001 - never fail a load on rich data
+            return
+        if not rich:
+            return
+        for sheet in data.sheets:
+            if sheet.kind != "worksheet" or not sheet.part:
+                continue
+            try:
+                with self.open(sheet.part) as fh:
+                    cells = rich_cells(fh.read())
+            except Exception:  # noqa: BLE001 - the sheet itself loaded: keep its values
+                continue
+            for rc, vm in cells.items():
+                v = rich.get(vm)
+                if v is None:
+                    continue
+                sheet.rich[rc] = v
+                if rc in sheet.cached:
+                    if isinstance(sheet.cached[rc], XLError):
+                        sheet.cached[rc] = v
+                elif isinstance(sheet.values.get(rc), XLError):
+                    sheet.values[rc] = v
 
     def metadata(self, part: str) -> set[str] | None:
         """cm values (1-based cell-metadata indexes, as text) that mark dynamic arrays, or

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = ["write_values", "CellValues", "resolve_sheet_parts", "patch_sheet_xml",
+           "rich_error_fallbacks",
            "patch_external_xml",
            "atomic_output", "encode_number", "encode_text"]
 
@@ -88,6 +89,43 @@ def _as_dict(targets) -> Values:
     if isinstance(targets, CellValues):
         return dict(zip(targets.positions, targets.values_of(targets.positions)))
     return dict(targets)
+
+
+def rich_error_fallbacks(targets, rich: dict):
+    """`targets` with the errors Excel saves as rich values written as Excel writes them.
+
+    A #SPILL!, #CALC!, #FIELD!... result is stored by Excel as the fallback error #VALUE!
+    plus a vm attribute pointing to a rich error value (see loader/richdata.py); the errors
+    every Excel version knows (#N/A, #DIV/0!...) are written as themselves even when a rich
+    error adds details (formulas/test.xlsx: REGEXEXTRACT's #N/A cached as #N/A). The writer
+    keeps every cell's vm as it was, so where a cell's vm already says the error the engine
+    computed, the cell gets that same fallback #VALUE! (the file then reads as Excel saved
+    it). `rich` is the sheet's {(row, col): value of its vm} (SheetData.rich). Targets are
+    returned unchanged (not copied) when no cell needs it."""
+    swap = []
+    for rc, rv in rich.items():
+        if not isinstance(rv, XLError) or rv.code in _CLASSIC_ERRORS:
+            continue
+        if isinstance(targets, CellValues):
+            if rc not in targets.cells:
+                continue
+            got = targets.cells[rc]
+        else:
+            got = targets.get(rc, targets)
+        if isinstance(got, XLError) and got.code == rv.code:
+            swap.append(rc)
+    if not swap:
+        return targets
+    out = _as_dict(targets)
+    for rc in swap:
+        if rc in out:
+            out[rc] = _VALUE_FALLBACK
+    return out
+
+
+_VALUE_FALLBACK = XLError("#VALUE!")
+_CLASSIC_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                             "#GETTING_DATA"})
 
 
 def _values_of(targets, keys: list) -> list:
