@@ -331,3 +331,32 @@ def test_mutated_rows_are_read_only_when_well_formed():
             continue
         _same(fast, slow)
     assert read > 50, read                      # (the edits leave many sheets readable)
+
+
+def test_columns_beyond_zz_are_read_fast(tmp_path):
+    # the column tables hold A..ZZ; three-letter columns are added as a sheet uses them
+    # (refs.far_column), still on the fast path. Beyond XFD the sheet goes to lxml, which
+    # reads such a cell like the row's next cell, as before.
+    body = ('<row r="1"><c r="ZZ1"><v>1</v></c><c r="AAA1"><v>2</v></c>'
+            '<c r="ABC1"><f>AAA1*2</f><v>4</v></c><c r="XFD1"><v>3</v></c></row>'
+            '<row r="2"><c r="AAA2" t="s"><v>0</v></c></row>')
+    s, slow, fast_used = _fast_and_lxml(one_sheet(tmp_path, body, sst=["<si><t>x</t></si>"]))
+    assert fast_used
+    _same(s, slow)
+    assert s.values[(1, 702)] == 1.0 and s.values[(1, 703)] == 2.0      # ZZ = 702, AAA = 703
+    assert s.formulas[(1, 731)].text == "AAA1*2" and s.cached[(1, 731)] == 4.0   # ABC = 731
+    assert s.values[(1, 16384)] == 3.0 and s.values[(2, 703)] == "x"
+    beyond = one_sheet(tmp_path, '<row r="1"><c r="XFE1"><v>5</v></c></row>', sst=[])
+    s, slow, fast_used = _fast_and_lxml(beyond)
+    assert not fast_used and s.values == slow.values
+
+
+def test_far_column_names():
+    from xleval.refs import column_numbers, far_column
+    table = column_numbers(as_bytes=True)
+    assert len(table) == 702 or all(len(k) == 3 for k in list(table)[702:])
+    assert far_column(table, b"AAA") == 703 and table[b"AAA"] == 703
+    assert far_column({}, "XFD") == 16384
+    for bad in ("XFE", "ZZZ", "AB", "A1B", "aaa", "ABCD"):
+        with pytest.raises(KeyError):
+            far_column({}, bad)

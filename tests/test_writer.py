@@ -705,3 +705,24 @@ def test_xml_attribute_values_are_unescaped_like_an_xml_parser():
     assert _xml_unescape("x&#65;&#x42;y") == "xABy"          # character references
     assert _xml_unescape("&amp;lt;") == "&lt;"                 # one level only
     assert _xml_unescape("no entities") == "no entities"
+
+
+def test_values_reach_columns_beyond_zz(tmp_path):
+    # the writer's fast path looks columns up in a table of A..ZZ and adds AAA..XFD as
+    # it meets them (refs.far_column): a formula in ABC and one in XFD get their values
+    src = tmp_path / "far.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["AAA1"] = 2
+    ws["ABC1"] = "=AAA1*2"
+    ws["XFD2"] = "=ABC1+1"
+    ws["B3"] = "=XFD2*10"
+    wb.save(src)
+    import xleval
+    book = xleval.load(str(src))
+    book.calculate()
+    out = tmp_path / "far_out.xlsx"
+    book.save(str(out))
+    got = openpyxl.load_workbook(out, data_only=True).active
+    assert (got["ABC1"].value, got["XFD2"].value, got["B3"].value) == (4, 5, 50)
+    assert got["AAA1"].value == 2

@@ -18,16 +18,32 @@ def col_to_num(letters: str) -> int:
 
 
 def column_numbers(as_bytes: bool = False) -> dict:
-    """Column letters (upper case; bytes for the XML scanners) -> number, "A".."XFD": the
-    loader's and writer's fast paths look cell references up here. Built once each."""
+    """Column letters (upper case; bytes for the XML scanners) -> number, "A".."ZZ": the
+    loader's and writer's fast paths look cell references up here, and `far_column` adds
+    the three-letter columns a workbook uses (all 16,384 up front cost 1.7 MB per table
+    and ~3 ms of every start). Built once each."""
     got = _COLUMN_TABLES.get(as_bytes)
     if got is None:
         one = ([bytes([c]) for c in range(65, 91)] if as_bytes
                else [chr(c) for c in range(65, 91)])
-        two = [a + b for a in one for b in one]
-        names = one + two + [a + b for a in two for b in one]
-        got = _COLUMN_TABLES[as_bytes] = dict(zip(names[:MAX_COL], range(1, MAX_COL + 1)))
+        names = one + [a + b for a in one for b in one]
+        got = _COLUMN_TABLES[as_bytes] = dict(zip(names, range(1, len(names) + 1)))
     return got
+
+
+def far_column(table: dict, letters: str | bytes) -> int:
+    """The number of three-letter column `letters` ("AAA".."XFD", upper case), added to
+    `table` (a `column_numbers` table) for next time. KeyError for anything else."""
+    if len(letters) != 3:
+        raise KeyError(letters)
+    text = letters.decode("ascii", "replace") if isinstance(letters, bytes) else letters
+    if not ("A" <= text[0] <= "Z" and "A" <= text[1] <= "Z" and "A" <= text[2] <= "Z"):
+        raise KeyError(letters)
+    n = col_to_num(text)
+    if n > MAX_COL:
+        raise KeyError(letters)
+    table[letters] = n
+    return n
 
 
 _COLUMN_TABLES: dict[bool, dict] = {}

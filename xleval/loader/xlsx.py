@@ -32,7 +32,7 @@ from lxml import etree
 
 from .. import errors
 from ..forking import can_fork, start_helper
-from ..refs import MAX_ROW, column_numbers, parse_cell, parse_range
+from ..refs import MAX_ROW, column_numbers, far_column, parse_cell, parse_range
 from ..values import XLError
 from ..values import error as _xl_error
 from .richdata import read_rich_values, rich_cells
@@ -1211,7 +1211,12 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                 if rowtag[-1] != 47:            # <row ...>, not <row .../>
                     bc = bcols
                 continue
-            cn = bc[letters]                    # (KeyError: beyond XFD, or not in a row)
+            try:
+                cn = bc[letters]
+            except KeyError:                    # not in a row: KeyError; else AAA..XFD
+                if bc is not bcols:
+                    raise
+                cn = far_column(bcols, letters)  # (KeyError beyond XFD)
             if digits == rr:
                 r = rownum
             else:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..forking import can_fork, start_helper
 from ..errors import OutputError
-from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, num_to_col
+from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, far_column, num_to_col
 from ..values import XLError
 
 if TYPE_CHECKING:
@@ -646,6 +646,15 @@ _SPOOL = 1 << 26                     # bytes of patched sheet data kept in memor
 _BCOLS: dict[bytes, int] = column_numbers(as_bytes=True)
 
 
+def _far_column(letters: bytes) -> int | None:
+    """A column beyond ZZ (added to _BCOLS), or None for letters that name none: such a
+    cell is no target and is kept as it is."""
+    try:
+        return far_column(_BCOLS, letters)
+    except KeyError:
+        return None
+
+
 class _NotStreamable(Exception):
     """The sheet part needs the general (whole part) patcher."""
 
@@ -739,7 +748,11 @@ def _fast_patch(piece: bytes, left: Values, where: str, patcher: _Patcher,
         if max(rnums) > bound:
             raise _Irregular
     # look every cell up at C speed: a cell that is no target pops as itself
-    got = list(map(left.pop, zip(rnums, map(_BCOLS.get, letters)), cells))
+    cols = list(map(_BCOLS.get, letters))
+    if None in cols:                         # AAA..XFD (see refs.far_column), or invalid
+        cols = [c if c is not None else _far_column(letters[i])
+                for i, c in enumerate(cols)]
+    got = list(map(left.pop, zip(rnums, cols), cells))
     hit = list(map(is_not, got, cells))
     nhit = hit.count(True)
     if not nhit:
