@@ -138,8 +138,10 @@ class Engine:
         self.tables = {t.name.upper(): t for t in wb.tables}
         self.compiler = Compiler(self)
         self.shapes: list[Shape] = []
-        self._shape_by_key: dict = {}
-        self._families: dict = {}      # (sheet, array, skeleton key) -> [shape, ...] | False
+        # per (sheet, array formula or not) as 2 * sheet + array: shape keys -> shape, and
+        # skeleton keys -> [shape, ...] | False (families); no key tuple kept per cell
+        self._shape_by_key: dict[int, dict[str, Shape]] = {}
+        self._families: dict[int, dict] = {}
         self.cell_shape: list[dict[tuple[int, int], Shape]] = [{} for _ in self.sheet_names]
         # cells covered by an array formula -> the anchor cell that computes them
         self.covered: list[dict[tuple[int, int], tuple[int, int]]] = [{} for _ in self.sheet_names]
@@ -542,25 +544,31 @@ class Engine:
         # lookup) and the skeleton (formulas that differ only in their numbers)
         skel = skeleton_key(fc.text, fc.origin)
         fast = skel[2] if skel is not None else fast_shape_key(fc.text, fc.origin)
+        slot = 2 * s + is_array
+        keyed = self._shape_by_key.get(slot)
+        if keyed is None:
+            keyed = self._shape_by_key[slot] = {}
+            self._families[slot] = {}
         if fast is not None:
-            shape = self._shape_by_key.get((s, is_array, fast))
+            shape = keyed.get(fast)
             if shape is not None:
                 return shape
         if skel is not None:
             # fast path: a formula that differs from an earlier one only in its numbers
             # (hand-typed constants make every cell its own shape) reuses that parse
-            fam = self._families.get((s, is_array, skel[0]))
+            fam = self._families[slot].get(skel[0])
             if fam:
-                return self._family_shape(fam, fast, s, is_array, fc, skel[1])
+                shape = self._family_shape(fam, fast, s, is_array, fc, skel[1])
+                keyed[fast] = shape
+                return shape
         try:
             key, toks = shape_key(fc.text, fc.origin)
         except FormulaSyntaxError as e:
             return self._new_shape(f"ERR|{fc.text}|{fc.origin}", s, is_array, None, fc, str(e))
-        full = (s, is_array, key)
-        shape = self._shape_by_key.get(full)
+        shape = keyed.get(key)
         if shape is not None:
             if fast is not None:
-                self._shape_by_key[(s, is_array, fast)] = shape
+                keyed[fast] = shape
             return shape
         try:
             tree, slots = parse_template(fc.text, fc.origin, toks)
@@ -574,10 +582,10 @@ class Engine:
                 nums = skel[1]
                 ok = len(nums) == len(slots) and all(
                     float(t) == lit.value for t, lit in zip(nums, slots))
-                self._families[(s, is_array, skel[0])] = [shape, slots, None] if ok else False
-        self._shape_by_key[full] = shape
+                self._families[slot][skel[0]] = [shape, slots, None] if ok else False
+        keyed[key] = shape
         if fast is not None:
-            self._shape_by_key[(s, is_array, fast)] = shape
+            keyed[fast] = shape
         return shape
 
     def _family_shape(self, fam, fast: str, s: int, is_array: bool, fc: FormulaCell,
@@ -600,7 +608,6 @@ class Engine:
         self._members[s] += 1
         shape._build = build
         self.shapes.append(shape)
-        self._shape_by_key[(s, is_array, fast)] = shape
         return shape
 
     def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:
