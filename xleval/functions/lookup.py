@@ -1780,8 +1780,12 @@ def _agg_numbers(arr: Array) -> list[float]:
 
 
 def _percentof(subset: Array, total: Array):
-    s = sum(_agg_numbers(subset))
-    t = sum(_agg_numbers(total))
+    """PERCENTOF: SUM(data_subset) / SUM(data_all), each summed in order like SUM."""
+    s = t = 0.0
+    for x in _agg_numbers(subset):
+        s += x
+    for x in _agg_numbers(total):
+        t += x
     if t == 0:
         return V.DIV0
     return s / t

@@ -19,7 +19,7 @@ from ..values import Array, XLError
 from . import statistical as S
 from .criteria import GroupIndex, Unindexable, criterion_key, make_criterion
 from .datetime import atp
-from .lookup import _CACHE_MAX_CELLS, calc_cache
+from .lookup import _CACHE_MAX_CELLS, _percentof, calc_cache
 from .registry import (ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, SCALAR, TEXT, VALUES,
                        xl)
 
@@ -41,6 +41,13 @@ def SUM(xs):
     for x in xs:
         total += x
     return total
+
+
+@xl("PERCENTOF", ARRAY, ARRAY)
+def PERCENTOF(data_subset, data_all):
+    """SUM(data_subset) / SUM(data_all), as Microsoft documents it (GROUPBY and PIVOTBY
+    take it as their aggregate too, see lookup._percentof)."""
+    return _percentof(data_subset, data_all)
 
 
 @xl("SUMSQ", NUMBERS)
