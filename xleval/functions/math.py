@@ -623,6 +623,9 @@ def MINIFS(cx, min_range, *args):
 # rounding
 # =========================================================================================
 
+_POW10 = [10.0 ** k for k in range(16)]
+
+
 def _decimal_round(x: float, digits: int, mode: str) -> float:
     """x rounded to `digits` decimals (negative: tens, hundreds...) the way Excel does it:
     the decimal number x shows at 15 significant digits is rounded, in decimal, half away
@@ -634,6 +637,26 @@ def _decimal_round(x: float, digits: int, mode: str) -> float:
     arithmetic on the 15 digits, exact; the result is the double nearest the decimal one."""
     if x == 0 or not math.isfinite(x):
         return x
+    if 0 <= digits <= 15:
+        # fast path: x * 10**digits in binary is within ~6e-15 relative of the decimal
+        # value scaled, so unless it lies within 1e-13 relative of where the rounding
+        # turns (a half for ROUND, an integer for ROUNDUP/ROUNDDOWN) its floor/ceiling is
+        # the decimal result's, and q / 10**digits is the double nearest to that
+        ax = -x if x < 0 else x
+        p = _POW10[digits]
+        y = ax * p
+        if y < 1e15:
+            t = y + 0.5 if mode == "half" else y
+            q = math.floor(t)
+            gap = t - q
+            m = 1e-13 * (y if y > 1.0 else 1.0)
+            if m < gap < 1.0 - m:
+                if mode == "up":
+                    q += 1
+                if q == 0:
+                    return 0.0
+                out = q / p
+                return out if x > 0 else -out
     text = f"{x:.14e}"                              # '-3.03525000000000e+02'
     mant, exp = text.split("e")
     cut = int(exp) - 14 + digits        # x = M * 10**(exp - 14), M the 15-digit integer
