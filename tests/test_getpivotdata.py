@@ -369,6 +369,15 @@ def test_malformed_pivot_parts(tmp_path, broken):
     assert (wb["Calc!A1"], wb["Calc!A2"]) == (REF, 144.0)
 
 
+def test_compiled_model_keeps_pivots(tmp_path):
+    path = make_book(tmp_path / "b.xlsx", {
+        "A1": '=GETPIVOTDATA("Sum of Sales",Report!F3,"Region",B1)', "B1": "East"})
+    model = xleval.compile(path, inputs=["Calc!B1"], outputs=["Calc!A1"])
+    again = xleval.Model.from_bytes(model.to_bytes())
+    assert again({"Calc!B1": "West"}) == {"Calc!A1": 35.0}
+    assert again({"Calc!B1": "Nowhere"}) == {"Calc!A1": REF}
+
+
 # ---------------------------------------------------------------------------------------
 # the conformance corpus (skipped when absent): Excel's cached results
 # ---------------------------------------------------------------------------------------
