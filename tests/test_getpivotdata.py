@@ -310,6 +310,17 @@ def test_pivot_cell_holding_a_formula_is_computed_first(tmp_path):
     assert wb["Calc!A1"] == 135.0
 
 
+def test_item_by_custom_caption(tmp_path):
+    pivot = PIVOT1.replace('<items count="4"><item x="0"/>',
+                           '<items count="4"><item x="0" n="Eastern"/>')
+    report = dict(REPORT1_CELLS, F5="Eastern")
+    wb = calc(make_book(tmp_path / "b.xlsx", {
+        "A1": '=GETPIVOTDATA("Sum of Sales",Report!F3,"Region","eastern")',
+        "A2": '=GETPIVOTDATA("Sum of Sales",Report!F3,"Region","EASTERN","Year",2023)',
+    }, pivot1=pivot, report1=report))
+    assert (wb["Calc!A1"], wb["Calc!A2"]) == (30.0, 10.0)
+
+
 def test_cache_found_through_the_workbook_cache_id(tmp_path):
     wb = calc(make_book(tmp_path / "b.xlsx", {"A1": '=GETPIVOTDATA("Sum of Sales",Report!F3)'},
                         cache_link="workbook"))

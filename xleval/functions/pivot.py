@@ -75,9 +75,52 @@ def _same(want, value, caption: str | None) -> bool:
     return False
 
 
-def _line(items: list[PivotItem], want: dict[int, object], data: int | None) -> int | None:
+def _norm(v):
+    """A label or requested item as an index key: what plainly equal items share."""
+    if isinstance(v, str):
+        return ("t", v.casefold())
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, (int, float)):
+        return ("n", V.round15(float(v)))
+    if isinstance(v, XLError):
+        return ("e", v.code)
+    return ("z", None) if v is None else ("?", repr(v))
+
+
+def _axis_index(items: list[PivotItem], with_data: bool) -> dict:
+    """{(data field or None, frozenset of (field, key)): first line}: a report's lines found
+    by a dictionary look-up (a sheet of GETPIVOTDATA formulas would otherwise scan every
+    line per formula)."""
+    out: dict = {}
+    for k, it in enumerate(items):
+        if it.kind not in _NO_VALUES:
+            key = frozenset((f, _norm(v)) for f, v, _cap in it.labels)
+            out.setdefault((it.data if with_data else None, key), k)
+    return out
+
+
+def _indexes(p: PivotTable) -> tuple[dict, dict]:
+    """The row and column line indexes of `p`, built on first use and kept on it (the
+    layout never changes once loaded)."""
+    got = p.__dict__.get("_line_index")
+    if got is None:
+        got = (_axis_index(p.row_items, DATA_FIELD in p.row_fields),
+               _axis_index(p.col_items, DATA_FIELD in p.col_fields))
+        p.__dict__["_line_index"] = got
+    return got
+
+
+def _line(items: list[PivotItem], want: dict[int, object], data: int | None,
+          index: dict | None = None) -> int | None:
     """Index of the line of one axis showing exactly the items `want` ({field: item}) and,
-    when `data` is given (the axis holds the data fields), that data field."""
+    when `data` is given (the axis holds the data fields), that data field. `index`
+    (from _axis_index) answers plain matches; the scan handles captions and items named
+    in another type (text for a number...)."""
+    if index is not None:
+        hit = index.get((data, frozenset((f, _norm(v)) for f, v in want.items())))
+        if hit is not None:
+            return hit
     for k, it in enumerate(items):
         if it.kind in _NO_VALUES or len(it.labels) != len(want):
             continue
@@ -133,8 +176,9 @@ def locate(p: PivotTable, data_field: str, pairs: list[tuple[object, object]]
     on_cols = DATA_FIELD in p.col_fields
     if not on_rows and not on_cols and d != 0:
         return V.REF
-    k = _line(p.row_items, rows, d if on_rows else None)
-    j = _line(p.col_items, cols, d if on_cols else None)
+    row_index, col_index = _indexes(p)
+    k = _line(p.row_items, rows, d if on_rows else None, row_index)
+    j = _line(p.col_items, cols, d if on_cols else None, col_index)
     if k is None or j is None:
         return V.REF
     r1, c1, r2, c2 = p.ref
