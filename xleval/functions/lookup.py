@@ -1273,9 +1273,34 @@ def HYPERLINK(link, friendly=_MISSING):
     return friendly
 
 
-@xl("GETPIVOTDATA", RAW, RAW, RAW)
-def GETPIVOTDATA(field, pivot, *items):
-    # pivot tables are not recalculated; Excel's own #REF! for "no pivot table here"
+# dynamic_ref: the value read is a cell of the pivot table that the formula does not
+# reference (only some cell of the report); the graph cannot see it, so the cell runs in the
+# main process, after anything pending it reads (NeedCell), and is re-read on every change
+@xl("GETPIVOTDATA", TEXT, RAW, SCALAR, ctx=True, dynamic_ref=True)
+def GETPIVOTDATA(cx, data_field, pivot, *pairs):
+    """The value a pivot table report shows for a data field and field/item pairs (see
+    functions/pivot.py): read from the report's cells, as Excel does; #REF! when
+    `pivot` is not in a pivot table or the value is not shown."""
+    if isinstance(pivot, XLError):
+        return pivot
+    if not _is_ref(pivot) or len(pairs) % 2:
+        return V.REF
+    ev = cx.ev
+    pivots = getattr(ev.wb, "pivots", None)
+    if not pivots:
+        return V.REF
+    from .pivot import locate, pivot_at
+    areas = pivot.areas if isinstance(pivot, RefList) else [pivot]
+    for a in areas:
+        if a.sheet >= ev.n_local:
+            continue                     # another workbook: its pivot tables are not read
+        p = pivot_at(pivots, ev.sheet_names[a.sheet], a.r1, a.c1, a.r2, a.c2)
+        if p is None:
+            continue
+        at = locate(p, data_field, list(zip(pairs[::2], pairs[1::2])))
+        if isinstance(at, XLError):
+            return at
+        return ev.value_at(a.sheet, at[0], at[1])
     return V.REF
 
 

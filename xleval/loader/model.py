@@ -35,6 +35,50 @@ class Table:
 
 
 @dataclass
+class PivotItem:
+    """One line (row or column) of a pivot table's body: an <i> of rowItems/colItems with
+    its indexes resolved. `labels` are the items it shows, outermost first, as (cache field
+    index, item value, custom caption or None); `data` is the data field whose values it
+    holds; `kind` is 'data', a subtotal function ('default', 'sum', 'count'...), 'grand',
+    'blank' (an empty spacer line) or 'header' (an outline label line with no values)."""
+    kind: str
+    labels: list[tuple[int, object, str | None]] = field(default_factory=list)
+    data: int = 0
+
+
+@dataclass
+class PivotDataField:
+    """A value field of a pivot table: its name as shown and its source cache field."""
+    name: str
+    field: int
+
+
+@dataclass
+class PivotTable:
+    """A pivot table report as Excel last rendered it (the rendered cells are plain
+    constants of the sheet; nothing here is recalculated). Read for GETPIVOTDATA, which maps
+    field/item pairs to the cell of `ref` holding the value: row line k of `row_items` is
+    sheet row ref[0] + first_data_row + k, column line j of `col_items` sheet column
+    ref[1] + first_data_col + j. Field index -2 in `row_fields`/`col_fields` stands for the
+    data fields ("Values")."""
+    name: str
+    sheet: str
+    ref: tuple[int, int, int, int]           # body, report filter area excluded
+    first_data_row: int
+    first_data_col: int
+    fields: list[str]                        # cache field names, by cache field index
+    row_fields: list[int]
+    col_fields: list[int]
+    row_items: list[PivotItem]
+    col_items: list[PivotItem]
+    data_fields: list[PivotDataField]
+    # report filters: (field, selected item as (value, caption), or None for all/several)
+    page_fields: list[tuple[int, tuple[object, str | None] | None]] = field(
+        default_factory=list)
+    page_rows: int = 0                       # sheet rows the filter area takes above `ref`
+
+
+@dataclass
 class ExternalBook:
     """An external-link part: the linked workbook's target and Excel's cached values."""
     index: int                               # the N in [N]Sheet!A1 (1-based)
@@ -93,6 +137,7 @@ class WorkbookData:
     names: list[DefinedName] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     externals: list[ExternalBook] = field(default_factory=list)
+    pivots: list[PivotTable] = field(default_factory=list)
     date1904: bool = False
     calc: CalcSettings = field(default_factory=CalcSettings)
     application: str = ""                    # docProps/app.xml <Application> (Mac CHAR set)

@@ -36,8 +36,9 @@ from ..refs import MAX_ROW, column_numbers, far_column, parse_cell, parse_range
 from ..values import XLError
 from ..values import error as _xl_error
 from .richdata import read_rich_values, rich_cells
-from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData, Table,
-                    WorkbookData)
+from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, PivotTable,
+                    SheetData, Table, WorkbookData)
+from .pivot import cache_fields, read_pivot
 
 __all__ = ["load_workbook", "iso_to_serial", "decode_xstring"]
 
@@ -217,6 +218,7 @@ class _Reader:
         self.sst: list[str] = []
         self.dynamic_cm: set[str] | None = None     # None: any cm marks a dynamic array
         self.date1904 = False
+        self.pivot_caches: dict[str, list] = {}     # cache definition part -> its fields
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -329,6 +331,7 @@ class _Reader:
         root = self.parse(wb_part)
         data = WorkbookData(path=self.path, fmt=self.fmt(wb_part), sheets=[])
         ext_ids: list[str | None] = []
+        pivot_caches: dict[str, str] = {}        # cacheId -> relationship id
         sheet_entries = []
         name_els = []
         for el in root:
@@ -343,6 +346,9 @@ class _Reader:
                 name_els = [n for n in el if _local(n.tag) == "definedName"]
             elif ln == "externalReferences":
                 ext_ids = [_rid(x) for x in el if _local(x.tag) == "externalReference"]
+            elif ln == "pivotCaches":
+                pivot_caches = {pc.get("cacheId") or "": _rid(pc) or "" for pc in el
+                                if _local(pc.tag) == "pivotCache"}
         self.date1904 = data.date1904
         data.application = self.application()
 
@@ -401,6 +407,10 @@ class _Reader:
                 continue        # no relationship at all: an empty sheet
             self.sheet_cells(sheet)
             for _rid_, typ, target, ext in self.rels(sheet.part):
+                if not ext and typ.endswith("/pivotTable"):
+                    p = self.pivot(self.find(target), sheet.name, pivot_caches, rels)
+                    if p is not None:
+                        data.pivots.append(p)
                 if not ext and typ.endswith("/table"):
                     tpart = self.find(target)
                     if tpart is not None:
@@ -817,6 +827,37 @@ class _Reader:
         name = root.get("displayName") or root.get("name") or ""
         return Table(name=name, sheet=sheet_name, ref=rng, columns=columns,
                      header_rows=header, totals_rows=totals, autofilter=autofilter)
+
+    # -- pivot tables --------------------------------------------------------------------
+
+    def pivot(self, part: str | None, sheet_name: str, cache_ids: dict[str, str],
+              wb_rels: dict) -> PivotTable | None:
+        """A sheet's pivot table part read for GETPIVOTDATA (see pivot.py), or None when
+        it is missing or cannot be made sense of: a pivot table never fails a load."""
+        if part is None:
+            return None
+        try:
+            root = self.parse(part)
+            cache_part = None
+            for _id, typ, target, ext in self.rels(part):
+                if not ext and typ.endswith("/pivotCacheDefinition"):
+                    cache_part = self.find(target)
+            if cache_part is None:          # older writers: only the workbook's cacheId
+                typ, target, ext = wb_rels.get(cache_ids.get(root.get("cacheId") or "", ""),
+                                               ("", "", True))
+                cache_part = None if ext else self.find(target)
+            if cache_part is None:
+                return None
+            cache = self.pivot_caches.get(cache_part)
+            if cache is None:
+                cache = self.pivot_caches[cache_part] = cache_fields(
+                    self.parse(cache_part), decode_xstring,
+                    lambda t: iso_to_serial(t, self.date1904))
+            return read_pivot(root, sheet_name, cache, decode_xstring)
+        except errors.WorkbookTooLargeError:
+            raise                           # the size guard holds for every part
+        except Exception:  # noqa: BLE001 - malformed or unexpected pivot parts: left out
+            return None
 
     # -- external links ------------------------------------------------------------------
 

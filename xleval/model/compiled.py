@@ -44,8 +44,9 @@ from .. import values as V
 from ..errors import XlevalError
 from ..evaluator.engine import PENDING, Engine
 from ..graph.build import _rect, build_plan
-from ..loader.model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, SheetData,
-                            Table, WorkbookData)
+from ..loader.model import (CalcSettings, DefinedName, ExternalBook, FormulaCell,
+                            PivotDataField, PivotItem, PivotTable, SheetData, Table,
+                            WorkbookData)
 from ..parser.ast import Ref
 from ..refs import cell_name, parse_range, split_sheet_ref
 from ..values import XLError
@@ -282,12 +283,43 @@ def _build_spec(wb, inputs: list[str], outputs: list[str], origin: str) -> dict:
                        "values": {n: [[r, c, _enc(v)] for (r, c), v in vals.items()]
                                   for n, vals in eb.values.items()}}
                       for eb in data.externals],
+        "pivots": [_plain_pivot(p) for p in data.pivots],
         "date1904": data.date1904,
         "application": data.application,
         "calc": {"iterate": calc.iterate, "max_iterations": calc.max_iterations,
                  "max_change": calc.max_change, "calc_mode": calc.calc_mode,
                  "full_calc_on_load": calc.full_calc_on_load},
     }
+
+
+def _plain_pivot(p: PivotTable) -> dict:
+    """A pivot table's layout as plain data (GETPIVOTDATA reads it in the model too)."""
+    def lines(items):
+        return [[it.kind, [[f, _enc(v), cap] for f, v, cap in it.labels], it.data]
+                for it in items]
+    return {"name": p.name, "sheet": p.sheet, "ref": list(p.ref),
+            "first": [p.first_data_row, p.first_data_col], "fields": list(p.fields),
+            "row_fields": list(p.row_fields), "col_fields": list(p.col_fields),
+            "row_items": lines(p.row_items), "col_items": lines(p.col_items),
+            "data_fields": [[d.name, d.field] for d in p.data_fields],
+            "page_fields": [[f, None if sel is None else [_enc(sel[0]), sel[1]]]
+                            for f, sel in p.page_fields],
+            "page_rows": p.page_rows}
+
+
+def _pivot(d: dict) -> PivotTable:
+    def lines(rows):
+        return [PivotItem(kind, [(f, _dec(v), cap) for f, v, cap in labels], data)
+                for kind, labels, data in rows]
+    return PivotTable(
+        name=d["name"], sheet=d["sheet"], ref=tuple(d["ref"]), first_data_row=d["first"][0],
+        first_data_col=d["first"][1], fields=list(d["fields"]),
+        row_fields=list(d["row_fields"]), col_fields=list(d["col_fields"]),
+        row_items=lines(d["row_items"]), col_items=lines(d["col_items"]),
+        data_fields=[PivotDataField(n, f) for n, f in d["data_fields"]],
+        page_fields=[(f, None if sel is None else (_dec(sel[0]), sel[1]))
+                     for f, sel in d["page_fields"]],
+        page_rows=d["page_rows"])
 
 
 def _plain_dt(dt):
@@ -603,6 +635,8 @@ def _workbook_data(spec: dict) -> WorkbookData:
                                     for n, vals in e["values"].items()},
                                    dict(e["names"]))
                       for e in spec["externals"]]
+    # (models saved before pivot tables were read have none: GETPIVOTDATA gives #REF!)
+    data.pivots = [_pivot(p) for p in spec.get("pivots", [])]
     data.date1904 = bool(spec["date1904"])
     data.application = spec.get("application", "")
     data.calc = CalcSettings(**spec["calc"])
