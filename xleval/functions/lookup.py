@@ -1805,11 +1805,17 @@ def _agg_numbers(arr: Array) -> list[float]:
 
 
 def _percentof(subset: Array, total: Array):
-    """PERCENTOF: SUM(data_subset) / SUM(data_all), each summed in order like SUM."""
+    """PERCENTOF: SUM(data_subset) / SUM(data_all), each summed in order like SUM; an
+    error value anywhere in either is #NUM!, whichever error it is (Excel-cached: every
+    error kind in formulas/test.xlsx MATH & TRIG!W49:AF49)."""
     s = t = 0.0
-    for x in _agg_numbers(subset):
+    try:
+        xs, ts = _agg_numbers(subset), _agg_numbers(total)
+    except XLError:
+        return V.NUM
+    for x in xs:
         s += x
-    for x in _agg_numbers(total):
+    for x in ts:
         t += x
     if t == 0:
         return V.DIV0
