@@ -612,11 +612,12 @@ class Engine:
             base = fam[0]
             fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
                                               slots=fam[1])
+            if base.info.unsupported and self.unknown == "cached":
+                from .unknown import kept_fn
+                fn = kept_fn(self, base.sheet, base.array, fn)
             fam[2] = (template_builder(base.tree, fam[1]), fn)
         base = fam[0]
         build, fn = fam[2]
-        if base.info.unsupported and self.unknown == "cached":
-            fn = base.fn          # the cached value: the same closure for every member
         shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
                             fc.text, fc.origin, base.family, tuple(map(float, nums)))
         self._members[s] += 1
@@ -640,7 +641,7 @@ class Engine:
             else:
                 if info.unsupported and self.unknown == "cached":
                     from .unknown import kept_fn
-                    fn = kept_fn(self, s, is_array)
+                    fn = kept_fn(self, s, is_array, fn)
         shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text,
                       fc.origin, len(self.shapes))
         self.shapes.append(shape)

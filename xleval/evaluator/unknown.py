@@ -9,7 +9,9 @@ RTD, CALL...). Two modes, chosen with `xleval.load(path, unknown=...)`,
   cached  the cell keeps the value Excel last computed for it (its cached value in the
           file; an array formula keeps its whole cached block), and everything that depends
           on it is recalculated from that value, as `links="cached"` does for external
-          links. A cell with no cached value stays #NAME?. The kept value does not follow
+          links. A cell with no cached value is evaluated as in `name` mode (#NAME? when
+          the unknown function is reached, e.g. not in IF's other branch, not from a
+          deeper cell). The kept value does not follow
           the cell's inputs: changing them (set_value, a compiled model's inputs) leaves it
           as Excel saved it.
 
@@ -20,7 +22,6 @@ with bad arguments, is not affected.
 """
 from __future__ import annotations
 
-from .. import values as V
 from ..values import Array
 
 MODES = ("name", "cached")
@@ -37,23 +38,23 @@ def check_mode(mode: str | None) -> str:
     return m
 
 
-def kept_fn(engine, sheet: int, is_array: bool):
+def kept_fn(engine, sheet: int, is_array: bool, fallback):
     """The closure a shape calling an unknown function compiles to in `cached` mode: the
-    cell's cached value (#NAME? when the file holds none). Position-independent like every
-    closure, so one serves all the cells of the shape, and of its family."""
+    cell's cached value, or, when the file holds none, `fallback(cx)` (the formula as
+    compiled, as in `name` mode). Position-independent like every closure, so one serves
+    all the cells of the shape (a family: one per family, around the family closure)."""
     cached = engine.wb.sheets[sheet].cached
-    name = V.NAME
     if not is_array:
         def kept(cx):
             v = cached.get((cx.row, cx.col), _ABSENT)
-            return name if v is _ABSENT else v
+            return fallback(cx) if v is _ABSENT else v
         return kept
     formulas = engine.formulas[sheet]
 
     def kept_block(cx):
         v = cached.get((cx.row, cx.col), _ABSENT)
         if v is _ABSENT:
-            return name
+            return fallback(cx)
         fc = formulas.get((cx.row, cx.col))
         if fc is None or fc.ref is None:
             return v
