@@ -2,18 +2,17 @@
 add-in functions, [1]!Macro calls, WEBSERVICE, cube functions) keep the value Excel cached
 for them, and their dependents are recalculated from it; the default keeps Excel's #NAME?.
 
-The workbooks are written here by hand (sheet XML with the cached <v> values chosen by the
-test), so every expected value is derived from the formulas, not from xleval's output."""
+The workbooks are written by hand (fixtures/make_udf.py: sheet XML with the cached <v>
+values chosen by the test), so every expected value is derived from the formulas, not from
+xleval's output."""
 from __future__ import annotations
 
 import json
 import os
 import pathlib
-import re
+import math
 import subprocess
 import sys
-import zipfile
-from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
@@ -30,87 +29,9 @@ from xleval.values import XLError
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / ".." / "shared" / "conformance"
 STRESS002 = CONFORMANCE / "workbooks" / "poi" / "test-data" / "integration" / "stress002.xlsx"
+sys.path.insert(0, str(ROOT / "fixtures"))
+from make_udf import NO_CACHE, build, make_xlsx  # noqa: E402
 
-# ---------------------------------------------------------------------------------------
-# a minimal .xlsx written by hand: cells are constants or (formula, cached value)
-# ---------------------------------------------------------------------------------------
-_CT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-       '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-       '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-       'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-       '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-       'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
-       'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-       'spreadsheetml.worksheet+xml"/></Types>')
-_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-         'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-_WB = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-       '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-       '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets>{names}</workbook>')
-_WB_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-            'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-            'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-            '</Relationships>')
-NO_CACHE = object()
-
-
-def _split(ref: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)), col
-
-
-def _cell(ref: str, spec) -> str:
-    formula, value = spec if isinstance(spec, tuple) else (None, spec)
-    f = ""
-    if formula is not None:
-        if formula.startswith("{"):                  # "{D1:E2}FORMULA": an array formula
-            rng, text = formula[1:].split("}", 1)
-            f = f'<f t="array" ref="{rng}">{escape(text)}</f>'
-        else:
-            f = f"<f>{escape(formula)}</f>"
-    if value is NO_CACHE or value is None:
-        return f'<c r="{ref}">{f}</c>'
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b">{f}<v>{int(value)}</v></c>'
-    if isinstance(value, (int, float)):
-        return f'<c r="{ref}">{f}<v>{value!r}</v></c>'
-    if value.startswith("#"):
-        return f'<c r="{ref}" t="e">{f}<v>{escape(value)}</v></c>'
-    if formula is not None:
-        return f'<c r="{ref}" t="str">{f}<v>{escape(value)}</v></c>'
-    return f'<c r="{ref}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
-
-
-def make_xlsx(path, cells: dict, names: dict | None = None) -> pathlib.Path:
-    """Write sheet S with `cells` {ref: constant | (formula, cached value | NO_CACHE)}."""
-    rows: dict[int, list] = {}
-    for ref, spec in cells.items():
-        r, c = _split(ref)
-        rows.setdefault(r, []).append((c, ref, spec))
-    body = "".join(f'<row r="{r}">' + "".join(_cell(ref, spec) for _c, ref, spec in
-                                              sorted(rows[r], key=lambda x: x[0])) + "</row>"
-                   for r in sorted(rows))
-    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="'
-             'http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             f"<sheetData>{body}</sheetData></worksheet>")
-    dn = ""
-    if names:
-        dn = "<definedNames>" + "".join(f'<definedName name="{k}">{escape(v)}</definedName>'
-                                        for k, v in names.items()) + "</definedNames>"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml", _CT)
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("xl/workbook.xml", _WB.format(names=dn))
-        z.writestr("xl/_rels/workbook.xml.rels", _WB_RELS)
-        z.writestr("xl/worksheets/sheet1.xml", sheet)
-    return pathlib.Path(path)
 
 
 def show(v):
@@ -162,6 +83,18 @@ def test_cached_keeps_the_value_and_recalculates_dependents(basic):
     assert wb.report.kept_cached == 1
     assert wb.report.kept_functions == {"MYUDF": 1}
     assert wb.report.errors == {"#NAME?": 2}
+
+
+def test_invoice_fixture(tmp_path):
+    path = build(tmp_path)                  # the README's example (fixtures/make_udf.py)
+    name = calc(path, "name")
+    assert {show(name[f"Invoice!D{r}"]) for r in range(2, 8)} == {"#NAME?"}
+    wb = calc(path, "cached")
+    assert [wb[f"Invoice!D{r}"] for r in range(2, 5)] == [59.97, 17.5, 120.0]
+    assert math.isclose(wb["Invoice!D5"], 59.97 + 17.5 + 120)
+    assert wb["Invoice!D6"] == 39.49                  # ROUND(197.47 * 0.2, 2)
+    assert math.isclose(wb["Invoice!D7"], 197.47 + 39.49)
+    assert wb.report.kept_functions == {"TROUND": 3}
 
 
 def test_bad_mode_is_refused(basic):
