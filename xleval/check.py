@@ -3,11 +3,17 @@
 Recalculate every formula and compare it with the value Excel cached in the file; classify
 each difference so a user can decide whether to trust xleval with the workbook:
 
-  unsupported  the formula calls a function xleval does not implement (or it didn't parse)
+  unsupported  the formula calls a function xleval does not implement (or it didn't parse),
+               or depends on such a cell (its #NAME? flows into the dependents)
   volatile     the formula calls NOW/RAND/OFFSET/... or depends on such a cell
   external     the formula reads another workbook (its cached link values are used)
   tolerance    both are numbers within 1e-6 relative: floating-point noise, not an error
   real         anything else: a genuine difference
+
+With `unknown="cached"` (xleval.load), a cell calling an unknown function keeps Excel's
+cached value: comparing it with that same value says nothing, so such cells are counted
+apart (`kept_cached`), not compared; their dependents are compared as usual, recalculated
+from the kept values.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ class CheckReport:
     compared: int = 0
     matched: int = 0
     no_cache: int = 0
+    kept_cached: int = 0           # cells that kept Excel's value (unknown="cached")
     by_kind: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     coverage: list[dict] = field(default_factory=list)
@@ -54,6 +61,7 @@ class CheckReport:
         return {
             "workbook": self.workbook, "compared": self.compared, "matched": self.matched,
             "match_pct": round(self.match_pct, 4), "no_cached_value": self.no_cache,
+            "kept_cached": self.kept_cached,
             "differences_by_kind": self.by_kind,
             "differences": [{"cell": d.cell, "formula": d.formula, "excel": _json(d.excel),
                              "xleval": _json(d.xleval), "kind": d.kind}
@@ -125,6 +133,16 @@ def check(wb, *, limit: int | None = None) -> CheckReport:
             if shape.info.volatile:
                 volatile_seeds.add((s, r, c))
     volatile = plan.tainted(volatile_seeds) if volatile_seeds else set()
+    # cells still #NAME? for an unknown function or a parse error (not those that kept
+    # Excel's value), and everything their value flows into
+    kept = ev.kept
+    unknown_seeds = set()
+    for s in range(ev.n_local):
+        for (r, c), shape in ev.cell_shape[s].items():
+            if (shape.info.unsupported or shape.error and not shape.key.startswith("TABLE|")) \
+                    and (s, r, c) not in kept:      # (a data table is computed: no seed)
+                unknown_seeds.add((s, r, c))
+    unknown = plan.tainted(unknown_seeds) if unknown_seeds else set()
     wb.calculate()
     rep.seconds = time.perf_counter() - t0
     by_kind = {k: 0 for k in CLASSES}
@@ -132,14 +150,17 @@ def check(wb, *, limit: int | None = None) -> CheckReport:
         s = sd.index
         cells = ev.cells[s]
         for key, excel in sd.cached.items():
+            anchor = ev.anchor_of((s, *key))
+            if anchor in kept:
+                rep.kept_cached += 1
+                continue
             got = cells.get(key)
             rep.compared += 1
             if same_value(excel, got):
                 rep.matched += 1
                 continue
-            anchor = ev.anchor_of((s, *key))
             shape = ev.cell_shape[s].get(anchor[1:])
-            kind = _classify(ev, shape, anchor, volatile, excel, got)
+            kind = _classify(ev, shape, anchor, volatile, unknown, excel, got)
             by_kind[kind] += 1
             if limit is None or len(rep.differences) < limit:
                 fc = ev.formulas[s].get(anchor[1:])
@@ -153,8 +174,8 @@ def check(wb, *, limit: int | None = None) -> CheckReport:
     return rep
 
 
-def _classify(ev, shape, anchor, volatile, excel, got) -> str:
-    if shape is not None and (shape.info.unsupported or shape.error):
+def _classify(ev, shape, anchor, volatile, unknown, excel, got) -> str:
+    if shape is not None and (shape.info.unsupported or shape.error) or anchor in unknown:
         return "unsupported"
     if anchor in volatile:
         return "volatile"

@@ -85,6 +85,10 @@ def _summary(wb, path: str, out: str | None, seconds: float) -> str:
     if rep.unsupported:
         lines.append("unsupported " + ", ".join(f"{k} ({v} cells)" for k, v in
                                                rep.unsupported.items()))
+    if rep.kept_cached:
+        lines.append(f"cached     {rep.kept_cached} cells kept Excel's cached value "
+                     "(--unknown cached): " + ", ".join(
+                         f"{k} ({v} cells)" for k, v in rep.kept_functions.items()))
     if rep.parse_errors:
         first = rep.parse_errors[0]
         lines.append(f"unparsed   {len(rep.parse_errors)} formulas, e.g. {first[0]} {first[1]}: "
@@ -142,7 +146,8 @@ def cmd_calc(args) -> int:
         from .scheduler.base import default_workers
         io_workers = max(1, args.workers or default_workers())
     wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
-                     link_timeout=args.link_timeout, workers=io_workers)
+                     link_timeout=args.link_timeout, workers=io_workers,
+                     unknown=args.unknown)
     bar = None
     if sys.stderr.isatty() and not args.quiet:
         n = sum(len(sd.formulas) for sd in wb.data.sheets)
@@ -197,6 +202,7 @@ def cmd_calc(args) -> int:
         from .writer.xlsx import atomic_output
         data = {"workbook": args.input, "formulas": rep.formulas, "shapes": rep.shapes,
                 "errors": rep.errors, "cycles": rep.cycles, "unsupported": rep.unsupported,
+                "kept_cached": rep.kept_cached, "kept_functions": rep.kept_functions,
                 "parse_errors": [{"cell": c, "formula": f, "error": e}
                                  for c, f, e in rep.parse_errors],
                 "timings": rep.timings, "warnings": rep.warnings}
@@ -257,10 +263,16 @@ def cmd_graph(args) -> int:
     return 0
 
 
+UNKNOWN_HELP = ("formulas calling a function xleval cannot evaluate (VBA or add-in functions, "
+                "WEBSERVICE, cube functions...): name gives #NAME? like Excel without the "
+                "add-in (default); cached keeps the value Excel cached for them and "
+                "recalculates their dependents from it")
+
+
 def cmd_check(args) -> int:
     import xleval
     from .check import check
-    wb = xleval.load(args.input, now=_parse_now(args.now))
+    wb = xleval.load(args.input, now=_parse_now(args.now), unknown=args.unknown)
     rep = check(wb)
     if args.json:
         from .writer.xlsx import atomic_output
@@ -275,6 +287,9 @@ def cmd_check(args) -> int:
     print(f"compared   {rep.compared} cells with Excel's cached values: {rep.matched} match "
           f"({rep.match_pct:.2f}%)" + (f"; {rep.no_cache} formula cells had no cached value"
                                        if rep.no_cache else ""))
+    if rep.kept_cached:
+        print(f"kept       {rep.kept_cached} cells kept Excel's cached value (--unknown "
+              "cached): not compared")
     if rep.by_kind:
         print("differences " + ", ".join(f"{k} {v}" for k, v in rep.by_kind.items()))
         shown = rep.differences[: args.limit]
@@ -397,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(besides the workbook's own folder)")
     c.add_argument("--link-timeout", type=float, default=None, metavar="SECONDS",
                    help="per linked workbook, in update mode (default 60)")
+    c.add_argument("--unknown", default="name", choices=("name", "cached"),
+                   help=UNKNOWN_HELP)
     c.add_argument("--executor", default="local", choices=("local", "dask"),
                    help="where workbooks are recalculated: here (default) or on a Dask "
                         "cluster, one task per workbook")
@@ -429,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", help="write the full report as JSON to this file")
     k.add_argument("--limit", type=int, default=30, help="differences to print (default 30)")
     k.add_argument("--now", help="pin NOW()/TODAY() (ISO date-time or serial number)")
+    k.add_argument("--unknown", default="name", choices=("name", "cached"),
+                   help=UNKNOWN_HELP)
     k.set_defaults(func=cmd_check)
 
     lk = sub.add_parser("links", help="list the external workbook links and where they lead")

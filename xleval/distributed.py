@@ -156,7 +156,8 @@ def calc_one(spec: dict) -> dict:
                     fh.write(spec["data"])
             try:
                 wb = xleval.load(path, now=spec["now"], links=spec["links"],
-                                 links_dir=spec["links_dir"], link_timeout=spec["link_timeout"])
+                                 links_dir=spec["links_dir"], link_timeout=spec["link_timeout"],
+                                 unknown=spec.get("unknown", "name"))
                 wb.calculate(strategy=spec["strategy"], workers=spec["workers"])
                 cells = []                       # first: a bad reference writes no output
                 for ref in spec["cells"]:
@@ -188,6 +189,8 @@ def calc_one(spec: dict) -> dict:
                 "report": {"workbook": name, "formulas": rep.formulas, "shapes": rep.shapes,
                            "errors": rep.errors, "cycles": rep.cycles,
                            "unsupported": rep.unsupported,
+                           "kept_cached": rep.kept_cached,
+                           "kept_functions": rep.kept_functions,
                            "parse_errors": [{"cell": c, "formula": f, "error": err}
                                             for c, f, err in rep.parse_errors],
                            "timings": rep.timings, "warnings": rep.warnings},
@@ -312,6 +315,7 @@ def calc_many(args) -> int:
               "format": _fmt_of(out, args.format),
               "sheet": args.sheet, "cells": cells, "strategy": args.strategy,
               "workers": args.workers, "now": now, "links": args.links,
+              "unknown": args.unknown,
               "links_dir": os.path.abspath(args.links_dir) if args.links_dir else None,
               "link_timeout": args.link_timeout,
               "in_place": args.in_place, "return_bytes": use_dask}

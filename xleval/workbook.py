@@ -35,9 +35,11 @@ from .values import XLError
 class Workbook:
     """A loaded workbook and its calculation state."""
 
-    def __init__(self, data: WorkbookData, *, now: float | None = None):
+    def __init__(self, data: WorkbookData, *, now: float | None = None,
+                 unknown: str = "name"):
+        from .evaluator.unknown import check_mode
         self.data = data
-        self.engine = Engine(data, now=now)
+        self.engine = Engine(data, now=now, unknown=check_mode(unknown))
         self.plan: Plan | None = None
         self.calculated = False
         self.load_seconds = 0.0
@@ -97,11 +99,14 @@ class Workbook:
 
     def calculate(self, *, strategy: str = "serial", workers: int | None = None,
                   links: str | None = None, links_dir: str | None = None,
-                  link_timeout: float | None = None) -> RunReport:
+                  link_timeout: float | None = None, unknown: str | None = None) -> RunReport:
         """Recalculate every formula cell. Returns the run report. `links` ('cached',
         'update', 'off'), `links_dir` and `link_timeout` override the settings given to
-        `load` (see xleval.links)."""
+        `load` (see xleval.links); so does `unknown` ('name', 'cached': see
+        xleval.evaluator.unknown), kept for later calculations."""
         from .links import prepare as prepare_links
+        if unknown is not None:
+            self._set_unknown(unknown)
         prepare_links(self, links, links_dir, link_timeout)
         plan = self.graph()
         ev = self.engine
@@ -128,6 +133,18 @@ class Workbook:
         self._count_errors()
         self.calculated = True
         return ev.report
+
+    def _set_unknown(self, mode: str) -> None:
+        """Switch the mode for unknown functions: shapes compiled under the other mode are
+        dropped (a new engine; the next calculate is a full one)."""
+        from .evaluator.unknown import check_mode
+        mode = check_mode(mode)
+        if mode == self.engine.unknown:
+            return
+        self.engine.unknown = mode
+        if self.engine._prepared:
+            from .links import rebuild_engine
+            rebuild_engine(self)
 
     def _can_increment(self) -> bool:
         """Io functions run in deferred passes over the whole workbook: no increments."""
@@ -229,6 +246,9 @@ class Workbook:
                 if isinstance(value, str) and value.startswith("=") and len(value) > 1:
                     fc = FormulaCell(value[1:], (r, c))
                     sd.formulas[(r, c)] = fc
+                    # Excel's cached value was the old formula's: never kept for this one
+                    sd.cached.pop((r, c), None)
+                    ev.kept.discard((s, r, c))
                     ev.cell_shape[s][(r, c)] = ev._make_shape(s, fc)
                     self.plan = None
                     self._dirty = None           # the graph changes: full recalculation
@@ -237,6 +257,7 @@ class Workbook:
                         self._dirty = None
                     if (r, c) in sd.formulas:
                         del sd.formulas[(r, c)]
+                        ev.kept.discard((s, r, c))
                         ev.cell_shape[s].pop((r, c), None)
                         self.plan = None
                     if self._dirty is not None:
@@ -381,18 +402,24 @@ def _normalise(v):
 
 def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cached",
          links_dir: str | os.PathLike | None = None,
-         link_timeout: float | None = None, workers: int | None = None) -> Workbook:
+         link_timeout: float | None = None, workers: int | None = None,
+         unknown: str = "name") -> Workbook:
     """Load an .xlsx/.xlsm workbook. Raises xleval.errors.WorkbookError subclasses.
     `links`: 'cached' (Excel's cached values of linked workbooks), 'update' (recalculate the
     linked workbooks found in the workbook's folder or `links_dir`) or 'off' (#REF!).
+    `unknown`: what a formula calling a function xleval cannot evaluate (a VBA or add-in
+    function...) gives: 'name' (#NAME?, as Excel without the add-in) or 'cached' (the
+    value Excel cached for it; its dependents are recalculated from it).
     `workers` >= 2 reads the rows of large sheets in that many forked processes (Linux;
     None: 1, in this process)."""
+    from .evaluator.unknown import check_mode as check_unknown
     from .links import check_mode, configure as configure_links
     from .loader import load_workbook
     check_mode(links)
+    unknown = check_unknown(unknown)
     t0 = time.perf_counter()
     data = load_workbook(os.fspath(path), workers=workers or 1)
-    wb = Workbook(data, now=now)
+    wb = Workbook(data, now=now, unknown=unknown)
     configure_links(wb, links, links_dir, link_timeout)
     wb.load_seconds = time.perf_counter() - t0
     wb.engine.report.timings["load"] = wb.load_seconds

@@ -103,15 +103,23 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     recalculated: int = 0      # formula cells the last calculate() evaluated (incremental)
     vectorized: int = 0        # formula cells the last run evaluated on the vector path
+    # unknown="cached": formula cells that kept Excel's cached value, and per unknown
+    # function the cells calling it (see evaluator/unknown.py)
+    kept_cached: int = 0
+    kept_functions: dict[str, int] = field(default_factory=dict)
 
 
 _LAMBDA_PREFIX = re.compile(r"^_xlpm\.", re.I)
 
 
 class Engine:
-    def __init__(self, wb: WorkbookData, *, now: float | None = None):
+    def __init__(self, wb: WorkbookData, *, now: float | None = None, unknown: str = "name"):
         self.wb = wb
         self.now = now
+        # formulas calling a function nobody implements: 'name' (#NAME?) or 'cached'
+        # (Excel's cached value); fixed when shapes compile (see unknown.py)
+        self.unknown = unknown
+        self.kept: set[tuple[int, int, int]] = set()     # cells keeping a cached value
         self.sheet_names: list[str] = [s.name for s in wb.sheets]
         self.cells: list[dict] = [dict(s.values) for s in wb.sheets]
         self.formulas: list[dict[tuple[int, int], FormulaCell]] = [s.formulas for s in wb.sheets]
@@ -518,6 +526,10 @@ class Engine:
                 for name in sh.info.unsupported:
                     counts[name] = counts.get(name, 0) + 1
         rep.unsupported = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        if self.unknown == "cached" and counts:
+            from .unknown import kept_cells
+            self.kept, rep.kept_functions = kept_cells(self)
+            rep.kept_cached = len(self.kept)
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
 
@@ -600,6 +612,9 @@ class Engine:
             base = fam[0]
             fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
                                               slots=fam[1])
+            if base.info.unsupported and self.unknown == "cached":
+                from .unknown import kept_fn
+                fn = kept_fn(self, base.sheet, base.array, fn)
             fam[2] = (template_builder(base.tree, fam[1]), fn)
         base = fam[0]
         build, fn = fam[2]
@@ -623,6 +638,10 @@ class Engine:
                 fn, info = self.compiler.compile(tree, s, is_array)
             except RecursionError:
                 fn, err = _const(V.VALUE), "formula nested too deeply"
+            else:
+                if info.unsupported and self.unknown == "cached":
+                    from .unknown import kept_fn
+                    fn = kept_fn(self, s, is_array, fn)
         shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text,
                       fc.origin, len(self.shapes))
         self.shapes.append(shape)

@@ -428,8 +428,11 @@ def program_for(engine, shape):
     if hit is not None:
         return hit[1]
     prog = None
+    # (a shape calling an unknown function is #NAME? or, unknown="cached", the cell's
+    # cached value: its closure's business, never the vector path's)
     if shape.tree is not None and not shape.array and shape.error is None \
-            and not shape.info.dynamic and not shape.info.volatile:
+            and not shape.info.dynamic and not shape.info.volatile \
+            and not shape.info.unsupported:
         try:
             prog = Program(engine, shape.tree, shape.sheet)
         except (Unsupported, RecursionError):

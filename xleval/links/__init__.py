@@ -132,10 +132,11 @@ def _report(wb, warnings: list[str]) -> None:
 def rebuild_engine(wb) -> None:
     """A new engine for the workbook's data: the external sheets an engine holds and the
     functions its formulas call are fixed when it compiles. Keeps the workbook's own Python
-    functions; the plan is rebuilt by the next calculate."""
+    functions and its mode for unknown functions; the plan is rebuilt by the next
+    calculate."""
     from ..evaluator.engine import Engine
     old = wb.engine
-    new = Engine(wb.data, now=old.now)
+    new = Engine(wb.data, now=old.now, unknown=old.unknown)
     new.user_functions = old.user_functions
     load = old.report.timings.get("load")
     if load is not None:

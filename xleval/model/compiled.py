@@ -19,6 +19,10 @@ Compiling calculates the workbook once, then keeps only the sub-graph the output
   * the constants kept are those the tainted formulas' references cover, the input and
     output cells' values, and every defined name, table and calculation setting.
 
+A workbook loaded with `unknown="cached"` compiles each cell that kept Excel's cached value
+for an unknown function (VBA, add-in...) as that constant: the model gives what the
+workbook gives, where its own engine would have no cached value and show #NAME?.
+
 Dynamic references (INDIRECT, OFFSET, `A1:INDEX(..)`, spill references, data tables) and
 functions that look at formulas rather than values (ISFORMULA, FORMULATEXT, CELL, INFO) can
 read any cell. When the closure holds one, the model keeps the *whole workbook* (every
@@ -222,6 +226,13 @@ def _build_spec(wb, inputs: list[str], outputs: list[str], origin: str) -> dict:
     for comp in plan.tail:                 # a cycle is evaluated as a whole
         if any(k in tainted for k in comp):
             tainted |= set(comp) - in_set
+    # unknown="cached": a cell that kept Excel's cached value keeps it whatever the inputs,
+    # as in the workbook, so the model holds that value as a constant (a model has no
+    # cached values to go back to: compiled again, the formula would be #NAME?)
+    if ev.kept:
+        tainted -= ev.kept
+        if whole:
+            closure -= ev.kept
 
     kept = closure if whole else tainted
     # values the model starts from: constants and compile-time results

@@ -642,6 +642,11 @@ class _Parser:
             return parse_ref(tok, self.origin)
         if kind == "name":
             book, sheet, _s2, body = _split_prefix(tok)
+            if book and sheet is None and self.peek() == ("op", "("):
+                # [1]!Macro(...): a macro (VBA, an add-in's) of another workbook, called
+                # like a function no implementation serves (see evaluator/unknown.py)
+                self.i += 1
+                return self.calls(Func(f"[{book}]!{body.upper()}", self.args()))
             return Name(body, sheet, book)
         if kind == "sref":
             book, sheet, _s2, body = _split_prefix(tok)

@@ -71,9 +71,10 @@ class _LazyShapes(dict):
         return shape
 
 
-def build_engine(wb, now) -> Engine:
-    """An engine for `wb` ready to evaluate, compiling shapes lazily."""
-    ev = Engine(wb, now=now)
+def build_engine(wb, now, unknown: str = "name") -> Engine:
+    """An engine for `wb` ready to evaluate, compiling shapes lazily (`unknown`: the
+    parent engine's mode for unknown functions, see evaluator/unknown.py)."""
+    ev = Engine(wb, now=now, unknown=unknown)
     by_text: dict = {}
     for s in range(ev.n_local):
         ev.cell_shape[s] = _LazyShapes(ev, s, by_text)
@@ -97,7 +98,8 @@ def spawn_payload(engine) -> bytes:
             users[name] = spec
         except Exception:  # noqa: BLE001 - a closure: the worker cannot have it
             pass
-    return pickle.dumps((engine.wb, engine.now, mods, users), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((engine.wb, engine.now, mods, users, engine.unknown),
+                        protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _die_with_parent() -> None:
@@ -156,13 +158,13 @@ def init_spawn(payload_path: str) -> None:
     import fails the parent would block forever writing a large payload into the pipe."""
     global _ENGINE, _SYNCED
     _quiet_signals()
-    wb, now, mods, users = pickle.loads(read_file(payload_path))
+    wb, now, mods, users, unknown = pickle.loads(read_file(payload_path))
     for m in mods:
         try:
             importlib.import_module(m)
         except Exception:  # noqa: BLE001 - best effort: user-registered function modules
             pass
-    _ENGINE = build_engine(wb, now)
+    _ENGINE = build_engine(wb, now, unknown)
     _ENGINE.user_functions.update(users)
     _SYNCED = -2
     gc.freeze()
