@@ -506,15 +506,22 @@ class Engine:
         rep = self.report
         for s in range(self.n_local):
             shapes = self.cell_shape[s]
-            for rc, fc in self.formulas[s].items():
+            formulas = self.formulas[s]
+            for rc, fc in formulas.items():
                 # the cells of a shared formula hold one FormulaCell (see loader.model):
-                # one shape for all, found by the object (formulas keeps it alive)
-                if fc.origin == rc:            # the formula's own cell (or anchor): most
-                    shape = self._make_shape(s, fc)      # are no group's, so not kept here
+                # one shape for all, found by the object (formulas keeps it alive). A
+                # formula's own cell (or anchor) is not recorded by object: most belong to
+                # no group; a group's first member finds the anchor's shape instead
+                if fc.origin == rc:
+                    shape = self._make_shape(s, fc)
                 else:
                     shape = by_fc.get(id(fc))
                     if shape is None:
-                        shape = by_fc[id(fc)] = self._make_shape(s, fc)
+                        if formulas.get(fc.origin) is fc:
+                            shape = shapes.get(fc.origin)
+                        if shape is None:
+                            shape = self._make_shape(s, fc)
+                        by_fc[id(fc)] = shape
                 shapes[rc] = shape        # the formulas' key object: one tuple per cell
                 if fc.ref is not None:
                     self.mark_covered(s, *rc, fc)
