@@ -378,3 +378,19 @@ def test_serve_rejects_bad_settings_in_one_line():
                        capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert p.returncode == 2 and p.stderr == "xleval: --workers: must be at least 1\n"
+
+
+def test_calculate_unknown_functions_keep_cached_values_on_request(server, tmp_path):
+    # the invoice of fixtures/make_udf.py: a VBA tround the server cannot run; its cached
+    # values (59.97, 17.5, 120) are written into the file by hand, so are the totals
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "fixtures"))
+    from make_udf import build
+    path = build(tmp_path)
+    r = _post(server, path, format="json", cells="Invoice!D2,Invoice!D7")
+    assert r.json() == {"values": {"Invoice!D2": "#NAME?", "Invoice!D7": "#NAME?"}}
+    r = _post(server, path, format="json", cells="Invoice!D2,Invoice!D7", unknown="cached")
+    got = r.json()["values"]
+    assert got["Invoice!D2"] == 59.97
+    assert got["Invoice!D7"] == pytest.approx(197.47 + 39.49)   # SUM, ROUND(...*0.2,2)
+    r = _post(server, path, format="json", unknown="maybe")
+    assert r.status_code == 422 and r.json()["error"].startswith("unknown:")

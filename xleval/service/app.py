@@ -280,7 +280,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                   "or ranges for format=json, e.g. "
                                                   "Summary!B2,Model!A1:C3"),
                         now: str | None = Query(None, description="pin NOW()/TODAY(): ISO "
-                                                "date-time or serial number")):
+                                                "date-time or serial number"),
+                        unknown: Literal["name", "cached"] = Query(
+                            "name", description="a cell calling a function nobody "
+                            "evaluates (VBA, add-ins, cube...): #NAME? (name) or Excel's "
+                            "cached value (cached)")):
         from ..cli import _parse_now
         deadline = svc.deadline()
         try:
@@ -297,7 +301,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             out = os.path.join(folder, "out" + (ext if ext in XLSX_TYPES else ".xlsx"))
             result = await svc.pool.run(deadline, jobs.calculate, path, name,
                                         max_cells=svc.settings.max_cells, fmt=format,
-                                        cells=refs, now=now_value, out_path=out)
+                                        cells=refs, now=now_value, out_path=out,
+                                        unknown=unknown)
             if format == "json":
                 return Response(result["json"], media_type="application/json")
             keep = True

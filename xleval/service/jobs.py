@@ -99,9 +99,10 @@ def from_json(v):
                       "or lists of rows)")
 
 
-def _load(path: str, display: str, max_cells: int, now: float | None):
+def _load(path: str, display: str, max_cells: int, now: float | None,
+          unknown: str = "name"):
     import xleval
-    wb = xleval.load(path, now=now)
+    wb = xleval.load(path, now=now, unknown=unknown)
     n = sum(len(sd.values) + len(sd.formulas) for sd in wb.data.sheets)
     if n > max_cells:
         raise JobError(413, f"{display}: {n} cells, more than this server's limit of "
@@ -111,13 +112,14 @@ def _load(path: str, display: str, max_cells: int, now: float | None):
 
 def calculate(path: str, display: str, *, max_cells: int, fmt: str,
               cells: list[str] | None = None, now: float | None = None,
-              out_path: str | None = None) -> dict:
+              out_path: str | None = None, unknown: str = "name") -> dict:
     """Load and recalculate the workbook at `path`. fmt 'json': {"values": {ref: value}}
     of the cells asked for (every formula cell when `cells` is None), as UTF-8 JSON bytes
     in {"json": ...}; fmt 'xlsx': the recalculated workbook written to `out_path`,
-    {"path": out_path}."""
+    {"path": out_path}. `unknown`: see xleval/evaluator/unknown.py (the upload's own
+    cached values only, so safe to offer)."""
     try:
-        wb = _load(path, display, max_cells, now)
+        wb = _load(path, display, max_cells, now, unknown)
         wb.calculate(strategy="serial")         # this process is already one of N workers
         if fmt == "xlsx":
             wb.save(out_path)
