@@ -244,6 +244,16 @@ _FLOAT = {float}
 _FLOAT_OR_BLANK = {float, type(None)}
 
 
+def as_array(cx, a) -> Array:
+    """An ARRAY argument's value: a reference's values, an array as it is, a scalar (an
+    error value included) as a 1x1 array."""
+    if isinstance(a, (Range, RefList)):
+        return cx.ev.ref_array(a)
+    if isinstance(a, Array):
+        return a
+    return Array([[a]])
+
+
 def _flatten_numbers(cx, args: list):
     """Excel's aggregate argument rule (SUM, AVERAGE, MAX...)."""
     ev = cx.ev
@@ -446,14 +456,7 @@ def _invoke_general(spec: FunctionSpec, cx, args: list, fill: tuple[int, int] | 
             else:
                 return V.VALUE
         elif kind == ARRAY:
-            if a is OMITTED:
-                conv.append(None)
-            elif isinstance(a, (Range, RefList)):
-                conv.append(cx.ev.ref_array(a))
-            elif isinstance(a, Array):
-                conv.append(a)
-            else:
-                conv.append(Array([[a]]))
+            conv.append(None if a is OMITTED else as_array(cx, a))
         else:  # RAW, LAZY
             conv.append(None if a is OMITTED else a)
     if broadcast is None:

@@ -19,7 +19,7 @@ from decimal import ROUND_FLOOR, Decimal
 from .. import values as V
 from ..evaluator.refs import Range, RefList
 from ..values import Array, XLError
-from .registry import ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, VALUES, xl
+from .registry import ANY, ARRAY, BOOL, INT, NUMBER, NUMBERS, RAW, REF, VALUES, as_array, xl
 
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
@@ -1018,17 +1018,10 @@ def _data(cx, *args) -> list[Array]:
     arrays. An error value given as the argument itself, not inside a range or array (the
     #NAME? of an undefined name, NA(), 1/0), is the result, left to right, before the
     arrays' sizes are compared: SLOPE(A1:A5,undefined_name) is #NAME?, not #N/A."""
-    out = []
     for a in args:
         if isinstance(a, XLError):
             raise a
-        if isinstance(a, (Range, RefList)):
-            out.append(cx.ev.ref_array(a))
-        elif isinstance(a, Array):
-            out.append(a)
-        else:
-            out.append(Array([[a]]))
-    return out
+    return [as_array(cx, a) for a in args]
 
 
 @xl("CORREL", RAW, RAW, ctx=True)
