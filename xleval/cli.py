@@ -200,12 +200,7 @@ def cmd_calc(args) -> int:
     if args.report:
         rep = wb.report
         from .writer.xlsx import atomic_output
-        data = {"workbook": args.input, "formulas": rep.formulas, "shapes": rep.shapes,
-                "errors": rep.errors, "cycles": rep.cycles, "unsupported": rep.unsupported,
-                "kept_cached": rep.kept_cached, "kept_functions": rep.kept_functions,
-                "parse_errors": [{"cell": c, "formula": f, "error": e}
-                                 for c, f, e in rep.parse_errors],
-                "timings": rep.timings, "warnings": rep.warnings}
+        data = rep.to_json(args.input)
         with atomic_output(args.report) as fh:
             fh.write(json.dumps(data, indent=2).encode("utf-8"))
     return 0

@@ -186,14 +186,7 @@ def calc_one(spec: dict) -> dict:
                 "ok": True, "path": name, "bytes": data,
                 "summary": cli._summary(wb, name, spec["output"], time.perf_counter() - t0),
                 "cells": cells,
-                "report": {"workbook": name, "formulas": rep.formulas, "shapes": rep.shapes,
-                           "errors": rep.errors, "cycles": rep.cycles,
-                           "unsupported": rep.unsupported,
-                           "kept_cached": rep.kept_cached,
-                           "kept_functions": rep.kept_functions,
-                           "parse_errors": [{"cell": c, "formula": f, "error": err}
-                                            for c, f, err in rep.parse_errors],
-                           "timings": rep.timings, "warnings": rep.warnings},
+                "report": rep.to_json(name),
             }
     except MemoryError:
         return {"ok": False, "path": name, "error": f"{name}: out of memory",

@@ -108,6 +108,15 @@ class RunReport:
     kept_cached: int = 0
     kept_functions: dict[str, int] = field(default_factory=dict)
 
+    def to_json(self, workbook: str) -> dict:
+        """The report as `xleval calc --report` writes it (the Dask executor too)."""
+        return {"workbook": workbook, "formulas": self.formulas, "shapes": self.shapes,
+                "errors": self.errors, "cycles": self.cycles, "unsupported": self.unsupported,
+                "kept_cached": self.kept_cached, "kept_functions": self.kept_functions,
+                "parse_errors": [{"cell": c, "formula": f, "error": e}
+                                 for c, f, e in self.parse_errors],
+                "timings": self.timings, "warnings": self.warnings}
+
 
 _LAMBDA_PREFIX = re.compile(r"^_xlpm\.", re.I)
 
@@ -619,10 +628,8 @@ class Engine:
             base = fam[0]
             fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
                                               slots=fam[1])
-            if base.info.unsupported and self.unknown == "cached":
-                from .unknown import kept_fn
-                fn = kept_fn(self, base.sheet, base.array, fn)
-            fam[2] = (template_builder(base.tree, fam[1]), fn)
+            fam[2] = (template_builder(base.tree, fam[1]),
+                      self._unknown_fn(fn, base.info, base.sheet, base.array))
         base = fam[0]
         build, fn = fam[2]
         shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
@@ -631,6 +638,14 @@ class Engine:
         shape._build = build
         self.shapes.append(shape)
         return shape
+
+    def _unknown_fn(self, fn, info: CompileInfo, s: int, is_array: bool):
+        """A compiled closure as unknown="cached" wants it: one calling a function nobody
+        implements reads the cell's cached value first (see unknown.py); else fn."""
+        if info.unsupported and self.unknown == "cached":
+            from .unknown import kept_fn
+            return kept_fn(self, s, is_array, fn)
+        return fn
 
     def _new_shape(self, key, s, is_array, tree, fc, err) -> Shape:
         info = CompileInfo()
@@ -646,9 +661,7 @@ class Engine:
             except RecursionError:
                 fn, err = _const(V.VALUE), "formula nested too deeply"
             else:
-                if info.unsupported and self.unknown == "cached":
-                    from .unknown import kept_fn
-                    fn = kept_fn(self, s, is_array, fn)
+                fn = self._unknown_fn(fn, info, s, is_array)
         shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text,
                       fc.origin, len(self.shapes))
         self.shapes.append(shape)
