@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..values import error as _xl_error
 from .model import PivotDataField, PivotItem, PivotTable
+from .xmltags import child as _kid, children as _kids, local as _local
 
 DATA_FIELD = -2               # the "Values" pseudo-field on an axis
 _NO_ITEM = 1048832            # x v: no item at this position
@@ -39,22 +40,6 @@ _FUNCTION_NAMES = {"sum": "Sum", "count": "Count", "average": "Average", "max": 
 _SUBTOTAL_ATTRS = ("sumSubtotal", "countASubtotal", "avgSubtotal", "maxSubtotal",
                    "minSubtotal", "productSubtotal", "countSubtotal", "stdDevSubtotal",
                    "stdDevPSubtotal", "varSubtotal", "varPSubtotal")
-
-
-def _local(tag) -> str:
-    tag = tag if isinstance(tag, str) else ""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _kids(el, name: str) -> list:
-    return [x for x in el if _local(x.tag) == name] if el is not None else []
-
-
-def _kid(el, name: str):
-    for x in (el if el is not None else ()):
-        if _local(x.tag) == name:
-            return x
-    return None
 
 
 def _int(v: str | None, default: int = 0) -> int:

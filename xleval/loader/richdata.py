@@ -30,6 +30,7 @@ import re
 from typing import Callable
 
 from ..values import Array, Entity, XLError, error
+from .xmltags import children as _children, local as _local
 
 # errorType of the _error structure -> error code. Excel's error enumeration (0 #NULL! ...
 # 6 #N/A, as in the BIFF/XLSB error codes renumbered from 0) followed by the dynamic-array
@@ -48,15 +49,6 @@ _REL_ARRAY = "/rdarray"
 _CELL_TAG_RE = re.compile(rb"<(?:[\w.\-]+:)?c(\s[^>]*)>")
 _R_ATTR_RE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]+)[\"']")
 _VM_ATTR_RE = re.compile(rb"\svm\s*=\s*[\"']([0-9]+)[\"']")
-
-
-def _local(tag) -> str:
-    tag = tag if isinstance(tag, str) else ""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _children(el, name: str) -> list:
-    return [x for x in el if _local(x.tag) == name]
 
 
 class _RichData:

@@ -39,6 +39,7 @@ from .richdata import read_rich_values, rich_cells
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, PivotTable,
                     SheetData, Table, WorkbookData)
 from .pivot import cache_fields, read_pivot
+from .xmltags import local as _local
 
 __all__ = ["load_workbook", "iso_to_serial", "decode_xstring"]
 
@@ -119,11 +120,6 @@ def _bool_attr(v: str | None, default: bool = False) -> bool:
     return v.strip().lower() in ("1", "true", "on")
 
 
-def _local(tag) -> str:
-    if not isinstance(tag, str):      # comments, processing instructions
-        return ""
-    i = tag.rfind("}")
-    return tag[i + 1:] if i >= 0 else tag
 
 
 def _rid(el) -> str | None:
