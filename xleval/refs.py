@@ -37,7 +37,7 @@ def far_column(table: dict, letters: str | bytes) -> int:
     if len(letters) != 3:
         raise KeyError(letters)
     text = letters.decode("ascii", "replace") if isinstance(letters, bytes) else letters
-    if not ("A" <= text[0] <= "Z" and "A" <= text[1] <= "Z" and "A" <= text[2] <= "Z"):
+    if not (text.isascii() and text.isalpha() and text.isupper()):
         raise KeyError(letters)
     n = col_to_num(text)
     if n > MAX_COL:

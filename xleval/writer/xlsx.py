@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Iterator
 from ..forking import can_fork, start_helper
 from ..errors import OutputError
 from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, far_column, num_to_col
-from ..values import XLError
+from ..values import ERROR_TYPE, VALUE, XLError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -119,13 +119,12 @@ def rich_error_fallbacks(targets, rich: dict):
     out = _as_dict(targets)
     for rc in swap:
         if rc in out:
-            out[rc] = _VALUE_FALLBACK
+            out[rc] = VALUE
     return out
 
 
-_VALUE_FALLBACK = XLError("#VALUE!")
-_CLASSIC_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
-                             "#GETTING_DATA"})
+# the errors every Excel version knows: ERROR.TYPE 1 (#NULL!) to 8 (#GETTING_DATA)
+_CLASSIC_ERRORS = frozenset(code for code, n in ERROR_TYPE.items() if n <= 8)
 
 
 def _values_of(targets, keys: list) -> list:
