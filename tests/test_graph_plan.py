@@ -6,6 +6,8 @@ with no formula precedent is in layer 0, any other is one layer after its latest
 precedent (the longest-path layering). Cycles, the tail and `tainted` are checked by hand.
 """
 
+from itertools import groupby
+
 import openpyxl
 import pytest
 from openpyxl.formula import Tokenizer
@@ -180,9 +182,10 @@ def test_tainted_follows_a_cycle_back_to_cells_before_it():
 
 
 def test_whole_layer_tasks_are_the_units_tasks():
-    """Run.layer_tasks cuts a whole layer from the plan's flat cell list (Plan._segs); the
-    tasks must be exactly make_tasks' from the units, for one shape per cell, copied
-    columns, and layers whose units alternate between sheets."""
+    """Run.layer_tasks cuts a whole layer from the plan's flat cell list
+    (Layers.segments); the tasks must be exactly make_tasks' from the units, for one shape
+    per cell, copied columns, and layers whose units alternate between sheets."""
+    from xleval.graph.build import Layers, WorkUnit
     from xleval.scheduler.base import Run
     hand = {f"A{r}": float(r) for r in range(1, 41)}
     hand.update({f"B{r}": f"=A{r}*{r}.5" for r in range(1, 41)})
@@ -194,7 +197,7 @@ def test_whole_layer_tasks_are_the_units_tasks():
     for sheets in books:
         wb = xleval.Workbook.from_dict(sheets)
         plan = wb.graph()
-        assert plan._segs is not None and len(plan._segs) == len(plan.layers)
+        assert isinstance(plan.layers, Layers)
         run = Run(wb.engine, plan, "pool", 2, "fork")
         for j, layer in enumerate(plan.layers):
             units = list(layer)
@@ -205,3 +208,41 @@ def test_whole_layer_tasks_are_the_units_tasks():
         part = list(plan.layers[j])[1:]
         if part:
             assert run.layer_tasks(j, part, 2) == Run.make_tasks(part, 2)
+        # as many units, one of them cut short (the vector path took some of its cells)
+        cut = [WorkUnit(u.shape, u.sheet, u.cells[:-1] if k == 0 else u.cells)
+               for k, u in enumerate(plan.layers[j])]
+        if len(cut[0].cells):
+            assert run.layer_tasks(j, cut, 2) == Run.make_tasks(cut, 2)
+
+
+def test_layers_read_like_a_list_of_lists():
+    """build_plan's Layers (arrays, units made on read) against the same layers as plain
+    lists: indexing, negative indexes, slices (views), iteration, counts, segments."""
+    from xleval.graph.build import Layers, layer_counts
+    sheets = {"S1": {f"A{r}": f"=A{r - 1}+{r}" if r > 1 else "=1" for r in range(1, 30)}
+              | {f"B{r}": f"=A{r}*2" for r in range(1, 30)}
+              | {f"C{r}": f"=B{r}-{r}" for r in range(1, 30)},
+              "S2": {f"A{r}": f"=S1!B{r}+1" for r in range(1, 30)} | {"B1": "=SUM(S1!C1:C29)"}}
+    plan = xleval.Workbook.from_dict(sheets).graph()
+    lay = plan.layers
+    assert isinstance(lay, Layers)
+    plain = [list(layer) for layer in lay]
+    assert len(plain) == len(lay) > 20
+    assert [lay[j] for j in range(len(lay))] == plain
+    assert lay[-1] == plain[-1] and lay[-len(lay)] == plain[0]
+    with pytest.raises(IndexError):
+        lay[len(lay)]
+    for a, b in ((0, 5), (3, 17), (10, 10), (7, 1000), (-4, None)):
+        view = lay[a:b]
+        assert list(view) == plain[a:b] and len(view) == len(plain[a:b])
+        assert layer_counts(view) == layer_counts(plain[a:b])
+        if len(view) > 1:
+            assert view[1] == plain[a:b][1] and list(view[1:]) == plain[a:b][1:]
+    assert lay[::2] == plain[::2]
+    assert plan.sizes == [sum(len(u.cells) for u in layer) for layer in plain]
+    assert plan.unit_counts == [len(layer) for layer in plain]
+    for j, layer in enumerate(plain):
+        segs = lay.segments(j)
+        cells = [c for _, a, b, _ in segs for c in lay.flat[a:b]]
+        assert cells == [c for u in layer for c in u.cells]
+        assert [s for s, *_ in segs] == [k for k, _ in groupby(u.sheet for u in layer)]

@@ -34,8 +34,8 @@ from __future__ import annotations
 import math
 import os
 from itertools import repeat
-from operator import attrgetter, itemgetter
-from typing import Iterator
+from operator import itemgetter
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -628,7 +628,7 @@ THIN_LAYER = 8          # a layer of at most this many cells is "thin"
 THIN_RUN = 32           # consecutive thin layers worth regrouping
 
 
-def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
+def thin_run_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
     """Evaluate a run of thin layers (a running total puts every row in its own layer, so
     each unit is one cell) by *groups* instead of layers, and yield the cells left to the
     per-cell path in a valid order (consumed lazily by `Engine.compute`).
@@ -640,21 +640,28 @@ def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
     sequential scan, its cells yielded in row order. When a shape is outside the vector
     path, a group reads a later row of itself, or groups read each other both ways, the
     run keeps the layers' order."""
-    order = [(u.sheet, r, c) for layer in layers for u in layer for r, c in u.cells]
+    def order():
+        # the layers' order, read again where the run keeps it (no list of every cell:
+        # a chain's run is all of its cells)
+        return ((u.sheet, r, c) for layer in layers for u in layer for r, c in u.cells)
     if not ENABLED:
-        yield from order
+        yield from order()
         return
     groups: dict = {}                       # (shape id, sheet, col) -> [shape, prog, rows]
-    for s, r, c in order:
-        shape = engine.cell_shape[s][(r, c)]
-        g = groups.get((id(shape), s, c))
-        if g is None:
-            prog = program_for(engine, shape)
-            if prog is None:
-                yield from order
-                return
-            g = groups[(id(shape), s, c)] = [shape, prog, []]
-        g[2].append(r)
+    cell_shape = engine.cell_shape
+    for layer in layers:
+        for u in layer:
+            s = u.sheet
+            shape = cell_shape[s][u.cells[0]]         # a unit's cells share one shape
+            for r, c in u.cells:
+                g = groups.get((id(shape), s, c))
+                if g is None:
+                    prog = program_for(engine, shape)
+                    if prog is None:
+                        yield from order()
+                        return
+                    g = groups[(id(shape), s, c)] = [shape, prog, []]
+                g[2].append(r)
     keys = list(groups)
     where: dict = {}                        # (sheet, col) -> {row: group}
     for i, (_, s, c) in enumerate(keys):
@@ -673,7 +680,7 @@ def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
             found.discard(None)
             if i in found:
                 if not (ra or ro < 0):          # a scan in row order reads earlier rows only
-                    yield from order
+                    yield from order()
                     return
                 own = True
                 found.discard(i)
@@ -696,7 +703,7 @@ def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
             if not left[k]:
                 ready.append(k)
     if len(topo) != len(keys):
-        yield from order
+        yield from order()
         return
     for i in topo:
         shape, _prog, rows = groups[keys[i]]
@@ -710,16 +717,16 @@ def thin_run_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
             yield (s, r, c)
 
 
-def layer_order(engine, layers: list) -> Iterator[tuple[int, int, int]]:
+def layer_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
     """Every cell of `layers` in a valid serial order, for `Engine.compute`: each unit goes
     through the vector fast path first (what it stores is no longer pending, compute skips
     it), and runs of thin layers are regrouped by `thin_run_order`."""
+    from ..graph.build import layer_counts
+    n_units, n_cells = layer_counts(layers)
     i, n = 0, len(layers)
-    cells_of = attrgetter("cells")
     while i < n:
         j = i
-        while j < n and (len(layers[j]) <= THIN_LAYER
-                         and sum(map(len, map(cells_of, layers[j]))) <= THIN_LAYER):
+        while j < n and n_units[j] <= THIN_LAYER and n_cells[j] <= THIN_LAYER:
             j += 1
         if ENABLED and j - i >= THIN_RUN:
             yield from thin_run_order(engine, layers[i:j])

@@ -28,6 +28,8 @@ actually read at evaluation time (it computes a pending precedent first, see eng
 """
 from __future__ import annotations
 
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter
@@ -55,6 +57,101 @@ class WorkUnit:
     cells: list[tuple[int, int]]
 
 
+class Layers(Sequence):
+    """The plan's layers, each a list of work units, stored as flat arrays: every unit's
+    cells in one list of the sheets' own (r, c) key tuples, in unit order, and per unit its
+    start in it, shape and sheet; per layer its first unit. A layer's WorkUnit objects are
+    made when it is read (and the last few kept): a chain puts each row in its own layer,
+    and an object and a list per single-cell unit cost ~130 B per formula, kept for the
+    whole run. Reads like a list of lists; a slice is a view of the same arrays."""
+    __slots__ = ("flat", "u_start", "u_shape", "u_sheet", "l_start", "r_start", "l_runs",
+                 "_lo", "_hi", "_recent")
+    _RECENT_UNITS = 1 << 15      # units kept made (several reads of one layer: one make)
+
+    def __init__(self, flat: list, u_start, u_shape, u_sheet, l_start, r_start, l_runs,
+                 lo: int = 0, hi: int | None = None, recent: dict | None = None):
+        self.flat = flat                  # every unit's cells, in unit order
+        self.u_start = u_start            # array: unit k's cells are flat[u_start[k]:...[k+1]]
+        self.u_shape = u_shape            # arrays: unit k's shape id and sheet
+        self.u_sheet = u_sheet
+        self.l_start = l_start            # array: layer j's units are l_start[j]:l_start[j+1]
+        self.r_start = r_start            # array: runs of consecutive units on one sheet
+        self.l_runs = l_runs              # array: layer j's runs are l_runs[j]:l_runs[j+1]
+        self._lo = lo                     # this view's layers: lo..hi-1
+        self._hi = len(l_start) - 1 if hi is None else hi
+        self._recent = {} if recent is None else recent
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            a, b, step = j.indices(len(self))
+            if step != 1:
+                return [self[k] for k in range(a, b, step)]
+            return Layers(self.flat, self.u_start, self.u_shape, self.u_sheet, self.l_start,
+                          self.r_start, self.l_runs, self._lo + a, self._lo + max(a, b),
+                          self._recent)
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError("layer index out of range")
+        j += self._lo
+        got = self._recent.get(j)
+        if got is None:
+            got = self._make(j)
+            recent = self._recent
+            if sum(map(len, recent.values())) + len(got) > self._RECENT_UNITS:
+                recent.clear()
+            recent[j] = got
+        return got
+
+    def __iter__(self):
+        recent = self._recent
+        for j in range(self._lo, self._hi):
+            got = recent.get(j)
+            yield got if got is not None else self._make(j)
+
+    def _make(self, j: int) -> list[WorkUnit]:
+        a, b = self.l_start[j], self.l_start[j + 1]
+        flat, us = self.flat, self.u_start
+        if b - a == 1:
+            return [WorkUnit(self.u_shape[a], self.u_sheet[a], flat[us[a]:us[a + 1]])]
+        bd = us[a:b + 1].tolist()
+        return list(map(WorkUnit, self.u_shape[a:b], self.u_sheet[a:b],
+                        map(flat.__getitem__, map(slice, bd[:-1], bd[1:]))))
+
+    def n_units(self, j: int) -> int:
+        """How many units layer j has."""
+        j += self._lo
+        return self.l_start[j + 1] - self.l_start[j]
+
+    def counts(self) -> tuple[list[int], list[int]]:
+        """(units, cells) per layer of this view, without making the units."""
+        ls = self.l_start[self._lo:self._hi + 1].tolist()
+        us = self.u_start
+        return ([b - a for a, b in zip(ls, ls[1:])],
+                [us[b] - us[a] for a, b in zip(ls, ls[1:])])
+
+    def segments(self, j: int) -> list[tuple[int, int, int, int]]:
+        """Layer j's runs of consecutive units on one sheet, as (sheet, start, end, shape
+        id or -1 for several shapes): its cells are flat[start:end] (see
+        scheduler.base.Run.layer_tasks)."""
+        j += self._lo
+        rs, us = self.r_start, self.u_start
+        runs = rs[self.l_runs[j]:self.l_runs[j + 1] + 1].tolist()
+        return [(self.u_sheet[a], us[a], us[b], self.u_shape[a] if b - a == 1 else -1)
+                for a, b in zip(runs, runs[1:])]
+
+
+def layer_counts(layers) -> tuple[list[int], list[int]]:
+    """(units, cells) per layer of a plan's layers: a Layers or a list of lists."""
+    if isinstance(layers, Layers):
+        return layers.counts()
+    return ([len(layer) for layer in layers],
+            [sum([len(u.cells) for u in layer]) for layer in layers])
+
+
 class Adjacency:
     """Per-node lists of node ids, stored flat (CSR): `adj[v]` is a list, `len(adj)` the
     number of nodes. Much smaller than one list per node."""
@@ -80,7 +177,7 @@ class Adjacency:
 class Plan:
     """The evaluation plan: layers of work units, then the tail (cycles and what depends
     on them), with the graph kept for `tainted` and the model's closures."""
-    layers: list[list[WorkUnit]]
+    layers: Sequence[list[WorkUnit]]         # a Layers (build_plan) or a list of lists
     # cells left after the layers, in dependency order; each entry is one strongly connected
     # component: a single cell, or a cycle (several cells, or one that reads itself)
     tail: list[list[tuple[int, int, int]]] = field(default_factory=list)
@@ -91,12 +188,7 @@ class Plan:
     # the graph, kept compact for analyses over it (volatility, precedents) and expanded on
     # first use by node_cell / preds / topo / cell_layer
     _keys: list = field(default_factory=list, repr=False)   # per sheet: (r, c) by node id
-    _sizes: list | None = field(default=None, repr=False, compare=False)
-    # every layer's cells, flat and in unit order, and per layer its runs of consecutive
-    # units on one sheet as (sheet, start, end, shape id or -1 for several shapes) into
-    # _flat: a whole layer's tasks are slices (see scheduler.base.Run.layer_tasks)
-    _flat: list | None = field(default=None, repr=False, compare=False)
-    _segs: list | None = field(default=None, repr=False, compare=False)
+    _sizes: tuple | None = field(default=None, repr=False, compare=False)   # layer_counts
     _src: object = field(default=None, repr=False, compare=False)   # edges p -> v: numpy
     _dst: object = field(default=None, repr=False, compare=False)   # int32 arrays
     _topo: object = field(default=None, repr=False, compare=False)
@@ -107,9 +199,16 @@ class Plan:
     def sizes(self) -> list[int]:
         """Cells per layer (computed once: a layer of hand-typed formulas has a unit per
         cell)."""
-        if self._sizes is None or len(self._sizes) != len(self.layers):
-            self._sizes = [len(layer[0].cells) if len(layer) == 1 else
-                           sum([len(u.cells) for u in layer]) for layer in self.layers]
+        return self._counts()[1]
+
+    @property
+    def unit_counts(self) -> list[int]:
+        """Work units per layer."""
+        return self._counts()[0]
+
+    def _counts(self) -> tuple[list[int], list[int]]:
+        if self._sizes is None or len(self._sizes[1]) != len(self.layers):
+            self._sizes = layer_counts(self.layers)
         return self._sizes
 
     @property
@@ -202,8 +301,7 @@ class Plan:
 
     @property
     def n_cells(self) -> int:
-        return sum(len(u.cells) for layer in self.layers for u in layer) + \
-            sum(len(c) for c in self.tail)
+        return sum(self.sizes) + sum(len(c) for c in self.tail)
 
 
 @dataclass
@@ -615,11 +713,10 @@ def build_plan(engine) -> Plan:
         succ_lists = None       # no cycle: the narrow path's lists go before the layers come
     done = np.zeros(n_total, bool)
     done[topo] = True
-    layers, flat, segs = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid,
-                                 keys)
+    layers = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid, keys)
     plan = Plan(layers, dynamic_cells=dynamic_cells, edges=len(src), block_nodes=n_blocks,
                 _keys=keys, _src=src.astype(np.int32), _dst=dst.astype(np.int32),
-                _topo=topo.astype(np.int32), _n_nodes=n_total, _flat=flat, _segs=segs)
+                _topo=topo.astype(np.int32), _n_nodes=n_total)
     if len(topo) < n_total:
         sp, su = succ_lists()
         rest = np.flatnonzero(~done).tolist()
@@ -772,7 +869,9 @@ def _levels(n_total: int, n_cells: int, src: np.ndarray, dst: np.ndarray):
             cache.append((sptr.tolist(), succ.tolist()))
         return cache[0]
     if len(front):
-        sp, su = lists()
+        # successors read through memoryviews of the arrays: no int object per edge (a
+        # chain's lists would hold ~3 MB per 40k cells); ~6% slower than lists here
+        sp, su = memoryview(sptr), memoryview(succ)
         deg = indeg.tolist()
         lev = level.tolist()
         queue = front.tolist()
@@ -793,13 +892,14 @@ def _levels(n_total: int, n_cells: int, src: np.ndarray, dst: np.ndarray):
 
 
 def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
-            S: np.ndarray, sid: np.ndarray, keys: list) -> tuple[list, list, list]:
+            S: np.ndarray, sid: np.ndarray, keys: list) -> Layers:
     """Layers of work units from the cells' levels: a layer's cells in node order, one
-    unit per (shape, sheet), units in the order of their first cell. Also every unit's
-    cells flat, and each layer's runs of units on one sheet (Plan._flat, Plan._segs)."""
+    unit per (shape, sheet), units in the order of their first cell; as arrays (see
+    Layers), also each layer's runs of consecutive units on one sheet."""
     cells = np.flatnonzero(done)
     if not len(cells):
-        return [], [], []
+        e = array("q", [0])
+        return Layers([], e, array("l"), array("l"), e, e, e)
     lv = level[cells]
     unit = sid[cells] * n_local + S[cells]
     n_units = int(unit.max()) + 1
@@ -810,40 +910,29 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
     lens = np.diff(np.r_[starts, len(g)])
     head = cells[o[starts]]                                # a unit's first (lowest) node
     u_lv = g[starts] // n_units
+    del g
     by_first = np.argsort(u_lv * n_cells + head)           # units: by layer, first node
     cells = cells[o[_ragged(starts[by_first], lens[by_first])]]
+    del o
     lens = lens[by_first]
-    starts = np.r_[0, np.cumsum(lens)[:-1]]
     lv = u_lv[by_first]
     head = head[by_first]
-    bounds = np.r_[starts, len(cells)].tolist()
+    u_start = np.r_[0, np.cumsum(lens)]
     # the sheets' own (r, c) key tuples, picked without making an int object per cell
     all_keys = np.fromiter(chain.from_iterable(keys), object, n_cells)
-    rc = all_keys[cells].tolist()
-    del all_keys
-    u_shape = sid[head].tolist()
-    u_sheet = S[head].tolist()
-    u_level = lv.tolist()
-    layers: list[list[WorkUnit]] = []
-    last = -1
-    for k in range(len(starts)):
-        if u_level[k] != last:
-            layers.append([])
-            last = u_level[k]
-        layers[-1].append(WorkUnit(u_shape[k], u_sheet[k], rc[bounds[k]:bounds[k + 1]]))
-    # runs of consecutive units of one layer on one sheet (a unit is one (shape, sheet),
-    # so a run of several units holds several shapes: shape id -1)
+    flat = all_keys[cells].tolist()
+    del all_keys, cells
     u_s = S[head]
-    brk = np.flatnonzero(np.r_[True, (u_s[1:] != u_s[:-1]) | (lv[1:] != lv[:-1])]).tolist()
-    brk.append(len(starts))
-    segs: list[list[tuple]] = []
-    last = -1
-    for a, b in zip(brk[:-1], brk[1:]):
-        if u_level[a] != last:
-            segs.append([])
-            last = u_level[a]
-        segs[-1].append((u_sheet[a], bounds[a], bounds[b], u_shape[a] if b - a == 1 else -1))
-    return layers, rc, segs
+    new_layer = np.r_[True, lv[1:] != lv[:-1]]
+    # runs of consecutive units of one layer on one sheet (a unit is one (shape, sheet),
+    # so a run of several units holds several shapes)
+    new_run = new_layer | np.r_[True, u_s[1:] != u_s[:-1]]
+    l_start = np.r_[np.flatnonzero(new_layer), len(lv)]
+    r_start = np.r_[np.flatnonzero(new_run), len(lv)]
+    l_runs = np.r_[np.flatnonzero(new_layer[new_run]), len(r_start) - 1]
+    return Layers(flat, array("q", u_start.tolist()), array("l", sid[head].tolist()),
+                  array("l", u_s.tolist()), array("q", l_start.tolist()),
+                  array("q", r_start.tolist()), array("q", l_runs.tolist()))
 
 
 def _tarjan(nodes: list[int], sp: list[int], su: list[int],

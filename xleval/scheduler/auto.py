@@ -347,7 +347,7 @@ class AutoPolicy:
                 continue
             T = self._tasks(C, m, rtt)
             par = C * eta / min(W, T) + (T / W) * rtt + m * (self.x + self.d) + \
-                len(self.run.plan.layers[j]) * self.y
+                self.run.plan.unit_counts[j] * self.y
             if par < GAIN * C:
                 total += C - par
         return total
