@@ -577,6 +577,13 @@ class Engine:
             from .unknown import kept_cells
             self.kept, rep.kept_functions = kept_cells(self)
             rep.kept_cached = len(self.kept)
+        # a family's members by their numbers find a member typed again while preparing;
+        # kept, they would cost a dict entry per member (with hand-typed constants: per
+        # cell) for the rare formula set afterwards, which rebuilds them (_members_again)
+        for fams in self._families.values():
+            for fam in fams.values():
+                if fam:
+                    fam[3] = None
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
 
@@ -620,9 +627,12 @@ class Engine:
                 # found by its numbers within the family, not by its fast key: that is a
                 # string per cell, kept as long as the engine
                 k = tuple(map(float, skel[1]))
-                shape = fam[3].get(k)
+                members = fam[3]
+                if members is None:
+                    members = self._members_again(fam)
+                shape = members.get(k)
                 if shape is None:
-                    shape = fam[3][k] = self._family_shape(fam, s, is_array, fc, k)
+                    shape = members[k] = self._family_shape(fam, s, is_array, fc, k)
                 return shape
         try:
             key, toks = shape_key(fc.text, fc.origin)
@@ -654,7 +664,8 @@ class Engine:
     def _family_shape(self, fam, s: int, is_array: bool, fc: FormulaCell,
                       k: tuple[float, ...]) -> FamilyShape:
         """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
-        slots, (tree builder, family closure) once made, members by their numbers].
+        slots, (tree builder, family closure) once made, members by their numbers (None
+        once prepared)].
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
@@ -671,6 +682,18 @@ class Engine:
         self._members[s] += 1
         self.shapes.append(shape)
         return shape
+
+    def _members_again(self, fam: list) -> dict:
+        """Every family's members by their numbers again (prepare() drops them), for a
+        formula set after preparing; returns `fam`'s."""
+        for fams in self._families.values():
+            for f in fams.values():
+                if f:
+                    f[3] = {}
+        for sh in self.shapes:
+            if type(sh) is FamilyShape:
+                sh._fam[3][sh.k] = sh
+        return fam[3]
 
     def _unknown_fn(self, fn, info: CompileInfo, s: int, is_array: bool):
         """A compiled closure as unknown="cached" wants it: one calling a function nobody
