@@ -68,29 +68,38 @@ class Shape:
 class FamilyShape:
     """A shape of a family other than its first (see Engine._family_shape): one per cell
     where hand-typed constants make every cell its own shape, so it holds only what is its
-    own (its numbers `k`, its id, the text it was made from) and reads what the family
-    shares (compile info, tree builder) from `_fam`, the family's record [template shape,
-    number slots, (tree builder, closure), members]. `fn`, `sheet`, `array` and `family`
-    stay attributes, read for every cell evaluated or graphed. Its tree (the template's
-    with these numbers) is built only if something asks for it (the vector path, checks),
-    as most members are evaluated and never inspected."""
+    own (its numbers `k`, its id, the formula `_fc` it was made from) and reads what the
+    family shares (sheet, compile info, tree builder) from `_fam`, the family's record
+    [template shape, number slots, (tree builder, closure), members]. `fn`, `array` and
+    `family` stay attributes, read for every cell evaluated or graphed. Its tree (the
+    template's with these numbers) is built only if something asks for it (the vector
+    path, checks), as most members are evaluated and never inspected."""
 
-    __slots__ = ("id", "sheet", "array", "fn", "text", "origin", "family", "k", "_tree",
-                 "_fam")
+    __slots__ = ("id", "array", "fn", "family", "k", "_tree", "_fam", "_fc")
     error = None
 
-    def __init__(self, id: int, sheet: int, array: bool, fn, text: str,
-                 origin: tuple[int, int], family: int, k: tuple, fam: list):
+    def __init__(self, id: int, array: bool, fn, family: int, k: tuple, fam: list,
+                 fc: FormulaCell):
         self.id = id
-        self.sheet = sheet
         self.array = array
         self.fn = fn
-        self.text = text
-        self.origin = origin
         self.family = family
         self.k = k
         self._tree = None
         self._fam = fam
+        self._fc = fc
+
+    @property
+    def sheet(self) -> int:
+        return self._fam[0].sheet
+
+    @property
+    def text(self) -> str:
+        return self._fc.text
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        return self._fc.origin
 
     @property
     def info(self) -> CompileInfo:
@@ -677,8 +686,7 @@ class Engine:
                                               slots=fam[1])
             fam[2] = (template_builder(base.tree, fam[1]),
                       self._unknown_fn(fn, base.info, base.sheet, base.array))
-        shape = FamilyShape(len(self.shapes), s, is_array, fam[2][1], fc.text, fc.origin,
-                            base.family, k, fam)
+        shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k, fam, fc)
         self._members[s] += 1
         self.shapes.append(shape)
         return shape
