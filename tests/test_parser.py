@@ -178,6 +178,30 @@ def test_numbers_only_formulas_calculate_like_distinct_formulas():
     assert members[5].tree == parse_text(members[5].text, members[5].origin)
 
 
+def test_family_members_are_found_by_their_numbers_also_after_preparing():
+    """A formula typed again (or set after prepare(), which drops the members-by-numbers
+    lookup) is the member with the same numbers: one shape, not one per cell."""
+    from xleval import Workbook
+    from xleval.parser.parser import skeleton_key as skel_key
+    cells = {f"A{r}": float(r) for r in range(1, 11)}
+    cells.update({f"B{r}": f"=A{r}*{r}.5+1" for r in range(1, 6)})
+    cells["C3"] = "=B3*3.5+1"          # B3's formula one column right: the same member
+    wb = Workbook.from_dict({"S": cells})
+    wb.calculate()
+    ev = wb.engine
+    cs = ev.cell_shape[0]
+    assert cs[(3, 3)] is cs[(3, 2)] and cs[(3, 2)].k == (3.5, 1.0)
+    assert cs[(3, 2)].key == skel_key("A3*3.5+1", (3, 2))[2]     # made again when asked
+    n = len(ev.shapes)
+    for r in (6, 7, 8):
+        wb.set_value(f"S!B{r}", f"=A{r}*4.5+1")   # B4's member, copied down
+    wb.set_value("S!B9", "=A9*9.25+1")            # a new member
+    assert cs[(6, 2)] is cs[(4, 2)] and cs[(8, 2)] is cs[(4, 2)]
+    assert len(ev.shapes) == n + 1 and cs[(9, 2)].family == cs[(1, 2)].family
+    wb.calculate()
+    assert wb["S!B7"] == 7 * 4.5 + 1 and wb["S!B9"] == 9 * 9.25 + 1
+
+
 def test_family_numbers_reach_lambda_let_and_nested_calls():
     """A family closure reads each cell's own numbers, also inside LET, LAMBDA bodies
     (called in the cell) and nested functions; the expected values are worked by hand."""

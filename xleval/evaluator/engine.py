@@ -65,28 +65,64 @@ class Shape:
     k: tuple | None = None         # a family member's numbers (cx.k), in text order
 
 
-class FamilyShape(Shape):
-    """A shape of a family other than its first (see Engine._family_shape). Its closure is
-    the family's, reading this shape's numbers `k` from the context; its tree (the
+class FamilyShape:
+    """A shape of a family other than its first (see Engine._family_shape): one per cell
+    where hand-typed constants make every cell its own shape, so it holds only what is its
+    own (its numbers `k`, its id, the formula `_fc` it was made from) and reads what the
+    family shares (sheet, compile info, tree builder) from `_fam`, the family's record
+    [template shape, number slots, (tree builder, closure), members]. `fn`, `array` and
+    `family` stay attributes, read for every cell evaluated or graphed. Its tree (the
     template's with these numbers) is built only if something asks for it (the vector
     path, checks), as most members are evaluated and never inspected."""
 
-    __slots__ = ("_tree", "_build")   # _build: numbers -> tree (the family's builder)
+    __slots__ = ("id", "array", "fn", "family", "k", "_tree", "_fam", "_fc")
+    error = None
+
+    def __init__(self, id: int, array: bool, fn, family: int, k: tuple, fam: list,
+                 fc: FormulaCell):
+        self.id = id
+        self.array = array
+        self.fn = fn
+        self.family = family
+        self.k = k
+        self._tree = None
+        self._fam = fam
+        self._fc = fc
+
+    @property
+    def sheet(self) -> int:
+        return self._fam[0].sheet
+
+    @property
+    def text(self) -> str:
+        return self._fc.text
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        return self._fc.origin
+
+    @property
+    def info(self) -> CompileInfo:
+        return self._fam[0].info
+
+    @property
+    def key(self) -> str:
+        """The fast shape key, made again when asked (not kept: it is a string per cell)."""
+        return skeleton_key(self.text, self.origin)[2]
 
     @property
     def tree(self) -> Node | None:
         t = self._tree
         if t is None:
             try:
-                t = self._build(list(self.k))
+                t = self._fam[2][0](list(self.k))
             except RecursionError:         # as deep as the template, which parsed: unlikely
                 return None
             self._tree = t
         return t
 
-    @tree.setter
-    def tree(self, value) -> None:
-        self._tree = value
+    def __repr__(self) -> str:
+        return f"FamilyShape(id={self.id}, family={self.family}, k={self.k}, text={self.text!r})"
 
 
 @dataclass
@@ -537,7 +573,11 @@ class Engine:
         rep.formulas = sum(len(f) for f in self.formulas)
         rep.shapes = len(self.shapes)
         counts: dict[str, int] = {}
-        for s in range(self.n_local):
+        # cells are counted only if some shape calls an unknown function (family members
+        # share their template's info: the templates answer for them)
+        any_unsupported = any([sh.info.unsupported for sh in self.shapes
+                               if type(sh) is not FamilyShape])
+        for s in range(self.n_local if any_unsupported else 0):
             for sh in self.cell_shape[s].values():
                 for name in sh.info.unsupported:
                     counts[name] = counts.get(name, 0) + 1
@@ -546,6 +586,13 @@ class Engine:
             from .unknown import kept_cells
             self.kept, rep.kept_functions = kept_cells(self)
             rep.kept_cached = len(self.kept)
+        # a family's members by their numbers find a member typed again while preparing;
+        # kept, they would cost a dict entry per member (with hand-typed constants: per
+        # cell) for the rare formula set afterwards, which rebuilds them (_members_again)
+        for fams in self._families.values():
+            for fam in fams.values():
+                if fam:
+                    fam[3] = None
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
 
@@ -586,8 +633,15 @@ class Engine:
             # (hand-typed constants make every cell its own shape) reuses that parse
             fam = self._families[slot].get(skel[0])
             if fam:
-                shape = self._family_shape(fam, fast, s, is_array, fc, skel[1])
-                keyed[fast] = shape
+                # found by its numbers within the family, not by its fast key: that is a
+                # string per cell, kept as long as the engine
+                k = tuple(map(float, skel[1]))
+                members = fam[3]
+                if members is None:
+                    members = self._members_again(fam)
+                shape = members.get(k)
+                if shape is None:
+                    shape = members[k] = self._family_shape(fam, s, is_array, fc, k)
                 return shape
         try:
             key, toks = shape_key(fc.text, fc.origin)
@@ -610,34 +664,44 @@ class Engine:
                 nums = skel[1]
                 ok = len(nums) == len(slots) and all(
                     float(t) == lit.value for t, lit in zip(nums, slots))
-                self._families[slot][skel[0]] = [shape, slots, None] if ok else False
+                self._families[slot][skel[0]] = [shape, slots, None, {}] if ok else False
         keyed[key] = shape
         if fast is not None:
             keyed[fast] = shape
         return shape
 
-    def _family_shape(self, fam, fast: str, s: int, is_array: bool, fc: FormulaCell,
-                      nums: list[str]) -> Shape:
-        """A shape of family `fam` with other numbers. `fam` is [template shape, its
-        number slots, (tree builder, family closure) once made]. Numbers change neither
-        references nor functions, so the member takes the template's compile info, and
-        one closure compiled from the template with its numbers as parameters (cx.k)
-        evaluates every member: hand-typed constants (every cell its own shape) cost a
-        tuple per cell, not a parse and a compile."""
+    def _family_shape(self, fam, s: int, is_array: bool, fc: FormulaCell,
+                      k: tuple[float, ...]) -> FamilyShape:
+        """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
+        slots, (tree builder, family closure) once made, members by their numbers (None
+        once prepared)].
+        Numbers change neither references nor functions, so the member takes the
+        template's compile info, and one closure compiled from the template with its
+        numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
+        cell its own shape) cost a small object and a tuple per cell, not a parse and a
+        compile."""
+        base = fam[0]
         if fam[2] is None:        # the family's second member: compile the family closure
-            base = fam[0]
             fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
                                               slots=fam[1])
             fam[2] = (template_builder(base.tree, fam[1]),
                       self._unknown_fn(fn, base.info, base.sheet, base.array))
-        base = fam[0]
-        build, fn = fam[2]
-        shape = FamilyShape(len(self.shapes), fast, s, is_array, fn, None, base.info, None,
-                            fc.text, fc.origin, base.family, tuple(map(float, nums)))
+        shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k, fam, fc)
         self._members[s] += 1
-        shape._build = build
         self.shapes.append(shape)
         return shape
+
+    def _members_again(self, fam: list) -> dict:
+        """Every family's members by their numbers again (prepare() drops them), for a
+        formula set after preparing; returns `fam`'s."""
+        for fams in self._families.values():
+            for f in fams.values():
+                if f:
+                    f[3] = {}
+        for sh in self.shapes:
+            if type(sh) is FamilyShape:
+                sh._fam[3][sh.k] = sh
+        return fam[3]
 
     def _unknown_fn(self, fn, info: CompileInfo, s: int, is_array: bool):
         """A compiled closure as unknown="cached" wants it: one calling a function nobody

@@ -36,7 +36,9 @@ class ReadIndex:
         self.unbounded: set[tuple[int, int, int]] = set()   # reads not known statically
         self.volatile: set[tuple[int, int, int]] = set()
         templates: dict[int, object] = {}
-        spill_refs: dict[int, bool] = {}     # shape id -> reads a spill range `A1#`
+        # shape id -> a data table, or reads a spill range `A1#` (a family's template
+        # answers for its members, whose key is not kept: see FamilyShape)
+        unbounded_fam: dict[int, bool] = {}
         for s in range(engine.n_local):
             for (r, c), shape in engine.cell_shape[s].items():
                 # per family: its members differ only in their numbers (same references)
@@ -45,13 +47,14 @@ class ReadIndex:
                 if tpl is None:
                     base = engine.shapes[fam]
                     tpl = templates[fam] = _templates(engine, base)
-                    spill_refs[fam] = base.tree is not None and any(
-                        isinstance(n, Postfix) and n.op == "#" for n in walk(base.tree))
+                    unbounded_fam[fam] = base.key.startswith("TABLE|") or (
+                        base.tree is not None and any(
+                            isinstance(n, Postfix) and n.op == "#" for n in walk(base.tree)))
                 key = (s, r, c)
                 if shape.info.volatile:
                     self.volatile.add(key)
-                if (tpl.dynamic or shape.info.dynamic or shape.key.startswith("TABLE|")
-                        or shape.info.functions & _FORMULA_READERS or spill_refs[fam]):
+                if (tpl.dynamic or shape.info.dynamic or unbounded_fam[fam]
+                        or shape.info.functions & _FORMULA_READERS):
                     self.unbounded.add(key)
                 mine = self.by_cell[key] = []
                 for sheets, ref in tpl.refs:
