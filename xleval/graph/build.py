@@ -66,7 +66,8 @@ class Layers(Sequence):
     whole run. Reads like a list of lists; a slice is a view of the same arrays."""
     __slots__ = ("flat", "u_start", "u_shape", "u_sheet", "l_start", "r_start", "l_runs",
                  "_lo", "_hi", "_recent")
-    _RECENT_UNITS = 1 << 15      # units kept made (several reads of one layer: one make)
+    _RECENT_UNITS = 1 << 13      # units kept made (several reads of one layer: one make);
+    # the layer read last is kept whatever its size
 
     def __init__(self, flat: list, u_start, u_shape, u_sheet, l_start, r_start, l_runs,
                  lo: int = 0, hi: int | None = None, recent: dict | None = None):
