@@ -49,6 +49,12 @@ def test_float_texts_round_trip_and_excel_form(vals):
             assert s == str(int(x))                 # integral values as plain digits
 
 
+def test_float_texts_wrapped_as_cell_ends():
+    vals = _random_floats(500, 4) + [3.0, 1e-10, 1e16]
+    assert W._float_texts(vals, wrap=True) == [b"<v>" + t + b"</v></c>"
+                                                for t in W._float_texts(vals)]
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), -0.0])
 def test_float_texts_leave_special_values_to_the_per_value_path(bad):
     assert W._float_texts([1.5, bad, 2.0]) is None
