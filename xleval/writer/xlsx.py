@@ -727,6 +727,20 @@ def _float_texts(vals: list[float], wrap: bool = False) -> list[bytes] | None:
     return s.encode("ascii").split(b",")
 
 
+_STR_MID = b' t="str"'                # before `>` and the <f> of a formula with a text result
+
+
+def _string_texts(vals: list[str]) -> list[bytes] | None:
+    """b'<v>' + encode_text(v) + b'</v></c>' of many strings at once: joined by newlines,
+    escaped and wrapped by C-level replaces, then split (a newline is kept as it is by
+    encode_text and ends no escape sequence); None when a string holds a newline itself."""
+    joined = "\n".join(vals)
+    if joined.count("\n") != len(vals) - 1:
+        return None
+    return (b"<v>" + encode_text(joined).replace(b"\n", b"</v></c>\n<v>")
+            + b"</v></c>").split(b"\n")
+
+
 def _fast_patch(piece: bytes, left: Values, where: str, patcher: _Patcher,
                 bound: int | None = None) -> bytes:
     """The fast path over a chunk of whole rows: cells in the usual form that are targets get
@@ -786,10 +800,23 @@ def _fast_patch(piece: bytes, left: Values, where: str, patcher: _Patcher,
             for i, cell in zip(compress(count(), fmask), new):
                 cells[i] = cell
     if nf < nhit:                            # strings, booleans, errors, blanks, non-finite
-        for i in compress(count(), hit):
-            if not (nf and fmask[i]):
-                cells[i] = _other_cell(got[i], heads[i], letters[i] + rownums[i], mids[i],
-                                       where, patcher)
+        others = [i for i in compress(count(), hit) if not (nf and fmask[i])]
+        # formula cells (`>` then <f>) with a text result: t="str", the texts escaped in
+        # bulk too (a lookup sheet's names cost more than its floats one by one)
+        strs = [i for i in others if type(got[i]) is str and mids[i] is not None
+                and len(mids[i]) > 1]
+        stexts = _string_texts([got[i] for i in strs]) if strs else None
+        if stexts is not None:
+            for i, text in zip(strs, stexts):
+                h = heads[i]
+                if b"t" in h:
+                    h = _T_ATTR.sub(b"", h)
+                cells[i] = b"".join((h, _STR_MID, mids[i], text))
+            done = set(strs)
+            others = [i for i in others if i not in done]
+        for i in others:
+            cells[i] = _other_cell(got[i], heads[i], letters[i] + rownums[i], mids[i], where,
+                                   patcher)
     out = [b""] * (2 * n + 1)
     out[0::2] = gaps
     out[1::2] = cells
