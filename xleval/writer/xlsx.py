@@ -1655,7 +1655,11 @@ def _drop_calc_chain(zin: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo]
     if rels_part in names:
         data = zin.read(rels_part)
         cut = []
-        for m, _rid, typ, target, mode in _iter_rels(data):
+        # no relationship can be the chain's when its type's name is nowhere in the part (nor
+        # a character reference that could spell it): reading every relationship's
+        # attributes costs ~6 ms a save in a workbook of 250 sheets
+        rels = _iter_rels(data) if b"calcChain" in data or b"&" in data else ()
+        for m, _rid, typ, target, mode in rels:
             if typ.endswith("/calcChain") and mode != "External":
                 chain = _resolve(wb, target)
                 end = m.end()
