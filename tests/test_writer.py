@@ -454,6 +454,24 @@ def test_no_calc_chain_leaves_meta_parts(tmp_path):
     assert entries(src).keys() == entries(dst).keys()
 
 
+def test_calc_chain_named_by_character_references_is_dropped(tmp_path):
+    """The rels part is searched for the chain's type name before its relationships are
+    read; a type spelled with character references must still be found."""
+    src = _raw_book(tmp_path / "refs.xlsx")
+    parts = entries(src)
+    rels = parts["xl/_rels/workbook.xml.rels"].replace(b"calcChain", b"calc&#x43;hain")
+    assert b"calcChain" not in rels
+    with zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, rels if name == "xl/_rels/workbook.xml.rels" else data)
+    dst = tmp_path / "o.xlsx"
+    write_values(str(src), str(dst), {"Main": {(1, 2): 5.0}})
+    out = entries(dst)
+    assert "xl/calcChain.xml" not in out
+    assert b"calc&#x43;hain" not in out["xl/_rels/workbook.xml.rels"]
+    assert b"calcChain" not in out["[Content_Types].xml"]
+
+
 def test_xlsm_vba_and_external_values(tmp_path):
     src = _raw_book(tmp_path / "macro.xlsm", vba=True)
     dst = tmp_path / "macro_out.xlsm"

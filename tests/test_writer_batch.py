@@ -49,9 +49,53 @@ def test_float_texts_round_trip_and_excel_form(vals):
             assert s == str(int(x))                 # integral values as plain digits
 
 
+def test_float_texts_wrapped_as_cell_ends():
+    vals = _random_floats(500, 4) + [3.0, 1e-10, 1e16]
+    assert W._float_texts(vals, wrap=True) == [b"<v>" + t + b"</v></c>"
+                                                for t in W._float_texts(vals)]
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), -0.0])
 def test_float_texts_leave_special_values_to_the_per_value_path(bad):
     assert W._float_texts([1.5, bad, 2.0]) is None
+
+
+_TRICKY = ["", "plain", "a&b<c>d", "  padded ", "_x0041_ kept", "ends with _", "x0041_ next",
+           "tab\there", "\x00\x07\x1f ctl", "\ud800 lone", "\ufffe\uffff", "Zürich 東京 🙂",
+           '"quotes" and \'apostrophes\'', "\r cr"]
+
+
+def test_string_texts_as_encoded_one_by_one():
+    assert W._string_texts(_TRICKY) == [b"<v>" + W.encode_text(s) + b"</v></c>"
+                                        for s in _TRICKY]
+    assert W._string_texts(["two\nlines", "x"]) is None     # newline: one by one
+
+
+def test_text_results_in_bulk_as_the_general_patcher():
+    """Formula cells with text results (some with a stale t= or cached value, a newline in
+    one chunk) next to constants and cells without a formula: the fast path writes what the
+    general patcher writes."""
+    rows = []
+    for r in range(1, 41):
+        rows.append(f'<row r="{r}"><c r="A{r}" t="s"><v>3</v></c>'
+                    f'<c r="B{r}" s="2" t="str"><f>T(A{r})</f><v>old</v></c>'
+                    f'<c r="C{r}"><f t="shared" si="0"/></c><c r="D{r}" s="1"/>'
+                    f'<c r="E{r}" t="n"><v>5</v></c></row>')
+    data = _sheet("".join(rows))
+    values = {}
+    for r in range(1, 41):
+        values[(r, 2)] = _TRICKY[r % len(_TRICKY)]
+        values[(r, 3)] = "line\nbreak" if r == 7 else f"n{r} & <{r}>"
+        values[(r, 4)] = f" inline {r}"              # no formula: an inline string
+        if r % 3 == 0:
+            values[(r, 5)] = f"e{r}"
+    for chunk in (1 << 20, 300):
+        assert _stream(data, values, chunk) == W._general_patch(data, values, "S")
+    cells = _cells(_stream(data, values, 1 << 20))
+    assert (cells["C7"].get("t"), cells["C7"].findtext(V)) == ("str", "line\nbreak")
+    assert (cells["B3"].get("t"), cells["B3"].get("s")) == ("str", "2")
+    assert cells["B3"].findtext(V) == _TRICKY[3]
+    assert cells["A3"].get("t") == "s" and cells["A3"].findtext(V) == "3"
 
 
 def _sheet(rows: str) -> bytes:
