@@ -900,7 +900,7 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
     cells = np.flatnonzero(done)
     if not len(cells):
         e = array("q", [0])
-        return Layers([], e, array("l"), array("l"), e, e, e)
+        return Layers([], e, array("q"), array("q"), e, e, e)
     lv = level[cells]
     unit = sid[cells] * n_local + S[cells]
     n_units = int(unit.max()) + 1
@@ -931,9 +931,15 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
     l_start = np.r_[np.flatnonzero(new_layer), len(lv)]
     r_start = np.r_[np.flatnonzero(new_run), len(lv)]
     l_runs = np.r_[np.flatnonzero(new_layer[new_run]), len(r_start) - 1]
-    return Layers(flat, array("q", u_start.tolist()), array("l", sid[head].tolist()),
-                  array("l", u_s.tolist()), array("q", l_start.tolist()),
-                  array("q", r_start.tolist()), array("q", l_runs.tolist()))
+    return Layers(flat, _array(u_start), _array(sid[head]), _array(u_s), _array(l_start),
+                  _array(r_start), _array(l_runs))
+
+
+def _array(a: np.ndarray) -> array:
+    """An int64 numpy array as an array('q'), copied as bytes (no int object per item)."""
+    out = array("q")
+    out.frombytes(a.astype(np.int64, copy=False).tobytes())
+    return out
 
 
 def _tarjan(nodes: list[int], sp: list[int], su: list[int],
