@@ -246,3 +246,20 @@ def test_layers_read_like_a_list_of_lists():
         cells = [c for _, a, b, _ in segs for c in lay.flat[a:b]]
         assert cells == [c for u in layer for c in u.cells]
         assert [s for s, *_ in segs] == [k for k, _ in groupby(u.sheet for u in layer)]
+
+
+def test_made_layers_keep_wide_ones_and_a_bounded_number_of_narrow_units():
+    """Layers' _Made: a wide layer (a unit per hand-typed cell) stays made, read again as
+    the same list; narrow layers stay while they hold at most RECENT units in all."""
+    from xleval.graph.build import WorkUnit, _Made
+    made = _Made()
+    wide = [WorkUnit(0, 0, [(r, 1)]) for r in range(made.WIDE)]
+    made.put(0, wide)
+    for j in range(1, 3 * made.RECENT):                 # a chain: one-unit layers
+        made.put(j, [WorkUnit(1, 0, [(j, 2)])])
+        assert made.n_recent <= made.RECENT
+    assert made.get(0) is wide
+    assert made.get(3 * made.RECENT - 1) is not None and made.get(1) is None
+    sheets = {"S": {f"A{r}": f"=B{r}*{r}.5" for r in range(1, 301)}}
+    lay = xleval.Workbook.from_dict(sheets).graph().layers
+    assert len(lay) == 1 and lay[0] is lay[0] and len(lay[0]) == 300

@@ -57,20 +57,49 @@ class WorkUnit:
     cells: list[tuple[int, int]]
 
 
+class _Made:
+    """Layers already made into WorkUnits, shared by a Layers and its views: a wide layer
+    (at least WIDE units: hand-typed formulas, a unit per cell) stays made for the plan's
+    life, as the scheduler reads its units several times per run and again every run; the
+    other layers stay while they hold at most RECENT units in all (a chain has thousands
+    of narrow layers: kept, they would cost ~130 B per formula)."""
+    WIDE = 256
+    RECENT = 1 << 13
+    __slots__ = ("kept", "recent", "n_recent")
+
+    def __init__(self):
+        self.kept: dict[int, list] = {}
+        self.recent: dict[int, list] = {}
+        self.n_recent = 0
+
+    def get(self, j: int) -> list | None:
+        got = self.kept.get(j)
+        return got if got is not None else self.recent.get(j)
+
+    def put(self, j: int, units: list) -> None:
+        if len(units) >= self.WIDE:
+            self.kept[j] = units
+            return
+        if self.n_recent + len(units) > self.RECENT:
+            self.recent.clear()
+            self.n_recent = 0
+        self.recent[j] = units
+        self.n_recent += len(units)
+
+
 class Layers(Sequence):
     """The plan's layers, each a list of work units, stored as flat arrays: every unit's
     cells in one list of the sheets' own (r, c) key tuples, in unit order, and per unit its
     start in it, shape and sheet; per layer its first unit. A layer's WorkUnit objects are
-    made when it is read (and the last few kept): a chain puts each row in its own layer,
-    and an object and a list per single-cell unit cost ~130 B per formula, kept for the
-    whole run. Reads like a list of lists; a slice is a view of the same arrays."""
+    made when it is read (see _Made for which stay made): a chain puts each row in its own
+    layer, and an object and a list per single-cell unit cost ~130 B per formula. Reads
+    like a list of lists; a slice is a view of the same arrays. The serial order reads
+    spans of the flat list instead (`spans`)."""
     __slots__ = ("flat", "u_start", "u_shape", "u_sheet", "l_start", "r_start", "l_runs",
-                 "_lo", "_hi", "_recent")
-    _RECENT_UNITS = 1 << 13      # units kept made (several reads of one layer: one make);
-    # the layer read last is kept whatever its size
+                 "_lo", "_hi", "_made")
 
     def __init__(self, flat: list, u_start, u_shape, u_sheet, l_start, r_start, l_runs,
-                 lo: int = 0, hi: int | None = None, recent: dict | None = None):
+                 lo: int = 0, hi: int | None = None, made: _Made | None = None):
         self.flat = flat                  # every unit's cells, in unit order
         self.u_start = u_start            # array: unit k's cells are flat[u_start[k]:...[k+1]]
         self.u_shape = u_shape            # arrays: unit k's shape id and sheet
@@ -80,7 +109,7 @@ class Layers(Sequence):
         self.l_runs = l_runs              # array: layer j's runs are l_runs[j]:l_runs[j+1]
         self._lo = lo                     # this view's layers: lo..hi-1
         self._hi = len(l_start) - 1 if hi is None else hi
-        self._recent = {} if recent is None else recent
+        self._made = _Made() if made is None else made
 
     def __len__(self) -> int:
         return self._hi - self._lo
@@ -92,25 +121,22 @@ class Layers(Sequence):
                 return [self[k] for k in range(a, b, step)]
             return Layers(self.flat, self.u_start, self.u_shape, self.u_sheet, self.l_start,
                           self.r_start, self.l_runs, self._lo + a, self._lo + max(a, b),
-                          self._recent)
+                          self._made)
         if j < 0:
             j += len(self)
         if not 0 <= j < len(self):
             raise IndexError("layer index out of range")
         j += self._lo
-        got = self._recent.get(j)
+        got = self._made.get(j)
         if got is None:
             got = self._make(j)
-            recent = self._recent
-            if sum(map(len, recent.values())) + len(got) > self._RECENT_UNITS:
-                recent.clear()
-            recent[j] = got
+            self._made.put(j, got)
         return got
 
     def __iter__(self):
-        recent = self._recent
+        made = self._made
         for j in range(self._lo, self._hi):
-            got = recent.get(j)
+            got = made.get(j)
             yield got if got is not None else self._make(j)
 
     def _make(self, j: int) -> list[WorkUnit]:
@@ -126,6 +152,14 @@ class Layers(Sequence):
         """How many units layer j has."""
         j += self._lo
         return self.l_start[j + 1] - self.l_start[j]
+
+    def spans(self, j: int) -> tuple[list[int], list[int]]:
+        """Layer j's units without making them: (sheet per unit, bounds) where unit k's
+        cells are flat[bounds[k]:bounds[k + 1]] (the serial order reads these: a layer of
+        hand-typed formulas has a unit per cell)."""
+        j += self._lo
+        a, b = self.l_start[j], self.l_start[j + 1]
+        return self.u_sheet[a:b].tolist(), self.u_start[a:b + 1].tolist()
 
     def counts(self) -> tuple[list[int], list[int]]:
         """(units, cells) per layer of this view, without making the units."""
