@@ -667,8 +667,8 @@ def execute(run: Run, policy, executors: dict) -> None:
     engine = run.engine
     plan = run.plan
     stats = run.stats
-    # consecutive inline layers batch_from..k-1, evaluated in one go; read as a slice of
-    # the plan's layers when flushed (a chain has thousands: their units are made then)
+    # consecutive inline layers batch_from..k-1, evaluated in one go: a slice of the
+    # plan's layers when flushed (a chain has thousands, read as spans: no unit is made)
     batch_from = -1
     batch_cells = 0
     quick_layers = quick_cells = 0
