@@ -1039,10 +1039,13 @@ def patch_sheet_stream(src, dst, targets: Values, where: str = "sheet",
         if not rows:
             shutil.copyfileobj(src, dst, chunk)
             return
+        parallel = pool is not None and pool.usable(key)
+        if not parallel:
+            chunk = min(chunk, _CHUNK_HERE)     # pieces patched here: see _CHUNK_HERE
         first = src.read(chunk)
         # the pool's workers compress their pieces too when they can go into `dst` as they
         # are (the parent's compressing was the longest serial part of a parallel write)
-        deflate = pool is not None and pool.usable(key) and _can_append_deflated(dst)
+        deflate = parallel and _can_append_deflated(dst)
         try:
             with _Spool(_SPOOL, deflate, dst if direct else None) as spool:
                 head, tail = _stream_rows(first, src, spool, targets, rows, where, chunk,
@@ -1826,9 +1829,7 @@ def _write_members(zin: zipfile.ZipFile, fh, infos, drop, patched, streamed,
             with zin.open(info) as src, zout.open(zi, "w", force_zip64=big) as dst:
                 if info.filename in streamed:
                     targets, sheet = streamed[info.filename]
-                    chunk = _CHUNK if pool is not None and pool.usable(info.filename) \
-                        else _CHUNK_HERE
-                    patch_sheet_stream(src, dst, targets, sheet, chunk, pool=pool,
+                    patch_sheet_stream(src, dst, targets, sheet, _CHUNK, pool=pool,
                                        key=info.filename, direct=direct)
                 else:
                     shutil.copyfileobj(src, dst, _CHUNK)
