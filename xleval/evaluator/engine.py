@@ -589,10 +589,8 @@ class Engine:
         # a family's members by their numbers find a member typed again while preparing;
         # kept, they would cost a dict entry per member (with hand-typed constants: per
         # cell) for the rare formula set afterwards, which rebuilds them (_members_again)
-        for fams in self._families.values():
-            for fam in fams.values():
-                if fam:
-                    fam[3] = None
+        for fam in self._usable_families():
+            fam[3] = None
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
 
@@ -694,14 +692,17 @@ class Engine:
     def _members_again(self, fam: list) -> dict:
         """Every family's members by their numbers again (prepare() drops them), for a
         formula set after preparing; returns `fam`'s."""
-        for fams in self._families.values():
-            for f in fams.values():
-                if f:
-                    f[3] = {}
+        for f in self._usable_families():
+            f[3] = {}
         for sh in self.shapes:
             if type(sh) is FamilyShape:
                 sh._fam[3][sh.k] = sh
         return fam[3]
+
+    def _usable_families(self):
+        """Every family record (see _family_shape); False marks a skeleton no family uses."""
+        for fams in self._families.values():
+            yield from filter(None, fams.values())
 
     def _unknown_fn(self, fn, info: CompileInfo, s: int, is_array: bool):
         """A compiled closure as unknown="cached" wants it: one calling a function nobody
