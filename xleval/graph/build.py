@@ -148,11 +148,6 @@ class Layers(Sequence):
         return list(map(WorkUnit, self.u_shape[a:b], self.u_sheet[a:b],
                         map(flat.__getitem__, map(slice, bd[:-1], bd[1:]))))
 
-    def n_units(self, j: int) -> int:
-        """How many units layer j has."""
-        j += self._lo
-        return self.l_start[j + 1] - self.l_start[j]
-
     def spans(self, j: int) -> tuple[list[int], list[int]]:
         """Layer j's units without making them: (sheet per unit, bounds) where unit k's
         cells are flat[bounds[k]:bounds[k + 1]] (the serial order reads these: a layer of

@@ -425,7 +425,7 @@ class Run:
         as many units holding as many cells as the layer are the whole layer."""
         layers = self.plan.layers
         if (not isinstance(layers, Layers) or j >= len(layers)
-                or len(units) != layers.n_units(j)
+                or len(units) != self.plan.unit_counts[j]
                 or sum(map(len, map(_CELLS, units))) != self.sizes[j]):
             return self.make_tasks(units, n_tasks, total)
         flat = layers.flat
