@@ -215,6 +215,35 @@ def test_whole_layer_tasks_are_the_units_tasks():
             assert run.layer_tasks(j, cut, 2) == Run.make_tasks(cut, 2)
 
 
+def test_a_whole_layer_is_split_and_counted_from_the_plan_arrays():
+    """Run.split, vector_first, count and layer_tasks given a layer as the plan made it
+    (read from the arrays, no pass over its units) agree with the same units as a copy
+    (read unit by unit): with every unit free to leave, and with units that must stay in
+    the main process (volatile, INDIRECT) among them."""
+    from xleval.scheduler.base import Run
+    cells = {f"A{r}": float(r) for r in range(1, 301)}
+    cells.update({f"B{r}": f"=A{r}*{r}.5" for r in range(1, 301)})     # a unit per cell
+    mixed = dict(cells)
+    mixed.update({"B7": "=A7+NOW()*0", "B9": '=INDIRECT("A9")*2', "B11": "=RAND()*0+A11"})
+    for sheet in (cells, mixed):
+        wb = xleval.Workbook.from_dict({"S": sheet})
+        plan = wb.graph()
+        j = max(range(len(plan.layers)), key=lambda k: len(plan.layers[k]))
+        layer = plan.layers[j]
+        assert len(layer) >= 256 and plan.layers[j] is layer       # wide: kept made
+        run = Run(wb.engine, plan, "pool", 2, "fork")
+        copy = list(layer)
+        assert run.whole(j, layer) and not run.whole(j, copy)
+        par, main = run.split(layer, j)
+        par_copy, main_copy = run.split(copy)
+        assert par == par_copy and main == main_copy
+        assert (par is layer) == (not main)                         # handed on itself
+        assert run.count(j, par) == sum(len(u.cells) for u in par)
+        assert run.vector_first(par, j) == run.vector_first(list(par))
+        assert run.layer_tasks(j, par, 3) == Run.make_tasks(par, 3)
+    assert [len(u.cells) for u in main] == [1, 1, 1]
+
+
 def test_layers_read_like_a_list_of_lists():
     """build_plan's Layers (arrays, units made on read) against the same layers as plain
     lists: indexing, negative indexes, slices (views), iteration, counts, segments."""

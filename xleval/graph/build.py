@@ -148,6 +148,24 @@ class Layers(Sequence):
         return list(map(WorkUnit, self.u_shape[a:b], self.u_sheet[a:b],
                         map(flat.__getitem__, map(slice, bd[:-1], bd[1:]))))
 
+    def made(self, j: int) -> list | None:
+        """Layer j's units if they are made (kept, see _Made), else None: the scheduler
+        knows units it holds for the whole layer by this object's identity."""
+        return self._made.get(j + self._lo)
+
+    def unit_shapes(self, j: int) -> np.ndarray:
+        """Layer j's unit shape ids (a read-only view of the plan's array)."""
+        j += self._lo
+        return np.frombuffer(self.u_shape, np.int64)[self.l_start[j]:self.l_start[j + 1]]
+
+    def widest(self, j: int) -> int:
+        """The most cells any unit of layer j holds."""
+        j += self._lo
+        a, b = self.l_start[j], self.l_start[j + 1]
+        if b <= a:
+            return 0
+        return int(np.diff(np.frombuffer(self.u_start, np.int64)[a:b + 1]).max())
+
     def spans(self, j: int) -> tuple[list[int], list[int]]:
         """Layer j's units without making them: (sheet per unit, bounds) where unit k's
         cells are flat[bounds[k]:bounds[k + 1]] (the serial order reads these: a layer of

@@ -69,9 +69,9 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
             from .auto import AutoPolicy
             policy = AutoPolicy(run, executors)
         elif strategy == "pool":
-            policy = base.FixedPolicy("pool", POOL_MIN_CELLS, w)
+            policy = base.FixedPolicy("pool", POOL_MIN_CELLS, w, run)
         else:
-            policy = base.FixedPolicy("process", PROCESS_MIN_CELLS, w)
+            policy = base.FixedPolicy("process", PROCESS_MIN_CELLS, w, run)
         base.execute(run, policy, executors)
         _report_cycles(engine, run.cycles)
         stats = run.stats

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
 
+import numpy as np
+
 from ..evaluator.engine import PENDING
 from ..graph.build import Layers, WorkUnit
 from ..parser.ast import Postfix, walk
@@ -265,6 +267,26 @@ class Run:
     # ---------------------------------------------------------------------------------
     # which work may leave the main process
     # ---------------------------------------------------------------------------------
+    def whole(self, j: int, units) -> bool:
+        """Is `units` layer j itself, as the plan made and keeps it? split and vector_first
+        hand such a layer on untouched when every unit may leave and the vector path takes
+        none, and counts and tasks then come from the plan's arrays (units are only ever
+        dropped or cut into new lists, never changed in place)."""
+        layers = self.plan.layers
+        return isinstance(layers, Layers) and j < len(layers) and units is layers.made(j)
+
+    def count(self, j: int, units) -> int:
+        """The cells of `units` of layer j."""
+        return self.sizes[j] if self.whole(j, units) else n_cells(units)
+
+    def _family_array(self) -> np.ndarray:
+        """_family_of as a numpy array (shape id -> family id), cached like it."""
+        got = self.engine.__dict__.get("_schedule_family_np")
+        if got is None or len(got) != len(self._family_of):
+            got = self.engine.__dict__["_schedule_family_np"] = np.array(self._family_of,
+                                                                         np.int64)
+        return got
+
     def main_only(self, unit: WorkUnit) -> bool:
         fid = self._family_of[unit.shape]
         code = self._main_only.get(fid)
@@ -325,17 +347,26 @@ class Run:
         up = text.upper()
         return any(n in up for n in names)
 
-    def split(self, layer):
-        """(units that may go to workers, units that stay in the main process)."""
+    def split(self, layer, j: int | None = None):
+        """(units that may go to workers, units that stay in the main process). When
+        `layer` is layer j as the plan made it and every unit may leave, it is handed on
+        itself (see whole): its families are read from the plan's arrays, with no pass
+        over its units (a layer of hand-typed formulas has a unit per cell)."""
         codes = self._main_only
         fam = self._family_of
-        fids = [fam[u.shape] for u in layer]
+        whole = j is not None and self.whole(j, layer)
+        if whole:
+            fids = np.unique(self._family_array()[self.plan.layers.unit_shapes(j)]).tolist()
+        else:
+            fids = [fam[u.shape] for u in layer]
         flags = list(map(codes.get, fids))
         if None in flags:
             self._classify({f for f, c in zip(fids, flags) if c is None})
             flags = list(map(codes.get, fids))
         if not any(flags):            # the usual case: every unit may leave
-            return list(layer), []
+            return (layer if whole else list(layer)), []
+        if whole:
+            flags = [codes[fam[u.shape]] for u in layer]
         par, main = [], []
         for u, code in zip(layer, flags):
             if code and self._code_keeps(code, u):
@@ -353,7 +384,7 @@ class Run:
         self.stats.main_eval += time.perf_counter() - t0
         return n
 
-    def vector_first(self, units: list) -> list:
+    def vector_first(self, units: list, j: int | None = None) -> list:
         """Compute here, at once, what the vector fast path takes of `units` (numpy over a
         column in this process costs less than any dispatch, see evaluator/vector.py) and
         return the units with only the cells it left pending. The layer's delta reads every
@@ -361,7 +392,11 @@ class Run:
         from ..evaluator.vector import MIN_CELLS
         ev = self.engine
         t0 = time.perf_counter()
-        if not units or max(map(len, map(_CELLS, units))) < MIN_CELLS:
+        if not units:
+            return units
+        widest = (self.plan.layers.widest(j) if j is not None and self.whole(j, units)
+                  else max(map(len, map(_CELLS, units))))
+        if widest < MIN_CELLS:
             return units               # one cell per shape (hand-typed constants): none
         out = []
         for u in units:
@@ -390,7 +425,7 @@ class Run:
         n = self.sizes[j]
         if n < threshold or n < 2 * self.workers or total + n > BATCH_CELLS:
             return None
-        par, main = self.split(self.plan.layers[j])
+        par, main = self.split(self.plan.layers[j], j)
         if main:
             return None
         if ENABLED and n > len(par):          # (one cell per unit: nothing to vectorize)
@@ -424,7 +459,8 @@ class Run:
         units). Units are only ever dropped or cut (split, vector_first), never grown:
         as many units holding as many cells as the layer are the whole layer."""
         layers = self.plan.layers
-        if (not isinstance(layers, Layers) or j >= len(layers)
+        if not self.whole(j, units) and (
+                not isinstance(layers, Layers) or j >= len(layers)
                 or len(units) != self.plan.unit_counts[j]
                 or sum(map(len, map(_CELLS, units))) != self.sizes[j]):
             return self.make_tasks(units, n_tasks, total)
@@ -639,10 +675,11 @@ BATCH_GIVE_UP = 0.02      # a batch takes no further layer once more than 2% of 
 class FixedPolicy:
     """`pool` / `process`: send out every layer with at least `min_cells` parallel cells."""
 
-    def __init__(self, choice: str, min_cells: int, workers: int):
+    def __init__(self, choice: str, min_cells: int, workers: int, run: Run):
         self.choice = choice
         self.threshold = min_cells
         self.workers = workers
+        self.run = run
 
     def min_cells(self) -> float:
         """Layers with fewer cells run inline without asking decide()."""
@@ -652,7 +689,7 @@ class FixedPolicy:
         pass
 
     def decide(self, k: int, par: list):
-        if n_cells(par) < self.threshold:
+        if self.run.count(k, par) < self.threshold:
             return "inline", par, None, None
         return self.choice, par, None, None
 
@@ -704,8 +741,8 @@ def execute(run: Run, policy, executors: dict) -> None:
             flush(k)
             layer = plan.layers[k]
             run.layer = k - 1
-            par, main = run.split(layer)
-            par = run.vector_first(par)
+            par, main = run.split(layer, k)
+            par = run.vector_first(par, k)
             choice, todo, predicted, ntasks = (policy.decide(k, par) if par else
                                                ("inline", par, None, None))
             stats.choose(k, n, choice, predicted, keep=choice != "inline" or bool(predicted))
@@ -727,7 +764,7 @@ def execute(run: Run, policy, executors: dict) -> None:
                 nxt = None
                 if choice == "pool" and not main and run.batch_layers > 1:
                     t1 = time.perf_counter()
-                    n_todo = n_cells(todo)
+                    n_todo = run.count(k, todo)
                     nxt = run.batch_next(k + 1, threshold, n_todo)
                     stats.dispatch += time.perf_counter() - t1
                 try:

@@ -33,7 +33,7 @@ import time
 from multiprocessing.connection import wait
 
 from . import worker
-from .base import Run, StartFailure, WorkerFailure, n_cells
+from .base import Run, StartFailure, WorkerFailure
 
 TASKS_PER_WORKER = 3
 # A batch (run_batch) sends a worker its next task while it still works on the current one,
@@ -177,7 +177,7 @@ class PoolExecutor:
         run = self.run
         t0 = time.perf_counter()
         W = len(self.workers) or run.workers
-        n = n_cells(units)
+        n = run.count(k, units)
         if n_tasks is None:
             n_tasks = W * TASKS_PER_WORKER
         n_tasks = max(1, min(n_tasks, max(1, math.ceil(n / MIN_TASK_CELLS))))
@@ -215,7 +215,7 @@ class PoolExecutor:
         t0 = time.perf_counter()
         W = len(self.workers) or run.workers
         # tasks before the workers start (see run_layer); blocks[i]: one task per worker
-        sizes = [n_cells(units) for _k, units in layers]
+        sizes = [run.count(j, units) for j, units in layers]
         blocks = [run.layer_tasks(j, units, W, n) for (j, units), n in zip(layers, sizes)]
         total = sum(sizes)
         ready: list = []          # layers prepared before the fork: (units, cells, tasks)

@@ -21,7 +21,7 @@ import time
 from multiprocessing.connection import wait
 
 from . import worker
-from .base import Run, StartFailure, WorkerFailure, n_cells
+from .base import Run, StartFailure, WorkerFailure
 
 PROCESS_MIN_CELLS = int(os.environ.get("XLEVAL_PROCESS_MIN_CELLS", "2000"))  # smaller: inline
 
@@ -38,7 +38,7 @@ class ProcessExecutor:
         t0 = time.perf_counter()
         method = run.start_method
         ctx = mp.get_context(method)
-        n = n_cells(units)
+        n = run.count(k, units)
         blocks = run.layer_tasks(k, units, min(n_blocks or run.workers, run.workers, n))
         if method == "fork":
             run.engine.number_tables()
