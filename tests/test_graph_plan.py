@@ -216,10 +216,11 @@ def test_whole_layer_tasks_are_the_units_tasks():
 
 
 def test_a_whole_layer_is_split_and_counted_from_the_plan_arrays():
-    """Run.split, vector_first, count and layer_tasks given a layer as the plan made it
-    (read from the arrays, no pass over its units) agree with the same units as a copy
-    (read unit by unit): with every unit free to leave, and with units that must stay in
-    the main process (volatile, INDIRECT) among them."""
+    """Run.split, vector_first, count and layer_tasks given a layer as layer_units gives
+    it (a LayerView: read from the arrays, no WorkUnit made) agree with the same units as
+    a list (read unit by unit): with every unit free to leave, and with units that must
+    stay in the main process (volatile, INDIRECT) among them."""
+    from xleval.graph.build import LayerView
     from xleval.scheduler.base import Run
     cells = {f"A{r}": float(r) for r in range(1, 301)}
     cells.update({f"B{r}": f"=A{r}*{r}.5" for r in range(1, 301)})     # a unit per cell
@@ -229,18 +230,19 @@ def test_a_whole_layer_is_split_and_counted_from_the_plan_arrays():
         wb = xleval.Workbook.from_dict({"S": sheet})
         plan = wb.graph()
         j = max(range(len(plan.layers)), key=lambda k: len(plan.layers[k]))
-        layer = plan.layers[j]
-        assert len(layer) >= 256 and plan.layers[j] is layer       # wide: kept made
         run = Run(wb.engine, plan, "pool", 2, "fork")
-        copy = list(layer)
-        assert run.whole(j, layer) and not run.whole(j, copy)
-        par, main = run.split(layer, j)
-        par_copy, main_copy = run.split(copy)
-        assert par == par_copy and main == main_copy
-        assert (par is layer) == (not main)                         # handed on itself
+        view = run.layer_units(j)
+        assert type(view) is LayerView and len(view) == len(plan.layers[j]) == 300
+        units = list(plan.layers[j])
+        assert list(view) == units and view[3] == units[3]
+        assert run.whole(j, view) and not run.whole(j, units) and not run.whole(j - 1, view)
+        par, main = run.split(view, j)
+        par_list, main_list = run.split(units)
+        assert list(par) == par_list and main == main_list
+        assert (par is view) == (not main)                          # handed on itself
         assert run.count(j, par) == sum(len(u.cells) for u in par)
-        assert run.vector_first(par, j) == run.vector_first(list(par))
-        assert run.layer_tasks(j, par, 3) == Run.make_tasks(par, 3)
+        assert list(run.vector_first(par, j)) == run.vector_first(list(par))
+        assert run.layer_tasks(j, par, 3) == Run.make_tasks(list(par), 3)
     assert [len(u.cells) for u in main] == [1, 1, 1]
 
 

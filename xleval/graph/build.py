@@ -148,10 +148,9 @@ class Layers(Sequence):
         return list(map(WorkUnit, self.u_shape[a:b], self.u_sheet[a:b],
                         map(flat.__getitem__, map(slice, bd[:-1], bd[1:]))))
 
-    def made(self, j: int) -> list | None:
-        """Layer j's units if they are made (kept, see _Made), else None: the scheduler
-        knows units it holds for the whole layer by this object's identity."""
-        return self._made.get(j + self._lo)
+    def view(self, j: int) -> LayerView:
+        """Layer j as a sequence of units that are made only when read one by one."""
+        return LayerView(self, j)
 
     def unit_shapes(self, j: int) -> np.ndarray:
         """Layer j's unit shape ids (a read-only view of the plan's array)."""
@@ -190,6 +189,29 @@ class Layers(Sequence):
         runs = rs[self.l_runs[j]:self.l_runs[j + 1] + 1].tolist()
         return [(self.u_sheet[a], us[a], us[b], self.u_shape[a] if b - a == 1 else -1)
                 for a, b in zip(runs, runs[1:])]
+
+
+class LayerView(Sequence):
+    """Layer j of a Layers, read as its list of WorkUnits, which are made (see _Made) only
+    when something reads them one by one. The scheduler passes a whole layer along as
+    this: deciding where it goes and cutting it into the workers' tasks read the plan's
+    arrays (Layers.unit_shapes, widest, segments), so a wide layer of hand-typed formulas
+    sent to the pool never costs a WorkUnit per cell (~160 B each)."""
+    __slots__ = ("layers", "j")
+
+    def __init__(self, layers: Layers, j: int):
+        self.layers = layers
+        self.j = j
+
+    def __len__(self) -> int:
+        j = self.j + self.layers._lo
+        return self.layers.l_start[j + 1] - self.layers.l_start[j]
+
+    def __getitem__(self, i):
+        return self.layers[self.j][i]
+
+    def __iter__(self):
+        return iter(self.layers[self.j])
 
 
 def layer_counts(layers) -> tuple[list[int], list[int]]:

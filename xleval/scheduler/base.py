@@ -25,7 +25,7 @@ from operator import attrgetter
 import numpy as np
 
 from ..evaluator.engine import PENDING
-from ..graph.build import Layers, WorkUnit
+from ..graph.build import Layers, LayerView, WorkUnit
 from ..parser.ast import Postfix, walk
 
 _CELLS = attrgetter("cells")      # a unit's cells, for C-level maps over units
@@ -267,13 +267,18 @@ class Run:
     # ---------------------------------------------------------------------------------
     # which work may leave the main process
     # ---------------------------------------------------------------------------------
+    def layer_units(self, j: int):
+        """Layer j's units: a LayerView of the plan's arrays (units made only if read)."""
+        layers = self.plan.layers
+        return layers.view(j) if isinstance(layers, Layers) else layers[j]
+
     def whole(self, j: int, units) -> bool:
-        """Is `units` layer j itself, as the plan made and keeps it? split and vector_first
-        hand such a layer on untouched when every unit may leave and the vector path takes
+        """Is `units` all of layer j, as layer_units gave it? split and vector_first hand
+        such a layer on untouched when every unit may leave and the vector path takes
         none, and counts and tasks then come from the plan's arrays (units are only ever
         dropped or cut into new lists, never changed in place)."""
-        layers = self.plan.layers
-        return isinstance(layers, Layers) and j < len(layers) and units is layers.made(j)
+        return (type(units) is LayerView and units.j == j
+                and units.layers is self.plan.layers)
 
     def count(self, j: int, units) -> int:
         """The cells of `units` of layer j."""
@@ -425,7 +430,7 @@ class Run:
         n = self.sizes[j]
         if n < threshold or n < 2 * self.workers or total + n > BATCH_CELLS:
             return None
-        par, main = self.split(self.plan.layers[j], j)
+        par, main = self.split(self.layer_units(j), j)
         if main:
             return None
         if ENABLED and n > len(par):          # (one cell per unit: nothing to vectorize)
@@ -739,7 +744,7 @@ def execute(run: Run, policy, executors: dict) -> None:
                 quick_cells += n
                 continue
             flush(k)
-            layer = plan.layers[k]
+            layer = run.layer_units(k)
             run.layer = k - 1
             par, main = run.split(layer, k)
             par = run.vector_first(par, k)
