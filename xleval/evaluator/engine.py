@@ -129,9 +129,10 @@ class _Shared:
     """One parse and compile of a formula for every sheet that holds it (see
     Engine._shared_shape): its R1C1 key, tree and compile info, the number slots of its
     family (None when the family is not usable), and, made when a second sheet holds the
-    formula, the sheet-free closure and family (tree builder, closure)."""
+    formula, the sheet-free closure and family (tree builder, closure), and the sheet-free
+    vector program once asked for (vector.program_for; False: outside the vector path)."""
 
-    __slots__ = ("key", "tree", "info", "slots", "fn", "fam")
+    __slots__ = ("key", "tree", "info", "slots", "fn", "fam", "vec")
 
     def __init__(self, key: str, tree: Node, info: CompileInfo, slots: list | None):
         self.key = key
@@ -140,6 +141,7 @@ class _Shared:
         self.slots = slots
         self.fn = None
         self.fam = None
+        self.vec = None
 
 
 @dataclass
@@ -758,6 +760,16 @@ class Engine:
         if fast is not None:
             keyed[fast] = shape
         return shape
+
+    def shared_of(self, shape) -> _Shared | None:
+        """The record of the tree and closures `shape` shares with the same formula on
+        other sheets (see _shared_shape), or None (a formula on one sheet only)."""
+        if type(shape) is not Shape:
+            return None
+        shared = self._shared.get((shape.key, shape.array))
+        if shared is None or shared.tree is not shape.tree or shared.fn is None:
+            return None
+        return shared
 
     def _family_shape(self, fam, s: int, is_array: bool, fc: FormulaCell,
                       k: tuple[float, ...]) -> FamilyShape:
