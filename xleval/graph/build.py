@@ -341,12 +341,16 @@ class _Template:
     dynamic: bool
 
 
-def _templates(engine, shape) -> _Template:
+def _templates(engine, shape, sheet_free: bool = False) -> _Template:
+    """What a shape's tree reads: references with the sheets they resolve to (`sheet_free`:
+    a tree several sheets share, see Engine.shared_of: its unqualified references on
+    sheet None, for _split_refs to place on each shape's sheet), structured references,
+    and whether anything is dynamic."""
     refs, structs, dynamic = [], [], False
     if shape.tree is None:
         fc_kind = "dataTable" if shape.key.startswith("TABLE|") else ""
         return _Template(refs, structs, fc_kind == "dataTable")
-    stack = [(shape.tree, shape.sheet)]
+    stack = [(shape.tree, None if sheet_free else shape.sheet)]
     seen_names = set()
     while stack:
         root, sheet = stack.pop()
@@ -385,12 +389,15 @@ def _templates(engine, shape) -> _Template:
     return _Template(refs, structs, dynamic)
 
 
-def _split_refs(tpl: _Template, n_local: int) -> tuple[_Template, list, list]:
-    """A template's references as (single cells, the rest): a single cell on one sheet of
-    this workbook as (sheet, row, col, row absolute, col absolute), resolved by key lookup;
-    everything else (ranges, 3-D and external references) as in `tpl.refs`."""
+def _split_refs(tpl: _Template, n_local: int, own: int) -> tuple[_Template, list, list]:
+    """A template's references as (single cells, the rest) for a shape on sheet `own`: a
+    single cell on one sheet of this workbook as (sheet, row, col, row absolute, col
+    absolute), resolved by key lookup; everything else (ranges, 3-D and external
+    references) as in `tpl.refs`, sheet None (a sheet-free template's) as `own`."""
     singles, rects = [], []
     for sheets, ref in tpl.refs:
+        if sheets[0] is None:
+            sheets = [own]
         if (len(sheets) == 1 and sheets[0] < n_local and not ref.whole
                 and ref.row1 == ref.row2 and ref.col1 == ref.col2
                 and ref.row1_abs == ref.row2_abs and ref.col1_abs == ref.col2_abs):
@@ -639,7 +646,7 @@ def build_plan(engine) -> Plan:
     index = _Index(engine, S, R, C)
     srcs: list[np.ndarray] = []                       # edges pred -> cell, in chunks
     dsts: list[np.ndarray] = []
-    templates: dict[int, _Template] = {}
+    templates: dict = {}                              # shape id or _Shared -> _Template
     single_rows: list[tuple] = []                     # (sheet, row, col, row abs, col abs)
     big_singles: list[tuple[int, int, list]] = []     # (first, end in by_fam, singles)
     g_ref_start = np.zeros(n_groups, np.int64)
@@ -659,10 +666,13 @@ def build_plan(engine) -> Plan:
     offsets = np.cumsum([0] + counts).tolist()
     for g in range(n_groups):
         shape = _family_base(engine, all_shapes[sid[firsts[g]]])
-        tpl = templates.get(shape.id)
+        # one template for a formula several sheets share
+        shared = engine.shared_of(shape)
+        tkey = shape.id if shared is None else shared
+        tpl = templates.get(tkey)
         if tpl is None:
-            tpl = templates[shape.id] = _templates(engine, shape)
-        tpl, singles, rects = _split_refs(tpl, n_local)
+            tpl = templates[tkey] = _templates(engine, shape, shared is not None)
+        tpl, singles, rects = _split_refs(tpl, n_local, shape.sheet)
         a, b = g_bound_l[g], g_bound_l[g + 1]
         if tpl.dynamic:
             dynamic_cells += b - a
