@@ -44,7 +44,7 @@ _DIRECT_LIMIT = 8     # a range holding at most this many formula cells of a col
 _BLOCK_DEMAND = 8     # blocks for a column only if direct edges would be > 8x its formula cells
 _NARROW = 64          # frontiers narrower than this, _NARROW_ROUNDS times: finish node by node
 _NARROW_ROUNDS = 64
-_CHUNK = 1 << 14      # cells per batch when resolving single-cell references (bounds memory)
+_CHUNK = 1 << 13      # cells per batch when resolving single-cell references (bounds memory)
 _BIG_FAMILY = 64      # families with at least this many cells: their references one by one
 _K = MAX_COL + 1      # key = (sheet * _RK + row) * _K + col, and (sheet * _K + col) * _RK + row
 _RK = MAX_ROW + 1
