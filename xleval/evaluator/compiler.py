@@ -2,7 +2,10 @@
 
 A compiled closure is position-independent: relative references are offsets that are added
 to the context's row/column when evaluated, so every cell of a copied-down formula shares one
-closure (compiled once per R1C1 shape, per sheet, per array mode).
+closure (compiled once per R1C1 shape, per sheet, per array mode). A formula that reads its
+own sheet only through unqualified references compiles sheet-free too (the evaluated cell's
+sheet is cx.sheet), so the same formula on many sheets shares one closure (see
+Engine._shared_shape).
 """
 from __future__ import annotations
 
@@ -77,7 +80,11 @@ class Compiler:
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
                 info: CompileInfo | None = None, slots: list | None = None):
-        """Return (closure, info). `slots`: Literal nodes of `node` that become parameters:
+        """Return (closure, info). `sheet` None compiles a sheet-free closure: its
+        unqualified references are on the evaluated cell's sheet (cx.sheet), so one closure
+        serves the formula on every sheet; only for trees Engine._sheet_free accepts (no
+        defined names, LAMBDA/LET or unknown functions, whose compiling looks the sheet
+        up). `slots`: Literal nodes of `node` that become parameters:
         the closure reads the i-th from the cell's constants `cx.k[i]` instead of baking in
         the literal's value, so one closure serves every formula of a family (formulas
         that differ only in their numbers, see Engine._family_shape)."""
@@ -178,6 +185,8 @@ class Compiler:
 
         if len(sheets) == 1:
             s0 = sheets[0]
+            if s0 is None:
+                return _own_sheet_ref(r1, c1, r2, c2, a1, b1, a2, b2, bounds)
             if a1 and a2 and b1 and b2:
                 rng = Range(s0, min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2))
                 return lambda cx: rng
@@ -428,6 +437,27 @@ class Compiler:
         if node.name == "LET":
             return compile_let(self, node, sheet, info)
         return compile_lambda(self, node, sheet, info)
+
+
+def _own_sheet_ref(r1, c1, r2, c2, a1, b1, a2, b2, bounds):
+    """An unqualified reference of a sheet-free closure (Compiler.compile with sheet None):
+    on the evaluated cell's sheet."""
+    if a1 and a2 and b1 and b2:
+        # one Range per sheet, made once (a bound closure's fixed range is made once too)
+        rr1, cc1, rr2, cc2 = min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+        by_sheet: dict[int, Range] = {}
+
+        def fixed(cx):
+            rng = by_sheet.get(cx.sheet)
+            if rng is None:
+                rng = by_sheet[cx.sheet] = Range(cx.sheet, rr1, cc1, rr2, cc2)
+            return rng
+        return fixed
+    if r1 == r2 and c1 == c2 and not a1 and not b1:
+        def cell(cx):
+            return Range(cx.sheet, cx.row + r1, cx.col + c1, cx.row + r1, cx.col + c1)
+        return cell
+    return lambda cx: Range(cx.sheet, *bounds(cx))
 
 
 def _truth(v):

@@ -19,13 +19,13 @@ from operator import is_
 from .. import values as V
 from ..functions import registry as R
 from ..loader.model import FormulaCell, WorkbookData
-from ..parser.ast import Func, Node
+from ..parser.ast import Func, Name, Node, StructRef, walk
 from ..parser.parser import (fast_shape_key, parse, parse_template, shape_key, skeleton_key,
                               template_builder)
 from ..parser.tokenizer import FormulaSyntaxError, tokenize
 from ..refs import MAX_COL, MAX_ROW, cell_name
 from ..values import Array, XLError
-from .compiler import CompileInfo, Compiler
+from .compiler import SPECIAL_FORMS, CompileInfo, Compiler
 from .refs import Range, RefList
 
 
@@ -125,6 +125,25 @@ class FamilyShape:
         return f"FamilyShape(id={self.id}, family={self.family}, k={self.k}, text={self.text!r})"
 
 
+class _Shared:
+    """One parse and compile of a formula for every sheet that holds it (see
+    Engine._shared_shape): its R1C1 key, tree and compile info, the number slots of its
+    family (None when the family is not usable), and, made when a second sheet holds the
+    formula, the sheet-free closure and family (tree builder, closure), and the sheet-free
+    vector program once asked for (vector.program_for; False: outside the vector path)."""
+
+    __slots__ = ("key", "tree", "info", "slots", "fn", "fam", "vec")
+
+    def __init__(self, key: str, tree: Node, info: CompileInfo, slots: list | None):
+        self.key = key
+        self.tree = tree
+        self.info = info
+        self.slots = slots
+        self.fn = None
+        self.fam = None
+        self.vec = None
+
+
 @dataclass
 class RunReport:
     formulas: int = 0
@@ -195,6 +214,9 @@ class Engine:
         # skeleton keys -> [shape, ...] | False (families); no key tuple kept per cell
         self._shape_by_key: dict[int, dict[str, Shape]] = {}
         self._families: dict[int, dict] = {}
+        # (shape key or fast key, array formula or not) -> _Shared, for formulas whose
+        # meaning does not depend on their sheet (see _shared_shape)
+        self._shared: dict[tuple[str, bool], _Shared] = {}
         self.cell_shape: list[dict[tuple[int, int], Shape]] = [{} for _ in self.sheet_names]
         # cells covered by an array formula -> the anchor cell that computes them
         self.covered: list[dict[tuple[int, int], tuple[int, int]]] = [{} for _ in self.sheet_names]
@@ -641,6 +663,10 @@ class Engine:
                 if shape is None:
                     shape = members[k] = self._family_shape(fam, s, is_array, fc, k)
                 return shape
+        if fast is not None:
+            shared = self._shared.get((fast, is_array))
+            if shared is not None:       # the formula met on another sheet
+                return self._shared_shape(shared, s, is_array, fc, skel, fast, keyed)
         try:
             key, toks = shape_key(fc.text, fc.origin)
         except FormulaSyntaxError as e:
@@ -650,29 +676,107 @@ class Engine:
             if fast is not None:
                 keyed[fast] = shape
             return shape
+        shared = self._shared.get((key, is_array))
+        if shared is not None:
+            return self._shared_shape(shared, s, is_array, fc, skel, fast, keyed)
         try:
             tree, slots = parse_template(fc.text, fc.origin, toks)
         except FormulaSyntaxError as e:
             shape = self._new_shape(key, s, is_array, None, fc, str(e))
         else:
             shape = self._new_shape(key, s, is_array, tree, fc, None)
-            if skel is not None and shape.error is None:
-                # the family is usable only if the skeleton's numbers are exactly the
-                # parser's number tokens (e.g. not the 0 of #DIV/0!)
-                nums = skel[1]
-                ok = len(nums) == len(slots) and all(
-                    float(t) == lit.value for t, lit in zip(nums, slots))
-                self._families[slot][skel[0]] = [shape, slots, None, {}] if ok else False
+            if shape.error is None:
+                ok = skel is not None and _family_ok(skel, slots)
+                if ok:
+                    self._families[slot][skel[0]] = [shape, slots, None, {}]
+                elif skel is not None:
+                    self._families[slot][skel[0]] = False
+                if self._sheet_free(tree):
+                    shared = _Shared(key, tree, shape.info, slots if ok else None)
+                    self._shared[(key, is_array)] = shared
+                    if fast is not None:
+                        self._shared[(fast, is_array)] = shared
         keyed[key] = shape
         if fast is not None:
             keyed[fast] = shape
         return shape
 
+    def _sheet_free(self, tree: Node) -> bool:
+        """Does the formula mean the same on every sheet but for the sheet its unqualified
+        references are on? Then one parse, compile info and sheet-free closure (see
+        Compiler.compile) serve it on every sheet. Not for what compiling resolves
+        against the formula's sheet: defined names (a sheet-scoped name may differ per
+        sheet), LAMBDA/LET (their parameters are names), structured references, functions
+        nobody implements (lambda names, unknown="cached" reads the sheet's cached values);
+        nor, to keep the sharing simple, dynamic references (INDIRECT, OFFSET...)."""
+        function = self.function
+        try:
+            for node in walk(tree):
+                t = type(node)
+                if t is Name or t is StructRef:
+                    return False
+                if t is Func:
+                    name = node.name
+                    if name in SPECIAL_FORMS:
+                        if name in ("LET", "LAMBDA"):
+                            return False
+                        continue
+                    spec = function(name)        # None for CALL and unknown functions
+                    if spec is None or spec.dynamic_ref:
+                        return False
+        except RecursionError:
+            return False
+        return True
+
+    def _shared_shape(self, shared: _Shared, s: int, is_array: bool, fc: FormulaCell,
+                      skel, fast: str | None, keyed: dict) -> Shape:
+        """The shape of a formula met on another sheet first (`shared`): this sheet's own
+        Shape (cheap: the code reading shape.sheet stays as it is), sharing the tree, the
+        compile info and one sheet-free closure with every other sheet but the first
+        (which keeps the closure compiled for it), so the same formulas on 250 sheets
+        cost one parse and two compiles, not 250 of each."""
+        shape = keyed.get(shared.key)
+        if shape is not None:        # this sheet's, met by another spelling (fast key)
+            if fast is not None:
+                keyed[fast] = shape
+            return shape
+        fn = shared.fn
+        if fn is None:
+            try:
+                fn, _info = self.compiler.compile(shared.tree, None, is_array)
+            except RecursionError:       # as deep as the first sheet's, which compiled
+                return self._new_shape(shared.key, s, is_array, shared.tree, fc, None)
+            shared.fn = fn
+        n = len(self.shapes)
+        shape = Shape(n, shared.key, s, is_array, fn, shared.tree, shared.info, None,
+                      fc.text, fc.origin, n)
+        self.shapes.append(shape)
+        if skel is not None:
+            # this sheet's family record; its family closure is sheet-free too
+            ok = shared.slots is not None and _family_ok(skel, shared.slots)
+            self._families[2 * s + is_array][skel[0]] = (
+                [shape, shared.slots, None, {}, shared] if ok else False)
+        keyed[shared.key] = shape
+        if fast is not None:
+            keyed[fast] = shape
+        return shape
+
+    def shared_of(self, shape) -> _Shared | None:
+        """The record of the tree and closures `shape` shares with the same formula on
+        other sheets (see _shared_shape), or None (a formula on one sheet only)."""
+        if type(shape) is not Shape:
+            return None
+        shared = self._shared.get((shape.key, shape.array))
+        if shared is None or shared.tree is not shape.tree or shared.fn is None:
+            return None
+        return shared
+
     def _family_shape(self, fam, s: int, is_array: bool, fc: FormulaCell,
                       k: tuple[float, ...]) -> FamilyShape:
         """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
         slots, (tree builder, family closure) once made, members by their numbers (None
-        once prepared)].
+        once prepared)], and for a formula met on another sheet first its _Shared (the
+        family closure is then sheet-free, compiled once for all those sheets).
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
@@ -680,10 +784,17 @@ class Engine:
         compile."""
         base = fam[0]
         if fam[2] is None:        # the family's second member: compile the family closure
-            fn, _info = self.compiler.compile(base.tree, base.sheet, base.array,
-                                              slots=fam[1])
-            fam[2] = (template_builder(base.tree, fam[1]),
-                      self._unknown_fn(fn, base.info, base.sheet, base.array))
+            shared = fam[4] if len(fam) > 4 else None
+            if shared is not None and shared.fam is not None:
+                fam[2] = shared.fam            # another sheet's sheet-free family closure
+            else:
+                fn, _info = self.compiler.compile(
+                    base.tree, None if shared is not None else base.sheet, base.array,
+                    slots=fam[1])
+                fam[2] = (template_builder(base.tree, fam[1]),
+                          self._unknown_fn(fn, base.info, base.sheet, base.array))
+                if shared is not None:
+                    shared.fam = fam[2]
         shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k, fam, fc)
         self._members[s] += 1
         self.shapes.append(shape)
@@ -1002,6 +1113,14 @@ class Engine:
             return
         stack.append(dep)
         on_stack.add(dep)
+
+
+def _family_ok(skel, slots: list) -> bool:
+    """Is a family usable: are the skeleton's numbers exactly the parser's number tokens
+    (e.g. not the 0 of #DIV/0!)?"""
+    nums = skel[1]
+    return len(nums) == len(slots) and all(float(t) == lit.value
+                                           for t, lit in zip(nums, slots))
 
 
 def _const(v):

@@ -74,14 +74,15 @@ class Unsupported(Exception):
 
 def ref_sheet(engine, ref: Ref, sheet: int) -> int:
     """The local sheet a plain reference of a formula on `sheet` points into; Unsupported
-    for #REF!, whole rows/columns, 3-D and external references."""
+    for #REF!, whole rows/columns, 3-D and external references. `sheet` None (a
+    sheet-free program, see Program.on_sheet): None for an unqualified reference."""
     if ref.invalid or ref.whole or ref.book is not None or ref.sheet2 is not None:
         raise Unsupported("not a plain reference")
     try:
         s = engine.resolve_sheets(ref.sheet, None, None, sheet)[0]
     except KeyError:
         raise Unsupported("unknown sheet") from None
-    if s >= engine.n_local:
+    if s is not None and s >= engine.n_local:
         raise Unsupported("external sheet")
     return s
 
@@ -90,15 +91,28 @@ class Program:
     """A shape compiled for the vector path: its distinct cell references (leaves) and the
     evaluation closure."""
 
-    def __init__(self, engine, tree: Node, sheet: int, blank_zero: bool = False):
-        """`blank_zero`: the tree is an arithmetic operand (a blank cell it reads is 0)."""
+    __slots__ = ("engine", "sheet", "leaves", "_leaf_ids", "fn")
+
+    def __init__(self, engine, tree: Node, sheet: int | None, blank_zero: bool = False):
+        """`blank_zero`: the tree is an arithmetic operand (a blank cell it reads is 0).
+        `sheet` None: a sheet-free program, whose unqualified references are leaves on
+        sheet None, made for a sheet by `on_sheet`."""
         self.engine = engine
         self.sheet = sheet
         self.leaves: list[tuple] = []        # (sheet, row, row_abs, col, col_abs, blank_zero)
-        self._leaf_ids: dict = {}
+        self._leaf_ids: dict | None = {}
         self.fn, kind = self._c(tree, blank_zero=blank_zero)
         if kind != "num":
             raise Unsupported("result is not a number")
+        self._leaf_ids = None                # (only for compiling)
+
+    def on_sheet(self, sheet: int) -> "Program":
+        """This sheet-free program for a formula on `sheet`: the same closure, its leaves
+        on that sheet (a formula on many sheets compiles once, see Engine.shared_of)."""
+        p = Program.__new__(Program)
+        p.engine, p.sheet, p.fn, p._leaf_ids = self.engine, sheet, self.fn, None
+        p.leaves = [(sheet, *leaf[1:]) if leaf[0] is None else leaf for leaf in self.leaves]
+        return p
 
     # leaves ------------------------------------------------------------------------------
     def _leaf(self, ref: Ref, blank_zero: bool):
@@ -433,8 +447,19 @@ def program_for(engine, shape):
     if shape.tree is not None and not shape.array and shape.error is None \
             and not shape.info.dynamic and not shape.info.volatile \
             and not shape.info.unsupported:
+        shared = engine.shared_of(shape)
         try:
-            prog = Program(engine, shape.tree, shape.sheet)
+            if shared is None:
+                prog = Program(engine, shape.tree, shape.sheet)
+            else:        # the same formula on several sheets: one program for them all
+                if shared.vec is None:
+                    try:
+                        shared.vec = Program(engine, shape.tree, None)
+                    except (Unsupported, RecursionError):
+                        shared.vec = False
+                if shared.vec is False:
+                    raise Unsupported("outside the vector path")
+                prog = shared.vec.on_sheet(shape.sheet)
         except (Unsupported, RecursionError):
             prog = None
         if prog is None:                 # a copied-down exact lookup (vector_lookup.py)

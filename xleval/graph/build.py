@@ -28,6 +28,7 @@ actually read at evaluation time (it computes a pending precedent first, see eng
 """
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ _DIRECT_LIMIT = 8     # a range holding at most this many formula cells of a col
 _BLOCK_DEMAND = 8     # blocks for a column only if direct edges would be > 8x its formula cells
 _NARROW = 64          # frontiers narrower than this, _NARROW_ROUNDS times: finish node by node
 _NARROW_ROUNDS = 64
-_CHUNK = 1 << 14      # cells per batch when resolving single-cell references (bounds memory)
+_CHUNK = 1 << 13      # cells per batch when resolving single-cell references (bounds memory)
 _BIG_FAMILY = 64      # families with at least this many cells: their references one by one
 _K = MAX_COL + 1      # key = (sheet * _RK + row) * _K + col, and (sheet * _K + col) * _RK + row
 _RK = MAX_ROW + 1
@@ -381,12 +382,16 @@ class _Template:
     dynamic: bool
 
 
-def _templates(engine, shape) -> _Template:
+def _templates(engine, shape, sheet_free: bool = False) -> _Template:
+    """What a shape's tree reads: references with the sheets they resolve to (`sheet_free`:
+    a tree several sheets share, see Engine.shared_of: its unqualified references on
+    sheet None, for _split_refs to place on each shape's sheet), structured references,
+    and whether anything is dynamic."""
     refs, structs, dynamic = [], [], False
     if shape.tree is None:
         fc_kind = "dataTable" if shape.key.startswith("TABLE|") else ""
         return _Template(refs, structs, fc_kind == "dataTable")
-    stack = [(shape.tree, shape.sheet)]
+    stack = [(shape.tree, None if sheet_free else shape.sheet)]
     seen_names = set()
     while stack:
         root, sheet = stack.pop()
@@ -425,12 +430,15 @@ def _templates(engine, shape) -> _Template:
     return _Template(refs, structs, dynamic)
 
 
-def _split_refs(tpl: _Template, n_local: int) -> tuple[_Template, list, list]:
-    """A template's references as (single cells, the rest): a single cell on one sheet of
-    this workbook as (sheet, row, col, row absolute, col absolute), resolved by key lookup;
-    everything else (ranges, 3-D and external references) as in `tpl.refs`."""
+def _split_refs(tpl: _Template, n_local: int, own: int) -> tuple[_Template, list, list]:
+    """A template's references as (single cells, the rest) for a shape on sheet `own`: a
+    single cell on one sheet of this workbook as (sheet, row, col, row absolute, col
+    absolute), resolved by key lookup; everything else (ranges, 3-D and external
+    references) as in `tpl.refs`, sheet None (a sheet-free template's) as `own`."""
     singles, rects = [], []
     for sheets, ref in tpl.refs:
+        if sheets[0] is None:
+            sheets = [own]
         if (len(sheets) == 1 and sheets[0] < n_local and not ref.whole
                 and ref.row1 == ref.row2 and ref.col1 == ref.col2
                 and ref.row1_abs == ref.row2_abs and ref.col1_abs == ref.col2_abs):
@@ -639,6 +647,12 @@ def _family_base(engine, shape):
 
 def build_plan(engine) -> Plan:
     """Build the dependency graph of a prepared engine and cut it into layers."""
+    plan = _make_plan(engine)
+    _release_freed_memory()          # once every temporary of the build is freed
+    return plan
+
+
+def _make_plan(engine) -> Plan:
     engine.prepare()
     n_local = engine.n_local
     keys = [list(engine.formulas[s]) for s in range(n_local)]     # node id order
@@ -679,7 +693,7 @@ def build_plan(engine) -> Plan:
     index = _Index(engine, S, R, C)
     srcs: list[np.ndarray] = []                       # edges pred -> cell, in chunks
     dsts: list[np.ndarray] = []
-    templates: dict[int, _Template] = {}
+    templates: dict = {}                              # shape id or _Shared -> _Template
     single_rows: list[tuple] = []                     # (sheet, row, col, row abs, col abs)
     big_singles: list[tuple[int, int, list]] = []     # (first, end in by_fam, singles)
     g_ref_start = np.zeros(n_groups, np.int64)
@@ -699,10 +713,13 @@ def build_plan(engine) -> Plan:
     offsets = np.cumsum([0] + counts).tolist()
     for g in range(n_groups):
         shape = _family_base(engine, all_shapes[sid[firsts[g]]])
-        tpl = templates.get(shape.id)
+        # one template for a formula several sheets share
+        shared = engine.shared_of(shape)
+        tkey = shape.id if shared is None else shared
+        tpl = templates.get(tkey)
         if tpl is None:
-            tpl = templates[shape.id] = _templates(engine, shape)
-        tpl, singles, rects = _split_refs(tpl, n_local)
+            tpl = templates[tkey] = _templates(engine, shape, shared is not None)
+        tpl, singles, rects = _split_refs(tpl, n_local, shape.sheet)
         a, b = g_bound_l[g], g_bound_l[g + 1]
         if tpl.dynamic:
             dynamic_cells += b - a
@@ -805,6 +822,30 @@ def build_plan(engine) -> Plan:
             else:
                 plan.tail.append(cells)
     return plan
+
+
+def _release_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim). The build's
+    numpy temporaries come from the heap once glibc has raised its threshold for mapping a
+    block on its own (each free of such a block raises it to that size), and freed there
+    they stayed in the process for the rest of its life: ~6 MB per 40,000 formulas, which
+    the evaluation's own objects (Python's allocator maps its arenas apart) cannot reuse.
+    One call, no lasting change to the allocator (fixing the threshold instead cost ~10%
+    more CPU time in the evaluation's numpy work)."""
+    global _TRIM
+    if _TRIM is None:
+        _TRIM = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes                 # (numpy imports it anyway)
+                _TRIM = ctypes.CDLL(None).malloc_trim
+            except (ImportError, OSError, AttributeError):
+                pass                          # not glibc: nothing to call
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None      # glibc's malloc_trim once looked up, False where there is none
 
 
 def _family_single_edges(index: _Index, cells: np.ndarray, R: np.ndarray, C: np.ndarray,
