@@ -354,9 +354,9 @@ class Run:
 
     def split(self, layer, j: int | None = None):
         """(units that may go to workers, units that stay in the main process). When
-        `layer` is layer j as the plan made it and every unit may leave, it is handed on
-        itself (see whole): its families are read from the plan's arrays, with no pass
-        over its units (a layer of hand-typed formulas has a unit per cell)."""
+        `layer` is all of layer j as layer_units gives it (see whole), its families are
+        read from the plan's arrays, with no pass over its units (a layer of hand-typed
+        formulas has a unit per cell), and it is handed on itself if every unit may leave."""
         codes = self._main_only
         fam = self._family_of
         whole = j is not None and self.whole(j, layer)
