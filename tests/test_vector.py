@@ -264,6 +264,40 @@ def test_running_total_that_cancels_falls_back():
     assert wb.report.vectorized == 2 * (ROWS - 1) + ROWS
 
 
+def test_thin_run_reads_the_plan_arrays_like_lists(monkeypatch):
+    """thin_run_order over the plan's Layers (spans of its flat cell list, no WorkUnit
+    made) and over the same layers as plain lists of units: the same cells left to the
+    per-cell path, in the same order, the same cells vectorized and the same values; with
+    the vector path off (every cell, in the layers' order) and on (a sum Excel snaps to
+    zero sends the running total to the per-cell path, see the test below)."""
+    amounts = [0.1, 0.2, -0.3] + [1.0] * (ROWS - 3)
+    for enabled in (False, True):
+        monkeypatch.setattr(vector, "ENABLED", enabled)
+        wb = Workbook.from_dict(_running_book(amounts))
+        plan = wb.graph()
+        ev = wb.engine
+        run = plan.layers[1:]               # (row 1's cells, =A1, are outside the run)
+        got = []
+        for layers in (run, [list(layer) for layer in run]):
+            ev.reset_pending()
+            ev.compute([(u.sheet, r, c) for u in plan.layers[0] for r, c in u.cells])
+            left: list = []
+
+            def noted(cells):
+                for key in cells:           # (compute takes them one by one, lazily)
+                    left.append(key)
+                    yield key
+            ev.compute(noted(vector.thin_run_order(ev, layers)))
+            got.append((left, ev.report.vectorized, _all_values(wb)))
+        assert got[0][0] == got[1][0] and got[0][1] == got[1][1]
+        assert all(_same(got[0][2][k], v) for k, v in got[1][2].items())
+        n = sum(plan.sizes[1:])
+        if enabled:
+            assert 0 < len(got[0][0]) < n and got[0][1] > 0
+        else:
+            assert len(got[0][0]) == n and got[0][1] == 0
+
+
 def test_running_total_equals_scalar_path(monkeypatch):
     amounts = [round(math.sin(r) * 1e3, 2) for r in range(1, ROWS + 1)]
     amounts[10] = -0.0

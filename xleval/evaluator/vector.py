@@ -665,28 +665,37 @@ def thin_run_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
     sequential scan, its cells yielded in row order. When a shape is outside the vector
     path, a group reads a later row of itself, or groups read each other both ways, the
     run keeps the layers' order."""
+    from ..graph.build import Layers
+
+    def units():
+        # (sheet, cells) per unit of the run, in order: the plan's Layers read as spans of
+        # its flat cell list (a chain's run is all of its cells: a WorkUnit made per cell
+        # cost a third of its evaluation)
+        if isinstance(layers, Layers):
+            sheets, bounds = layers.all_spans()
+            flat = layers.flat
+            return zip(sheets, map(flat.__getitem__, map(slice, bounds, bounds[1:])))
+        return ((u.sheet, u.cells) for layer in layers for u in layer)
+
     def order():
-        # the layers' order, read again where the run keeps it (no list of every cell:
-        # a chain's run is all of its cells)
-        return ((u.sheet, r, c) for layer in layers for u in layer for r, c in u.cells)
+        # the layers' order, read again where the run keeps it (no list of every cell)
+        return ((s, r, c) for s, cells in units() for r, c in cells)
     if not ENABLED:
         yield from order()
         return
     groups: dict = {}                       # (shape id, sheet, col) -> [shape, prog, rows]
     cell_shape = engine.cell_shape
-    for layer in layers:
-        for u in layer:
-            s = u.sheet
-            shape = cell_shape[s][u.cells[0]]         # a unit's cells share one shape
-            for r, c in u.cells:
-                g = groups.get((id(shape), s, c))
-                if g is None:
-                    prog = program_for(engine, shape)
-                    if prog is None:
-                        yield from order()
-                        return
-                    g = groups[(id(shape), s, c)] = [shape, prog, []]
-                g[2].append(r)
+    for s, cells in units():
+        shape = cell_shape[s][cells[0]]         # a unit's cells share one shape
+        for r, c in cells:
+            g = groups.get((id(shape), s, c))
+            if g is None:
+                prog = program_for(engine, shape)
+                if prog is None:
+                    yield from order()
+                    return
+                g = groups[(id(shape), s, c)] = [shape, prog, []]
+            g[2].append(r)
     keys = list(groups)
     where: dict = {}                        # (sheet, col) -> {row: group}
     for i, (_, s, c) in enumerate(keys):

@@ -171,7 +171,14 @@ class Layers(Sequence):
         cells are flat[bounds[k]:bounds[k + 1]] (the serial order reads these: a layer of
         hand-typed formulas has a unit per cell)."""
         j += self._lo
-        a, b = self.l_start[j], self.l_start[j + 1]
+        return self._spans(self.l_start[j], self.l_start[j + 1])
+
+    def all_spans(self) -> tuple[list[int], list[int]]:
+        """spans() of every layer of this view at once, in order (a chain's run of
+        thousands of one-cell layers is read so: no WorkUnit made)."""
+        return self._spans(self.l_start[self._lo], self.l_start[self._hi])
+
+    def _spans(self, a: int, b: int) -> tuple[list[int], list[int]]:
         return self.u_sheet[a:b].tolist(), self.u_start[a:b + 1].tolist()
 
     def counts(self) -> tuple[list[int], list[int]]:
