@@ -269,11 +269,16 @@ def test_thin_run_reads_the_plan_arrays_like_lists(monkeypatch):
     made) and over the same layers as plain lists of units: the same cells left to the
     per-cell path, in the same order, the same cells vectorized and the same values; with
     the vector path off (every cell, in the layers' order) and on (a sum Excel snaps to
-    zero sends the running total to the per-cell path, see the test below)."""
+    zero sends the running total to the per-cell path, see the test below), on one sheet
+    and on two (their layers' units alternate between the sheets)."""
     amounts = [0.1, 0.2, -0.3] + [1.0] * (ROWS - 3)
-    for enabled in (False, True):
+    one = _running_book(amounts)
+    two = {"S": one["S"], "T": _running_book([float(r % 7) for r in range(ROWS)])["S"]}
+    odd = {"S": dict(one["S"])}             # a shape outside the vector path: layer order
+    odd["S"].update({f"D{r}": f"=D{r - 1}+ISTEXT(A{r})" for r in range(2, ROWS + 1)})
+    for enabled, book in ((False, one), (True, one), (True, two), (True, odd)):
         monkeypatch.setattr(vector, "ENABLED", enabled)
-        wb = Workbook.from_dict(_running_book(amounts))
+        wb = Workbook.from_dict(book)
         plan = wb.graph()
         ev = wb.engine
         run = plan.layers[1:]               # (row 1's cells, =A1, are outside the run)
@@ -292,7 +297,9 @@ def test_thin_run_reads_the_plan_arrays_like_lists(monkeypatch):
         assert got[0][0] == got[1][0] and got[0][1] == got[1][1]
         assert all(_same(got[0][2][k], v) for k, v in got[1][2].items())
         n = sum(plan.sizes[1:])
-        if enabled:
+        if book is odd:
+            assert len(got[0][0]) == n
+        elif enabled:
             assert 0 < len(got[0][0]) < n and got[0][1] > 0
         else:
             assert len(got[0][0]) == n and got[0][1] == 0

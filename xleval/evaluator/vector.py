@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import os
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Iterator, Sequence
 
@@ -683,19 +683,10 @@ def thin_run_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
     if not ENABLED:
         yield from order()
         return
-    groups: dict = {}                       # (shape id, sheet, col) -> [shape, prog, rows]
-    cell_shape = engine.cell_shape
-    for s, cells in units():
-        shape = cell_shape[s][cells[0]]         # a unit's cells share one shape
-        for r, c in cells:
-            g = groups.get((id(shape), s, c))
-            if g is None:
-                prog = program_for(engine, shape)
-                if prog is None:
-                    yield from order()
-                    return
-                g = groups[(id(shape), s, c)] = [shape, prog, []]
-            g[2].append(r)
+    groups = _run_groups(engine, layers, units)
+    if groups is None:                      # a shape outside the vector path
+        yield from order()
+        return
     keys = list(groups)
     where: dict = {}                        # (sheet, col) -> {row: group}
     for i, (_, s, c) in enumerate(keys):
@@ -749,6 +740,56 @@ def thin_run_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
             continue
         for r, _c in cells:
             yield (s, r, c)
+
+
+def _run_groups(engine, layers, units) -> dict | None:
+    """thin_run_order's groups: (shape id, sheet, col) -> [shape, program, rows], in the
+    order of their first cell in the run, each group's rows in the run's order; None when
+    a shape has no vector program. `units()`: the run's (sheet, cells) per unit."""
+    from ..graph.build import Layers
+    groups: dict = {}
+    cell_shape = engine.cell_shape
+    if isinstance(layers, Layers):
+        sheets, bounds = layers.all_spans()
+        if sheets and bounds[-1] - bounds[0] == len(sheets):
+            # every unit one cell (a chain): grouped by numpy sorts, not a dict per cell
+            n = len(sheets)
+            cells = layers.flat[bounds[0]:bounds[-1]]
+            if sheets.count(sheets[0]) == n:
+                shapes = list(map(cell_shape[sheets[0]].__getitem__, cells))
+            else:
+                shapes = [cell_shape[s][k] for s, k in zip(sheets, cells)]
+            rc = np.fromiter(chain.from_iterable(cells), np.int64, 2 * n).reshape(n, 2)
+            _, by_shape = np.unique(np.fromiter(map(id, shapes), np.int64, n),
+                                    return_inverse=True)
+            key = ((by_shape.reshape(-1) * (len(cell_shape) + 1) + np.array(sheets))
+                   * (MAX_COL + 1) + rc[:, 1])
+            _, first, group = np.unique(key, return_index=True, return_inverse=True)
+            group = group.reshape(-1)
+            members = np.argsort(group, kind="stable")      # each group's cells in order
+            ends = np.cumsum(np.bincount(group)).tolist()
+            rows = rc[:, 0]
+            for g in np.argsort(first).tolist():
+                idx = members[(ends[g - 1] if g else 0):ends[g]]
+                i = int(idx[0])
+                shape = shapes[i]
+                prog = program_for(engine, shape)
+                if prog is None:
+                    return None
+                groups[(id(shape), sheets[i], int(rc[i, 1]))] = [shape, prog,
+                                                                 rows[idx].tolist()]
+            return groups
+    for s, cells in units():
+        shape = cell_shape[s][cells[0]]         # a unit's cells share one shape
+        for r, c in cells:
+            g = groups.get((id(shape), s, c))
+            if g is None:
+                prog = program_for(engine, shape)
+                if prog is None:
+                    return None
+                g = groups[(id(shape), s, c)] = [shape, prog, []]
+            g[2].append(r)
+    return groups
 
 
 def layer_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
