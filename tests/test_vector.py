@@ -208,6 +208,40 @@ def test_worker_processes_give_the_serial_values(tmp_path, monkeypatch, bench_ge
     assert all(_same(a[k], b[k]) for k in b)
 
 
+def test_a_formula_on_many_sheets_runs_once_for_all(monkeypatch):
+    """The same formula copied down on several sheets shares one sheet-free program; a
+    layer holds one unit per sheet, and eval_shared_units gathers each sheet's leaves and
+    runs the program once for all. Values: those of one unit at a time and of the scalar
+    path, with a text, a blank and an error among the inputs and a fixed reference
+    ($B$1) read as one value per sheet."""
+    sheets = {}
+    for k, name in enumerate(["P", "Q", "R", "S"], 1):
+        cells = {"B1": float(k)}
+        for r in range(2, 2 + N):
+            cells[f"A{r}"] = r * k / 3
+            cells[f"C{r}"] = f"=A{r}*$B$1+A{r}/7"
+        sheets[name] = cells
+    sheets["Q"]["A5"] = "text"
+    del sheets["R"]["A9"]
+    sheets["S"]["A12"] = "=1/0"
+    calls: list = []
+    real = vector.eval_shared_units
+    monkeypatch.setattr(vector, "eval_shared_units",
+                        lambda ev, units: calls.append(len(units)) or real(ev, units))
+    batched = _all_values(_calc(sheets))
+    assert calls and max(calls) == 4
+    monkeypatch.setattr(vector, "shared_program", lambda *args: None)
+    single = _all_values(_calc(sheets))
+    monkeypatch.setattr(vector, "ENABLED", False)
+    scalar = _all_values(_calc(sheets))
+    assert batched.keys() == scalar.keys()
+    for k, v in scalar.items():
+        assert _same(batched[k], v) and _same(single[k], v), k
+    assert batched[("P", (2, 3))] == 2 / 3 * 1.0 + (2 / 3) / 7
+    assert batched[("Q", (5, 3))] == V.VALUE and batched[("R", (9, 3))] == 0.0
+    assert batched[("S", (12, 3))] == V.DIV0
+
+
 # ----------------------------------------------------------------------------------------
 # running totals: thin layers regrouped, scans by accumulate
 # ----------------------------------------------------------------------------------------

@@ -578,6 +578,13 @@ def _keep_result(engine, s: int, cells: list, vals: np.ndarray) -> None:
 def _run(engine, prog: Program, cells: list[tuple[int, int]]):
     """The program over `cells`: (float64 values, bad mask or None), or None when a
     relative reference would leave the sheet (the scalar path wraps some around)."""
+    cols = _leaf_columns(engine, prog, cells)
+    return None if cols is None else _apply(prog, cols, len(cells))
+
+
+def _leaf_columns(engine, prog: Program, cells: list[tuple[int, int]]) -> list | None:
+    """Every leaf's values for `cells` (see _gather), or None when a relative reference
+    would leave the sheet."""
     rows = list(map(itemgetter(0), cells))
     cols_ = list(map(itemgetter(1), cells))
     r1, r2, c1, c2 = min(rows), max(rows), min(cols_), max(cols_)
@@ -588,15 +595,26 @@ def _run(engine, prog: Program, cells: list[tuple[int, int]]):
             return None
     one_row = rows[0] if rows.count(rows[0]) == len(rows) else None
     one_col = cols_[0] if cols_.count(cols_[0]) == len(cols_) else None
-    leaf_cols = [_gather(engine, leaf, cells, rows, cols_, one_row, one_col)
-                 for leaf in prog.leaves]
+    return [_gather(engine, leaf, cells, rows, cols_, one_row, one_col)
+            for leaf in prog.leaves]
+
+
+def _apply(prog: Program, leaf_cols: list, n: int):
+    """The program's closure over leaf columns of n cells: (values, bad mask or None)."""
     with np.errstate(all="ignore"):
         vals, bad = prog.fn(leaf_cols)
-    n = len(cells)
     vals = np.broadcast_to(np.asarray(vals, dtype=np.float64), (n,))
     if bad is not None:
         bad = np.broadcast_to(bad, (n,))
     return vals, bad
+
+
+def _pending(engine, s: int, cells: list) -> list:
+    """`cells` without those already computed."""
+    d = engine.cells[s]
+    if list(map(d.get, cells)).count(PENDING) != len(cells):
+        cells = [k for k in cells if d.get(k) is PENDING]
+    return cells
 
 
 def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
@@ -613,11 +631,9 @@ def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
     prog = program_for(engine, shape)
     if prog is None:
         return 0
-    d = engine.cells[s]
-    if list(map(d.get, cells)).count(PENDING) != len(cells):
-        cells = [k for k in cells if d.get(k) is PENDING]
-        if len(cells) < MIN_CELLS:
-            return 0
+    cells = _pending(engine, s, cells)
+    if len(cells) < MIN_CELLS:
+        return 0
     if type(prog) is not Program:
         from .vector_lookup import eval_lookup_unit
         done = eval_lookup_unit(engine, s, cells, prog)
@@ -628,7 +644,12 @@ def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
     got = _run(engine, prog, cells)
     if got is None:
         return 0
-    vals, bad = got
+    return _store(engine, s, cells, *got)
+
+
+def _store(engine, s: int, cells: list, vals: np.ndarray, bad) -> int:
+    """Store a unit's values where they are good; returns how many."""
+    d = engine.cells[s]
     n = len(cells)
     arr = vals
     vals = vals.tolist()
@@ -643,6 +664,60 @@ def eval_unit(engine, s: int, cells: list[tuple[int, int]], shape=None) -> int:
     engine.report.vectorized += done
     if engine.progress is not None and done:
         engine.progress(done)
+    return done
+
+
+def shared_program(engine, s: int, cells: list) -> Program | None:
+    """The sheet-free program the shape of a unit of `cells` on sheet s shares with the
+    same formula on other sheets (Engine.shared_of), or None."""
+    if not ENABLED or len(cells) < MIN_CELLS:
+        return None
+    shape = engine.cell_shape[s].get(cells[0])
+    shared = None if shape is None else engine.shared_of(shape)
+    if shared is None:
+        return None
+    if shared.vec is None:
+        program_for(engine, shape)              # (makes it)
+    return shared.vec if type(shared.vec) is Program else None
+
+
+def eval_shared_units(engine, units: list[tuple[int, list]]) -> list[int]:
+    """eval_unit for units (sheet, cells) on different sheets whose shapes share one
+    sheet-free program (shared_program): each unit's leaves are gathered on its own sheet,
+    the program's closure runs once over all of them (the same formulas on 250 small
+    sheets: one numpy pass per formula, not 250), and each unit stores its part. Returns
+    how many cells each unit stored."""
+    done = [0] * len(units)
+    parts = []                                  # (unit index, sheet, cells, leaf columns)
+    prog = None
+    for i, (s, cells) in enumerate(units):
+        p = program_for(engine, engine.cell_shape[s][cells[0]])
+        cells = _pending(engine, s, cells)
+        if type(p) is not Program or len(cells) < MIN_CELLS:
+            continue
+        cols = _leaf_columns(engine, p, cells)
+        if cols is not None:
+            parts.append((i, s, cells, cols))
+            prog = p
+    if not parts:
+        return done
+    sizes = [len(part[2]) for part in parts]
+    merged = []
+    for j in range(len(parts[0][3])):
+        vals = np.concatenate([np.broadcast_to(np.asarray(part[3][j][0], np.float64), (n,))
+                               for part, n in zip(parts, sizes)])
+        bads = [part[3][j][1] for part in parts]
+        bad = None
+        if any(b is not None for b in bads):
+            bad = np.concatenate([np.zeros(n, bool) if b is None else np.broadcast_to(b, (n,))
+                                  for b, n in zip(bads, sizes)])
+        merged.append((vals, bad))
+    vals, bad = _apply(prog, merged, sum(sizes))
+    at = 0
+    for (i, s, cells, _cols), n in zip(parts, sizes):
+        done[i] = _store(engine, s, cells, vals[at:at + n],
+                         None if bad is None else bad[at:at + n])
+        at += n
     return done
 
 
@@ -820,16 +895,26 @@ def _layer_cells(engine, layers: Sequence, k: int) -> Iterator[tuple[int, int, i
     if isinstance(layers, Layers):
         sheets, bounds = layers.spans(k)
         flat = layers.flat
+        run: list = []          # consecutive units sharing one sheet-free program
+        run_prog = None
         for s, a, b in zip(sheets, bounds, bounds[1:]):
             if b - a == 1:
                 r, c = flat[a]
                 yield (s, r, c)
                 continue
             cells = flat[a:b]
-            if eval_unit(engine, s, cells) == len(cells):
+            prog = shared_program(engine, s, cells)
+            if prog is not None and prog is run_prog:
+                run.append((s, cells))
                 continue
-            for r, c in cells:
-                yield (s, r, c)
+            yield from _shared_run(engine, run)
+            run, run_prog = ([(s, cells)], prog) if prog is not None else ([], None)
+            if prog is None:
+                if eval_unit(engine, s, cells) == len(cells):
+                    continue
+                for r, c in cells:
+                    yield (s, r, c)
+        yield from _shared_run(engine, run)
         return
     for unit in layers[k]:
         s = unit.sheet
@@ -837,6 +922,20 @@ def _layer_cells(engine, layers: Sequence, k: int) -> Iterator[tuple[int, int, i
             continue
         for r, c in unit.cells:
             yield (s, r, c)
+
+
+def _shared_run(engine, run: list) -> Iterator[tuple[int, int, int]]:
+    """Units (sheet, cells) of one layer sharing one sheet-free program, through
+    eval_shared_units; yields the cells it left."""
+    if len(run) == 1:
+        s, cells = run[0]
+        done = [eval_unit(engine, s, cells)]
+    else:
+        done = eval_shared_units(engine, run) if run else []
+    for (s, cells), n in zip(run, done):
+        if n != len(cells):
+            for r, c in cells:
+                yield (s, r, c)
 
 
 # A running total / running peak: `=B2+A3`, `=B2-A3`, `=MAX(D2,C3)` copied down, each cell
