@@ -825,34 +825,36 @@ def _run_groups(engine, layers, units) -> dict | None:
     groups: dict = {}
     cell_shape = engine.cell_shape
     if isinstance(layers, Layers):
-        sheets, bounds = layers.all_spans()
-        if sheets and bounds[-1] - bounds[0] == len(sheets):
+        sheets, bounds = layers.unit_arrays()
+        n = len(sheets)
+        if n and bounds[-1] - bounds[0] == n:
             # every unit one cell (a chain): grouped by numpy sorts, not a dict per cell
-            n = len(sheets)
-            cells = layers.flat[bounds[0]:bounds[-1]]
-            if sheets.count(sheets[0]) == n:
-                shapes = list(map(cell_shape[sheets[0]].__getitem__, cells))
+            # (the arrays are freed as soon as read: a chain's run is all of its cells)
+            cells = layers.flat[int(bounds[0]):int(bounds[-1])]
+            s0 = int(sheets[0])
+            if (sheets == s0).all():
+                shape_ids = map(id, map(cell_shape[s0].__getitem__, cells))
             else:
-                shapes = [cell_shape[s][k] for s, k in zip(sheets, cells)]
-            rc = np.fromiter(chain.from_iterable(cells), np.int64, 2 * n).reshape(n, 2)
-            _, by_shape = np.unique(np.fromiter(map(id, shapes), np.int64, n),
-                                    return_inverse=True)
-            key = ((by_shape.reshape(-1) * (len(cell_shape) + 1) + np.array(sheets))
-                   * (MAX_COL + 1) + rc[:, 1])
+                shape_ids = (id(cell_shape[s][k]) for s, k in zip(sheets.tolist(), cells))
+            _, key = np.unique(np.fromiter(shape_ids, np.int64, n), return_inverse=True)
+            key = ((key.reshape(-1) * (len(cell_shape) + 1) + sheets) * (MAX_COL + 1)
+                   + np.fromiter(map(itemgetter(1), cells), np.int64, n))
             _, first, group = np.unique(key, return_index=True, return_inverse=True)
+            del key
             group = group.reshape(-1)
-            members = np.argsort(group, kind="stable")      # each group's cells in order
             ends = np.cumsum(np.bincount(group)).tolist()
-            rows = rc[:, 0]
+            members = np.argsort(group, kind="stable")      # each group's cells in order
+            del group
             for g in np.argsort(first).tolist():
-                idx = members[(ends[g - 1] if g else 0):ends[g]]
-                i = int(idx[0])
-                shape = shapes[i]
+                idx = members[(ends[g - 1] if g else 0):ends[g]].tolist()
+                i = idx[0]
+                s = int(sheets[i])
+                shape = cell_shape[s][cells[i]]
                 prog = program_for(engine, shape)
                 if prog is None:
                     return None
-                groups[(id(shape), sheets[i], int(rc[i, 1]))] = [shape, prog,
-                                                                 rows[idx].tolist()]
+                groups[(id(shape), s, cells[i][1])] = [
+                    shape, prog, list(map(itemgetter(0), map(cells.__getitem__, idx)))]
             return groups
     for s, cells in units():
         shape = cell_shape[s][cells[0]]         # a unit's cells share one shape

@@ -178,6 +178,13 @@ class Layers(Sequence):
         thousands of one-cell layers is read so: no WorkUnit made)."""
         return self._spans(self.l_start[self._lo], self.l_start[self._hi])
 
+    def unit_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every unit of this view's layers as read-only numpy views of the plan's arrays:
+        (sheet per unit, bounds: unit k's cells are flat[bounds[k]:bounds[k + 1]])."""
+        a, b = self.l_start[self._lo], self.l_start[self._hi]
+        return (np.frombuffer(self.u_sheet, np.int64)[a:b],
+                np.frombuffer(self.u_start, np.int64)[a:b + 1])
+
     def _spans(self, a: int, b: int) -> tuple[list[int], list[int]]:
         return self.u_sheet[a:b].tolist(), self.u_start[a:b + 1].tolist()
 
