@@ -40,6 +40,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .. import values as V
+from ..arrays import group_ids
 from ..functions import registry as R
 from ..parser.ast import Binary, Func, Literal, Node, Postfix, Ref, Unary
 from ..refs import MAX_COL, MAX_ROW
@@ -836,12 +837,11 @@ def _run_groups(engine, layers, units) -> dict | None:
                 shape_ids = map(id, map(cell_shape[s0].__getitem__, cells))
             else:
                 shape_ids = (id(cell_shape[s][k]) for s, k in zip(sheets.tolist(), cells))
-            _, key = np.unique(np.fromiter(shape_ids, np.int64, n), return_inverse=True)
-            key = ((key.reshape(-1) * (len(cell_shape) + 1) + sheets) * (MAX_COL + 1)
+            _, key = group_ids(np.fromiter(shape_ids, np.int64, n))
+            key = ((key * (len(cell_shape) + 1) + sheets) * (MAX_COL + 1)
                    + np.fromiter(map(itemgetter(1), cells), np.int64, n))
-            _, first, group = np.unique(key, return_index=True, return_inverse=True)
+            first, group = group_ids(key)
             del key
-            group = group.reshape(-1)
             ends = np.cumsum(np.bincount(group)).tolist()
             members = np.argsort(group, kind="stable")      # each group's cells in order
             del group

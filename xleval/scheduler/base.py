@@ -361,7 +361,7 @@ class Run:
         fam = self._family_of
         whole = j is not None and self.whole(j, layer)
         if whole:
-            fids = np.unique(self._family_array()[self.plan.layers.unit_shapes(j)]).tolist()
+            fids = list(set(self._family_array()[self.plan.layers.unit_shapes(j)].tolist()))
         else:
             fids = [fam[u.shape] for u in layer]
         flags = list(map(codes.get, fids))
