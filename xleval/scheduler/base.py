@@ -754,7 +754,7 @@ def execute(run: Run, policy, executors: dict) -> None:
             if choice == "inline":
                 t0 = time.perf_counter()
                 # what the vector path and the samples left (not the whole layer again)
-                run.compute_units(todo + main)
+                run.compute_units([*todo, *main])     # (todo may be a LayerView)
                 policy.inlined(n, time.perf_counter() - t0)
                 run.layer = k
                 threshold = policy.min_cells()
