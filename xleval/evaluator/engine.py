@@ -688,7 +688,7 @@ class Engine:
             if shape.error is None:
                 ok = skel is not None and _family_ok(skel, slots)
                 if ok:
-                    self._families[slot][skel[0]] = [shape, slots, None, {}]
+                    self._families[slot][skel[0]] = [shape, slots, None, {}, None]
                 elif skel is not None:
                     self._families[slot][skel[0]] = False
                 if self._sheet_free(tree):
@@ -775,8 +775,8 @@ class Engine:
                       k: tuple[float, ...]) -> FamilyShape:
         """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
         slots, (tree builder, family closure) once made, members by their numbers (None
-        once prepared)], and for a formula met on another sheet first its _Shared (the
-        family closure is then sheet-free, compiled once for all those sheets).
+        once prepared), the _Shared of a formula met on another sheet first, else None
+        (the family closure is then sheet-free, compiled once for all those sheets)].
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
@@ -784,7 +784,7 @@ class Engine:
         compile."""
         base = fam[0]
         if fam[2] is None:        # the family's second member: compile the family closure
-            shared = fam[4] if len(fam) > 4 else None
+            shared = fam[4]
             if shared is not None and shared.fam is not None:
                 fam[2] = shared.fam            # another sheet's sheet-free family closure
             else:
