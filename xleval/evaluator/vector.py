@@ -748,7 +748,7 @@ def thin_run_order(engine, layers: Sequence) -> Iterator[tuple[int, int, int]]:
         # its flat cell list (a chain's run is all of its cells: a WorkUnit made per cell
         # cost a third of its evaluation)
         if isinstance(layers, Layers):
-            sheets, bounds = layers.all_spans()
+            sheets, bounds = (a.tolist() for a in layers.unit_arrays())
             flat = layers.flat
             return zip(sheets, map(flat.__getitem__, map(slice, bounds, bounds[1:])))
         return ((u.sheet, u.cells) for layer in layers for u in layer)

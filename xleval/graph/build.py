@@ -171,22 +171,16 @@ class Layers(Sequence):
         cells are flat[bounds[k]:bounds[k + 1]] (the serial order reads these: a layer of
         hand-typed formulas has a unit per cell)."""
         j += self._lo
-        return self._spans(self.l_start[j], self.l_start[j + 1])
-
-    def all_spans(self) -> tuple[list[int], list[int]]:
-        """spans() of every layer of this view at once, in order (a chain's run of
-        thousands of one-cell layers is read so: no WorkUnit made)."""
-        return self._spans(self.l_start[self._lo], self.l_start[self._hi])
+        a, b = self.l_start[j], self.l_start[j + 1]
+        return self.u_sheet[a:b].tolist(), self.u_start[a:b + 1].tolist()
 
     def unit_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Every unit of this view's layers as read-only numpy views of the plan's arrays:
-        (sheet per unit, bounds: unit k's cells are flat[bounds[k]:bounds[k + 1]])."""
+        (sheet per unit, bounds: unit k's cells are flat[bounds[k]:bounds[k + 1]]); a
+        chain's run of thousands of one-cell layers is read so, with no WorkUnit made."""
         a, b = self.l_start[self._lo], self.l_start[self._hi]
         return (np.frombuffer(self.u_sheet, np.int64)[a:b],
                 np.frombuffer(self.u_start, np.int64)[a:b + 1])
-
-    def _spans(self, a: int, b: int) -> tuple[list[int], list[int]]:
-        return self.u_sheet[a:b].tolist(), self.u_start[a:b + 1].tolist()
 
     def counts(self) -> tuple[list[int], list[int]]:
         """(units, cells) per layer of this view, without making the units."""
