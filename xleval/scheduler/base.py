@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
 
-import numpy as np
-
 from ..evaluator.engine import PENDING
 from ..graph.build import Layers, LayerView, WorkUnit
 from ..parser.ast import Postfix, walk
@@ -284,14 +282,6 @@ class Run:
         """The cells of `units` of layer j."""
         return self.sizes[j] if self.whole(j, units) else n_cells(units)
 
-    def _family_array(self) -> np.ndarray:
-        """_family_of as a numpy array (shape id -> family id), cached like it."""
-        got = self.engine.__dict__.get("_schedule_family_np")
-        if got is None or len(got) != len(self._family_of):
-            got = self.engine.__dict__["_schedule_family_np"] = np.array(self._family_of,
-                                                                         np.int64)
-        return got
-
     def main_only(self, unit: WorkUnit) -> bool:
         fid = self._family_of[unit.shape]
         code = self._main_only.get(fid)
@@ -361,7 +351,7 @@ class Run:
         fam = self._family_of
         whole = j is not None and self.whole(j, layer)
         if whole:
-            fids = list(set(self._family_array()[self.plan.layers.unit_shapes(j)].tolist()))
+            fids = list(set(map(fam.__getitem__, self.plan.layers.unit_shapes(j).tolist())))
         else:
             fids = [fam[u.shape] for u in layer]
         flags = list(map(codes.get, fids))
