@@ -61,8 +61,9 @@ def test_members_evaluated_from_tables_give_the_expected_values():
     tab = nt.columns[0][2]
     assert not (tab.first <= 1 < tab.end) or tab.fn[1 - tab.first] == -1   # the template
     i = 60 - tab.first                   # B60: =A60*60.25+0
-    assert tab.fn[i] >= 0 and tab.n[i] == 2
-    assert list(nt.numbers[0][tab.off[i]:tab.off[i] + 2]) == [60.25, 0.0]
+    j = tab.fn[i]
+    assert j >= 0 and nt.sizes[j] == 2
+    assert list(nt.numbers[j][tab.off[i]:tab.off[i] + 2]) == [60.25, 0.0]
     wb.calculate(strategy="serial")
     got = wb.engine.cells[0]
     for key, want in _expected().items():

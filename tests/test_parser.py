@@ -202,6 +202,36 @@ def test_family_members_are_found_by_their_numbers_also_after_preparing():
     assert wb["S!B7"] == 7 * 4.5 + 1 and wb["S!B9"] == 9 * 9.25 + 1
 
 
+def test_family_member_lookup_is_a_window_while_preparing(monkeypatch):
+    """While preparing, a member is found by its numbers only among the last
+    MEMBER_WINDOW members made (the lookups are emptied then, to hold no entry per cell
+    to the end): a member typed again a row later is the same shape; one typed again
+    after the window is a shape of its own with the same numbers. Values are the same
+    either way; the numbers live in the family's flat array."""
+    from xleval import Workbook
+    from xleval.evaluator import engine as E
+    monkeypatch.setattr(E, "MEMBER_WINDOW", 4)
+    cells = {}
+    for r in range(1, 31):               # row by row, as a sheet is read
+        cells[f"A{r}"] = float(r)
+        cells[f"B{r}"] = f"=A{r}*{r}.5+1"                   # a member per row
+        if r > 1:
+            cells[f"C{r}"] = f"=B{r}*{r}.5+1"               # B's, one column on
+    cells["D1"] = "=C1*2.5+1"          # B2's numbers after 28 members: past the window
+    wb = Workbook.from_dict({"S": cells})
+    wb.calculate()
+    ev = wb.engine
+    cs = ev.cell_shape[0]
+    assert cs[(7, 3)] is cs[(7, 2)] and cs[(7, 2)].k == (7.5, 1.0)
+    assert cs[(1, 4)] is not cs[(2, 2)] and cs[(1, 4)].k == cs[(2, 2)].k == (2.5, 1.0)
+    assert cs[(1, 4)].family == cs[(2, 2)].family == cs[(1, 2)].family
+    assert cs[(9, 2)].nums is cs[(3, 2)].nums                     # one array per family
+    for r in range(2, 31):
+        b = r * (r + 0.5) + 1
+        assert wb[f"S!B{r}"] == b and wb[f"S!C{r}"] == b * (r + 0.5) + 1
+    assert wb["S!D1"] == 0 * 2.5 + 1                 # C1 is blank
+
+
 def test_family_numbers_reach_lambda_let_and_nested_calls():
     """A family closure reads each cell's own numbers, also inside LET, LAMBDA bodies
     (called in the cell) and nested functions; the expected values are worked by hand."""

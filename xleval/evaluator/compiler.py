@@ -75,7 +75,7 @@ _FLOAT_FAST = {"+": _fast_add, "-": _fast_sub, "*": _fast_mul, "/": _fast_div}
 class Compiler:
     def __init__(self, engine):
         self.ev = engine
-        self._slots: dict | None = None      # id(Literal) -> index in cx.k
+        self._slots: dict | None = None      # id(Literal) -> its index among cx's numbers
         self._locals: list[str] = []         # LET names / LAMBDA parameters in scope
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
@@ -84,10 +84,10 @@ class Compiler:
         unqualified references are on the evaluated cell's sheet (cx.sheet), so one closure
         serves the formula on every sheet; only for trees Engine._sheet_free accepts (no
         defined names, LAMBDA/LET or unknown functions, whose compiling looks the sheet
-        up). `slots`: Literal nodes of `node` that become parameters:
-        the closure reads the i-th from the cell's constants `cx.k[i]` instead of baking in
-        the literal's value, so one closure serves every formula of a family (formulas
-        that differ only in their numbers, see Engine._family_shape)."""
+        up). `slots`: Literal nodes of `node` that become parameters: the closure reads
+        the i-th from the cell's constants (`cx.k[cx.k0 + i]`, see Context) instead of
+        baking in the literal's value, so one closure serves every formula of a family
+        (formulas that differ only in their numbers, see Engine._family_shape)."""
         info = info or CompileInfo()
         prev, self._slots = self._slots, ({id(n): i for i, n in enumerate(slots)}
                                           if slots else None)
@@ -107,7 +107,7 @@ class Compiler:
             if self._slots is not None:
                 i = self._slots.get(id(node))
                 if i is not None:
-                    return lambda cx: cx.k[i]
+                    return lambda cx: cx.k[cx.k0 + i]
             v = node.value
             return lambda cx: v
         if t is Ref:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from array import array
 from dataclasses import dataclass, field
 from itertools import product, repeat
 from operator import is_
@@ -37,6 +38,8 @@ class _Pending:
 
 
 PENDING = _Pending()
+# family members findable by their numbers while preparing: the last this many made
+MEMBER_WINDOW = 4096
 
 
 class NeedCell(Exception):
@@ -62,32 +65,48 @@ class Shape:
     # shapes that differ only in number literals share a family (the id of the first):
     # the same references, names and functions, so the graph scans one tree per family
     family: int = -1
-    k: tuple | None = None         # a family member's numbers (cx.k), in text order
+    k: tuple | None = None         # a family member's numbers: only FamilyShape has them
+    nums = None                    # (not fields: what Context.k/k0 take, see FamilyShape)
+    k0 = 0
 
 
 class FamilyShape:
     """A shape of a family other than its first (see Engine._family_shape): one per cell
     where hand-typed constants make every cell its own shape, so it holds only what is its
-    own (its numbers `k`, its id, the formula `_fc` it was made from) and reads what the
-    family shares (sheet, compile info, tree builder) from `_fam`, the family's record
-    [template shape, number slots, (tree builder, closure), members]. `fn`, `array` and
-    `family` stay attributes, read for every cell evaluated or graphed. Its tree (the
-    template's with these numbers) is built only if something asks for it (the vector
+    own (its id, where its numbers start in the family's flat array `k0`, the formula
+    `_fc` it was made from) and reads what the family shares (sheet, compile info, tree
+    builder, the numbers) from `_fam`, the family's record (see Engine._family_shape).
+    `fn`, `array` and `family` stay attributes, read for every cell evaluated or graphed.
+    Its numbers `k` are a tuple made when asked: kept per cell, they cost a tuple and a
+    float object per number (~140 B a cell), against 8 B a number in the array. Its tree
+    (the template's with these numbers) is built only if something asks for it (the vector
     path, checks), as most members are evaluated and never inspected."""
 
-    __slots__ = ("id", "array", "fn", "family", "k", "_tree", "_fam", "_fc")
+    __slots__ = ("id", "array", "fn", "family", "k0", "_tree", "_fam", "_fc")
     error = None
 
-    def __init__(self, id: int, array: bool, fn, family: int, k: tuple, fam: list,
+    def __init__(self, id: int, array: bool, fn, family: int, k0: int, fam: list,
                  fc: FormulaCell):
         self.id = id
         self.array = array
         self.fn = fn
         self.family = family
-        self.k = k
+        self.k0 = k0
         self._tree = None
         self._fam = fam
         self._fc = fc
+
+    @property
+    def k(self) -> tuple[float, ...]:
+        """Its numbers, in text order."""
+        fam = self._fam
+        k0 = self.k0
+        return tuple(fam[5][k0:k0 + len(fam[1])])
+
+    @property
+    def nums(self):
+        """The family's flat array of numbers: this member's are nums[k0:] (Context.k)."""
+        return self._fam[5]
 
     @property
     def sheet(self) -> int:
@@ -226,6 +245,10 @@ class Engine:
         self._prepared = False
         self._numbers = None     # numbers.NumberTables while workers are forked from here
         self._members = [0] * len(self.sheet_names)   # family members made, per sheet
+        # the families' members-by-numbers lookups holding entries, and how many (see
+        # _family_shape)
+        self._recent: list[dict] = []
+        self._recent_count = 0
 
     # ------------------------------------------------------------------------------------
     # functions, sheets and names
@@ -613,6 +636,8 @@ class Engine:
         # cell) for the rare formula set afterwards, which rebuilds them (_members_again)
         for fam in self._usable_families():
             fam[3] = None
+        self._recent.clear()
+        self._recent_count = 0
         self._prepared = True
         rep.timings["compile"] = time.perf_counter() - t0
 
@@ -661,7 +686,7 @@ class Engine:
                     members = self._members_again(fam)
                 shape = members.get(k)
                 if shape is None:
-                    shape = members[k] = self._family_shape(fam, s, is_array, fc, k)
+                    shape = self._family_shape(fam, s, is_array, fc, k)
                 return shape
         if fast is not None:
             shared = self._shared.get((fast, is_array))
@@ -688,7 +713,7 @@ class Engine:
             if shape.error is None:
                 ok = skel is not None and _family_ok(skel, slots)
                 if ok:
-                    self._families[slot][skel[0]] = [shape, slots, None, {}, None]
+                    self._families[slot][skel[0]] = [shape, slots, None, {}, None, array("d")]
                 elif skel is not None:
                     self._families[slot][skel[0]] = False
                 if self._sheet_free(tree):
@@ -755,7 +780,7 @@ class Engine:
             # this sheet's family record; its family closure is sheet-free too
             ok = shared.slots is not None and _family_ok(skel, shared.slots)
             self._families[2 * s + is_array][skel[0]] = (
-                [shape, shared.slots, None, {}, shared] if ok else False)
+                [shape, shared.slots, None, {}, shared, array("d")] if ok else False)
         keyed[shared.key] = shape
         if fast is not None:
             keyed[fast] = shape
@@ -776,12 +801,21 @@ class Engine:
         """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
         slots, (tree builder, family closure) once made, members by their numbers (None
         once prepared), the _Shared of a formula met on another sheet first, else None
-        (the family closure is then sheet-free, compiled once for all those sheets)].
+        (the family closure is then sheet-free, compiled once for all those sheets), every
+        member's numbers one after the other (array of doubles)].
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
-        cell its own shape) cost a small object and a tuple per cell, not a parse and a
-        compile."""
+        cell its own shape) cost a small object and their numbers in an array per cell,
+        not a parse and a compile.
+
+        The member is then found by its numbers in fam[3]. While preparing, only the last
+        MEMBER_WINDOW members made are (all families' lookups are emptied then): a member
+        typed again (a formula copied down but saved unshared) comes rows later, not
+        thousands of cells, and kept to the end of prepare() the lookups would hold a dict
+        entry, a tuple and a float per number for every member (~190 B per cell where
+        hand-typed constants make every cell a member), freed amid the shapes kept, where
+        the allocator can hardly give it back."""
         base = fam[0]
         if fam[2] is None:        # the family's second member: compile the family closure
             shared = fam[4]
@@ -795,9 +829,22 @@ class Engine:
                           self._unknown_fn(fn, base.info, base.sheet, base.array))
                 if shared is not None:
                     shared.fam = fam[2]
-        shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k, fam, fc)
+        nums = fam[5]
+        k0 = len(nums)
+        nums.extend(k)
+        shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k0, fam, fc)
         self._members[s] += 1
         self.shapes.append(shape)
+        members = fam[3]
+        if not members and not self._prepared:
+            self._recent.append(members)
+        members[k] = shape
+        self._recent_count += 1
+        if self._recent_count >= MEMBER_WINDOW and not self._prepared:
+            for d in self._recent:
+                d.clear()
+            self._recent.clear()
+            self._recent_count = 0
         return shape
 
     def _members_again(self, fam: list) -> dict:
@@ -913,13 +960,13 @@ class Engine:
             # a family member: read from the tables, no object of its own is touched
             shape = None
             i = r - tab.first
-            off = tab.off[i]
-            fn = nt.fns[tab.fn[i]]
-            cx = R.Context(self, s, r, c, False, None, tuple(nt.numbers[s][off:off + tab.n[i]]))
+            j = tab.fn[i]
+            fn = nt.fns[j]
+            cx = R.Context(self, s, r, c, False, None, nt.numbers[j], tab.off[i])
         else:
             shape = self.cell_shape[s][(r, c)]
             fn = shape.fn
-            cx = R.Context(self, s, r, c, shape.array, None, shape.k)
+            cx = R.Context(self, s, r, c, shape.array, None, shape.nums, shape.k0)
         try:
             v = fn(cx)
         except XLError as e:

@@ -13,15 +13,16 @@ _PM = re.compile(r"^_xlpm\.", re.I)
 class Lambda:
     """A lambda value: parameter names, compiled body, the variables it closed over and
     the number constants of the cell that made it (its body may read them: see
-    Context.k)."""
+    Context.k and k0)."""
 
-    __slots__ = ("params", "body", "env", "k")
+    __slots__ = ("params", "body", "env", "k", "k0")
 
-    def __init__(self, params: list[str], body, env: dict | None, k: tuple | None = None):
+    def __init__(self, params: list[str], body, env: dict | None, k=None, k0: int = 0):
         self.params = params
         self.body = body
         self.env = env or {}
         self.k = k
+        self.k0 = k0
 
     def __repr__(self):
         return f"Lambda({', '.join(self.params)})"
@@ -61,6 +62,7 @@ def call_lambda(lam, args: list, cx):
         env[p] = args[i] if i < len(args) else None
     c2 = cx.with_env(env)
     c2.k = lam.k
+    c2.k0 = lam.k0
     return lam.body(c2)
 
 
@@ -75,7 +77,7 @@ def compile_lambda(compiler, node: Func, sheet: int, info):
         body = compiler._c(node.args[-1], sheet, info)
     finally:
         del compiler._locals[len(compiler._locals) - len(params):]
-    return lambda cx: Lambda(params, body, cx.env, cx.k)
+    return lambda cx: Lambda(params, body, cx.env, cx.k, cx.k0)
 
 
 def compile_let(compiler, node: Func, sheet: int, info):

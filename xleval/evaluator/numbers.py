@@ -1,24 +1,25 @@
-"""Number tables: the constants of family members (formulas that differ only in their
-numbers, see Engine._family_shape) in flat arrays per column.
+"""Number tables: where each family member's numbers are (formulas that differ only in
+their numbers, see Engine._family_shape), in flat arrays per column.
 
 Why: a forked worker inherits the main process's objects, and the first write to an
 inherited page copies it (a page fault, several microseconds here). Evaluating a family
-member through its shape object writes three reference counts on objects of its own (the
-shape, its tuple of numbers, the numbers), spread over the heap: ~0.8 copied pages per
-cell. Read from these tables instead (array elements are plain memory, and what is read
-from them is a new object), the worker copies ~4x fewer pages: measured on 10,000 cells of
-distinct hand-typed formulas, 8,145 -> 1,873 page faults and 146 -> 108 ms for its first
-pass (the main process: 92 ms).
+member through its shape object writes reference counts on objects spread over the heap
+(the shape, its family record): ~0.8 copied pages per cell. Read from these tables
+instead (array elements are plain memory, and what is read from them is a new object),
+the worker copies ~4x fewer pages: measured on 10,000 cells of distinct hand-typed
+formulas, 8,145 -> 1,873 page faults and 146 -> 108 ms for its first pass (the main
+process: 92 ms).
 
-The tables are built just before workers are forked (`build`), from `cell_shape`, and
-dropped whenever a cell's shape changes (Engine.forget_number_tables).
+The numbers themselves are the families' own arrays (each member's from its `k0`), not a
+copy. The tables are built just before workers are forked (`build`), from `cell_shape`,
+and dropped whenever a cell's shape changes (Engine.forget_number_tables).
 """
 from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_not
+from operator import attrgetter, is_
 
 from ..arrays import group_ids
 
@@ -29,57 +30,49 @@ SECONDS_PER_MEMBER = 5e-7   # building, measured: ~50 ms per 100,000 members
 @dataclass
 class ColumnTable:
     """The family members of one column: row r is at index r - first (rows without one:
-    fn -1). `fn`: index into NumberTables.fns; `off`, `n`: where its numbers are in the
-    sheet's `numbers`."""
+    fn -1). `fn`: index into NumberTables.fns (and .numbers, .sizes); `off`: where its
+    numbers start in that family's array."""
     first: int
     end: int
     fn: array
     off: array
-    n: array
 
 
 @dataclass
 class NumberTables:
     columns: list[dict[int, ColumnTable]]     # per sheet: column -> table
-    numbers: list[array]                      # per sheet: every member's numbers, flat
     fns: list                                 # the family closures
+    numbers: list[array]                      # per family: its members' numbers, flat
+    sizes: list[int]                          # per family: numbers per member
 
 
 def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
     """Tables of the non-array family members of every sheet with at least `min_cells` of
     them (None: no such sheet)."""
     import numpy as np
+
+    from .engine import FamilyShape
     columns: list[dict[int, ColumnTable]] = []
-    numbers: list[array] = []
     fns: list = []
+    numbers: list[array] = []
+    sizes: list[int] = []
     fn_index: dict[int, int] = {}
     any_table = False
-    any_array = engine.has_array_shapes()
-    get_k = attrgetter("k")
     for s in range(engine.n_local):
         cs = engine.cell_shape[s]
         # C-level passes only (a Python loop over every cell costs what the table saves)
-        ks = list(map(get_k, cs.values()))
-        mask = list(map(is_not, ks, repeat(None)))
+        mask = list(map(is_, map(type, cs.values()), repeat(FamilyShape)))
         if mask.count(True) < max(1, min_cells):
             columns.append({})
-            numbers.append(array("d"))
             continue
         shapes = list(compress(cs.values(), mask))
-        if any_array:            # array formulas keep their shape's own path
+        if any(map(attrgetter("array"), shapes)):   # array formulas keep their shapes' path
             mask = [m and not sh.array for m, sh in zip(mask, cs.values())]
             shapes = [sh for sh in shapes if not sh.array]
         any_table = True
         keys = list(compress(cs.keys(), mask))
-        ks = list(compress(ks, mask))
-        lens = np.fromiter(map(len, ks), dtype=np.int32, count=len(ks))
-        flat = array("d")
-        flat.frombytes(np.fromiter(chain.from_iterable(ks), dtype=np.float64,
-                                   count=int(lens.sum())).tobytes())
-        numbers.append(flat)
-        offs = np.zeros(len(ks), dtype=np.int64)
-        np.cumsum(lens[:-1], out=offs[1:])
-        if offs[-1] >= 2 ** 31:
+        offs = np.fromiter(map(attrgetter("k0"), shapes), dtype=np.int64, count=len(shapes))
+        if len(offs) and offs.max() >= 2 ** 31:
             return None              # (more numbers than an int32 offset holds)
         fam = np.fromiter(map(attrgetter("family"), shapes), dtype=np.int64, count=len(shapes))
         first_at, inverse = group_ids(fam)
@@ -89,11 +82,15 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
             got = fn_index.get(f)
             if got is None:
                 got = fn_index[f] = len(fns)
-                fns.append(shapes[i].fn)
+                sh = shapes[i]
+                fns.append(sh.fn)
+                numbers.append(sh._fam[5])
+                sizes.append(len(sh._fam[1]))
             local[j] = got
         fidx = local[inverse.reshape(-1)]
-        rc = np.fromiter(chain.from_iterable(keys), dtype=np.int64,
-                         count=2 * len(keys)).reshape(-1, 2)
+        del shapes
+        rc = np.fromiter(chain.from_iterable(keys), dtype=np.int64, count=2 * len(keys)).reshape(-1, 2)
+        del keys
         rows, cols = rc[:, 0], rc[:, 1]
         order = np.argsort(cols, kind="stable")
         cols_sorted = cols[order]
@@ -110,12 +107,9 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
             fa[at] = fidx[sel]
             oa = np.zeros(size, dtype=np.int32)
             oa[at] = offs[sel]
-            na = np.zeros(size, dtype=np.int32)
-            na[at] = lens[sel]
             by_col[int(cols_sorted[a])] = ColumnTable(
-                first, first + size, array("i", fa.tobytes()), array("i", oa.tobytes()),
-                array("i", na.tobytes()))
+                first, first + size, array("i", fa.tobytes()), array("i", oa.tobytes()))
         columns.append(by_col)
     if not any_table:
         return None
-    return NumberTables(columns, numbers, fns)
+    return NumberTables(columns, fns, numbers, sizes)

@@ -144,13 +144,15 @@ def xl(name: str, *kinds: str, ctx: bool = False, volatile: bool = False,
 class Context:
     """Where a formula is being evaluated: the engine, sheet index, row, column, and whether
     the formula is an array formula (ranges expand instead of intersecting), and the
-    cell's own number constants `k` when its formula is one of a family of formulas that
-    differ only in their numbers (one closure serves the family; see Engine._family_shape)."""
+    cell's own number constants when its formula is one of a family of formulas that
+    differ only in their numbers (one closure serves the family; see Engine._family_shape):
+    the i-th is k[k0 + i], `k` being the family's flat array of every member's numbers
+    (no tuple made per cell evaluated) or a sequence of this cell's numbers alone (k0 0)."""
 
-    __slots__ = ("ev", "sheet", "row", "col", "array_mode", "env", "_twin", "k")
+    __slots__ = ("ev", "sheet", "row", "col", "array_mode", "env", "_twin", "k", "k0")
 
     def __init__(self, ev, sheet: int, row: int, col: int, array_mode: bool = False,
-                 env: dict | None = None, k: tuple | None = None):
+                 env: dict | None = None, k=None, k0: int = 0):
         self.ev = ev
         self.sheet = sheet
         self.row = row
@@ -159,6 +161,7 @@ class Context:
         self.env = env          # LET / LAMBDA variables
         self._twin = None
         self.k = k
+        self.k0 = k0
 
     def as_array(self) -> "Context":
         """The same position in array mode (arguments of array-typed parameters)."""
@@ -166,11 +169,12 @@ class Context:
             return self
         if self._twin is None:
             self._twin = Context(self.ev, self.sheet, self.row, self.col, True, self.env,
-                                 self.k)
+                                 self.k, self.k0)
         return self._twin
 
     def with_env(self, env: dict) -> "Context":
-        return Context(self.ev, self.sheet, self.row, self.col, self.array_mode, env, self.k)
+        return Context(self.ev, self.sheet, self.row, self.col, self.array_mode, env, self.k,
+                       self.k0)
 
 
 # ---------------------------------------------------------------------------------------
