@@ -66,47 +66,54 @@ class Shape:
     # the same references, names and functions, so the graph scans one tree per family
     family: int = -1
     k: tuple | None = None         # a family member's numbers: only FamilyShape has them
-    nums = None                    # (not fields: what Context.k/k0 take, see FamilyShape)
-    k0 = 0
 
 
 class FamilyShape:
     """A shape of a family other than its first (see Engine._family_shape): one per cell
     where hand-typed constants make every cell its own shape, so it holds only what is its
-    own (its id, where its numbers start in the family's flat array `k0`, the formula
-    `_fc` it was made from) and reads what the family shares (sheet, compile info, tree
-    builder, the numbers) from `_fam`, the family's record (see Engine._family_shape).
-    `fn`, `array` and `family` stay attributes, read for every cell evaluated or graphed.
-    Its numbers `k` are a tuple made when asked: kept per cell, they cost a tuple and a
-    float object per number (~140 B a cell), against 8 B a number in the array. Its tree
-    (the template's with these numbers) is built only if something asks for it (the vector
-    path, checks), as most members are evaluated and never inspected."""
+    own (its id, its closure `fn`, read for every cell evaluated, and the formula `_fc` it
+    was made from) and reads the rest from `_fam`, the family's record (see
+    Engine._family_shape): what the family shares (sheet, array or not, compile info, tree
+    builder) and its numbers, from `k0` in the family's flat array `nums`. Kept per cell,
+    the numbers cost a tuple and a float object per number (~140 B a cell), against 8 B a
+    number in the array; where they start is in one array for all shapes (an int object
+    per cell otherwise). Its tree (the template's with these numbers) is built only if
+    something asks for it (the vector path, checks), as most members are evaluated and
+    never inspected."""
 
-    __slots__ = ("id", "array", "fn", "family", "k0", "_tree", "_fam", "_fc")
+    __slots__ = ("id", "fn", "_fam", "_fc")
     error = None
 
-    def __init__(self, id: int, array: bool, fn, family: int, k0: int, fam: list,
-                 fc: FormulaCell):
+    def __init__(self, id: int, fn, fam: list, fc: FormulaCell):
         self.id = id
-        self.array = array
         self.fn = fn
-        self.family = family
-        self.k0 = k0
-        self._tree = None
         self._fam = fam
         self._fc = fc
 
     @property
-    def k(self) -> tuple[float, ...]:
-        """Its numbers, in text order."""
-        fam = self._fam
-        k0 = self.k0
-        return tuple(fam[5][k0:k0 + len(fam[1])])
+    def array(self) -> bool:
+        return self._fam[0].array
+
+    @property
+    def family(self) -> int:
+        return self._fam[0].family
+
+    @property
+    def k0(self) -> int:
+        """Where its numbers start in `nums`."""
+        return self._fam[6][self.id]
 
     @property
     def nums(self):
         """The family's flat array of numbers: this member's are nums[k0:] (Context.k)."""
         return self._fam[5]
+
+    @property
+    def k(self) -> tuple[float, ...]:
+        """Its numbers, in text order."""
+        fam = self._fam
+        k0 = fam[6][self.id]
+        return tuple(fam[5][k0:k0 + len(fam[1])])
 
     @property
     def sheet(self) -> int:
@@ -131,13 +138,14 @@ class FamilyShape:
 
     @property
     def tree(self) -> Node | None:
-        t = self._tree
+        trees = self._fam[7]
+        t = trees.get(self.id)
         if t is None:
             try:
                 t = self._fam[2][0](list(self.k))
             except RecursionError:         # as deep as the template, which parsed: unlikely
                 return None
-            self._tree = t
+            trees[self.id] = t
         return t
 
     def __repr__(self) -> str:
@@ -245,6 +253,8 @@ class Engine:
         self._prepared = False
         self._numbers = None     # numbers.NumberTables while workers are forked from here
         self._members = [0] * len(self.sheet_names)   # family members made, per sheet
+        # by shape id: where a family member's numbers start in its family's array
+        self._k0 = array("q")
         # the families' members-by-numbers lookups holding entries, and how many (see
         # _family_shape)
         self._recent: list[dict] = []
@@ -713,7 +723,7 @@ class Engine:
             if shape.error is None:
                 ok = skel is not None and _family_ok(skel, slots)
                 if ok:
-                    self._families[slot][skel[0]] = [shape, slots, None, {}, None, array("d")]
+                    self._families[slot][skel[0]] = [shape, slots, None, {}, None, array("d"), self._k0, {}]
                 elif skel is not None:
                     self._families[slot][skel[0]] = False
                 if self._sheet_free(tree):
@@ -780,7 +790,7 @@ class Engine:
             # this sheet's family record; its family closure is sheet-free too
             ok = shared.slots is not None and _family_ok(skel, shared.slots)
             self._families[2 * s + is_array][skel[0]] = (
-                [shape, shared.slots, None, {}, shared, array("d")] if ok else False)
+                [shape, shared.slots, None, {}, shared, array("d"), self._k0, {}] if ok else False)
         keyed[shared.key] = shape
         if fast is not None:
             keyed[fast] = shape
@@ -802,7 +812,9 @@ class Engine:
         slots, (tree builder, family closure) once made, members by their numbers (None
         once prepared), the _Shared of a formula met on another sheet first, else None
         (the family closure is then sheet-free, compiled once for all those sheets), every
-        member's numbers one after the other (array of doubles)].
+        member's numbers one after the other (array of doubles), the engine's array of
+        where each shape's numbers start there (by shape id), members' trees once built
+        (by shape id)].
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
@@ -830,9 +842,13 @@ class Engine:
                 if shared is not None:
                     shared.fam = fam[2]
         nums = fam[5]
-        k0 = len(nums)
+        n = len(self.shapes)
+        k0s = self._k0
+        if len(k0s) < n:                 # (other shapes have no numbers: 0)
+            k0s.frombytes(bytes(k0s.itemsize * (n - len(k0s))))
+        k0s.append(len(nums))
         nums.extend(k)
-        shape = FamilyShape(len(self.shapes), is_array, fam[2][1], base.family, k0, fam, fc)
+        shape = FamilyShape(n, fam[2][1], fam, fc)
         self._members[s] += 1
         self.shapes.append(shape)
         members = fam[3]
@@ -966,7 +982,11 @@ class Engine:
         else:
             shape = self.cell_shape[s][(r, c)]
             fn = shape.fn
-            cx = R.Context(self, s, r, c, shape.array, None, shape.nums, shape.k0)
+            if type(shape) is FamilyShape:
+                fam = shape._fam
+                cx = R.Context(self, s, r, c, fam[0].array, None, fam[5], fam[6][shape.id])
+            else:
+                cx = R.Context(self, s, r, c, shape.array, None)
         try:
             v = fn(cx)
         except XLError as e:

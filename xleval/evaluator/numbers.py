@@ -71,7 +71,8 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
             shapes = [sh for sh in shapes if not sh.array]
         any_table = True
         keys = list(compress(cs.keys(), mask))
-        offs = np.fromiter(map(attrgetter("k0"), shapes), dtype=np.int64, count=len(shapes))
+        ids = np.fromiter(map(attrgetter("id"), shapes), dtype=np.int64, count=len(shapes))
+        offs = np.frombuffer(engine._k0, dtype=np.int64)[ids]
         if len(offs) and offs.max() >= 2 ** 31:
             return None              # (more numbers than an int32 offset holds)
         fam = np.fromiter(map(attrgetter("family"), shapes), dtype=np.int64, count=len(shapes))
