@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(slots=True)
 class FormulaCell:
     """One formula as stored in a cell.
 
@@ -13,13 +12,57 @@ class FormulaCell:
     the anchor cell's text and the anchor's position, so every cell of the group has the same
     relative (R1C1) shape without re-translating text). `kind` is 'normal', 'array' (CSE or
     dynamic array anchored here, covering `ref`), or 'dataTable' (what-if table, `ref` covered;
-    `dt` holds the table's attributes r1, r2, dt2D, dtr, ca...)."""
-    text: str
-    origin: tuple[int, int]
-    kind: str = "normal"
-    ref: tuple[int, int, int, int] | None = None
-    dynamic: bool = False          # cell carries a dynamic-array marker (cm attribute)
-    dt: dict | None = None
+    `dt` holds the table's attributes r1, r2, dt2D, dtr, ca...). `dynamic`: the cell carries a
+    dynamic-array marker (cm attribute).
+
+    Immutable in practice. Nearly every formula is a plain one (kind 'normal', no ref, not
+    dynamic), and there is one of these per formula cell: a plain one holds its text and
+    origin only (48 B, against 80 B with every field), the others are a _FullFormulaCell,
+    which FormulaCell(...) makes when given any other field."""
+
+    __slots__ = ("text", "origin")
+    kind = "normal"
+    ref = None
+    dynamic = False
+    dt = None
+
+    def __new__(cls, text: str, origin: tuple[int, int], kind: str = "normal",
+                ref: tuple[int, int, int, int] | None = None, dynamic: bool = False,
+                dt: dict | None = None):
+        if kind == "normal" and ref is None and not dynamic and dt is None:
+            self = object.__new__(FormulaCell)
+        else:
+            self = object.__new__(_FullFormulaCell)
+            self.kind = kind
+            self.ref = ref
+            self.dynamic = dynamic
+            self.dt = dt
+        self.text = text
+        self.origin = origin
+        return self
+
+    def _fields(self) -> tuple:
+        return (self.text, self.origin, self.kind, self.ref, self.dynamic, self.dt)
+
+    def __reduce__(self):
+        return FormulaCell, self._fields()
+
+    def __eq__(self, other):
+        if not isinstance(other, FormulaCell):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None          # (as the dataclass it was: compared by value, not hashable)
+
+    def __repr__(self) -> str:
+        return ("FormulaCell(text={!r}, origin={!r}, kind={!r}, ref={!r}, dynamic={!r}, "
+                "dt={!r})".format(*self._fields()))
+
+
+class _FullFormulaCell(FormulaCell):
+    """A FormulaCell with fields of its own beyond text and origin (see FormulaCell)."""
+
+    __slots__ = ("kind", "ref", "dynamic", "dt")
 
 
 @dataclass

@@ -746,9 +746,8 @@ class _Reader:
                     if is_formula:
                         cm = c.get("cm")
                         if cm is not None and (dyn_cm is None or cm in dyn_cm):
-                            if ft == "shared":         # not the group's shared object
-                                fc = FormulaCell(fc.text, fc.origin)
-                            fc.dynamic = True
+                            # (a new object: for a shared formula, not the group's)
+                            fc = FormulaCell(fc.text, fc.origin, fc.kind, fc.ref, True, fc.dt)
                         formulas[pos] = fc
 
                 if is_formula:
@@ -1342,10 +1341,8 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                     if dyn_cm is None or cm in dyn_cm:
                         if type(fc) is bytes:   # (apart) a dynamic copy of the anchor
                             fc = (fc,)          # (a new object: one per cell)
-                        else:
-                            if fkind == 1:      # not the group's shared object
-                                fc = FormulaCell(fc.text, fc.origin)
-                            fc.dynamic = True
+                        else:               # (for a shared formula: not the group's)
+                            fc = FormulaCell(fc.text, fc.origin, dynamic=True)
             if fc is not None:
                 formulas[pos_] = fc
                 if val is not None:
@@ -1453,7 +1450,7 @@ def _pack_part(part: SheetData, state: _ScanState) -> tuple:
     ids = list(map(id, fcs))
     distinct = dict(zip(ids, fcs))              # id -> object, in the order first met
     index = dict(zip(distinct, range(len(distinct))))
-    objs = [(fc.text, fc.origin, fc.dynamic) if type(fc) is FormulaCell else fc
+    objs = [(fc.text, fc.origin, fc.dynamic) if isinstance(fc, FormulaCell) else fc
             for fc in distinct.values()]
     shared = [(si, index[id(fc)]) for si, fc in state.shared.items() if id(fc) in index]
     return (_cells_of(part.values), (rows, cols, array("i", map(index.__getitem__, ids))),
@@ -1474,10 +1471,7 @@ def _join_part(sheet: SheetData, state: _ScanState, got: tuple) -> None:
             anchor = state.shared[d[0]]
             d = (anchor.text, anchor.origin, True)
         text, origin, dynamic = d
-        fc = FormulaCell(text, origin)
-        if dynamic:
-            fc.dynamic = True
-        objs.append(fc)
+        objs.append(FormulaCell(text, origin, dynamic=dynamic))
     for target, (r, c, v) in ((sheet.values, values), (sheet.cached, cached)):
         target.update(zip(zip(r.tolist(), c.tolist()), v))
     sheet.formulas.update(zip(zip(rows.tolist(), cols.tolist()), map(objs.__getitem__, idx)))
