@@ -48,7 +48,9 @@ class NumberTables:
 
 def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
     """Tables of the non-array family members of every sheet with at least `min_cells` of
-    them (None: no such sheet)."""
+    them (None: no such sheet). Built from arrays over the cells (int32 where it fits), with
+    no list of the cells' objects: the build's temporaries are freed before the workers'
+    results arrive, but its high-water mark is the process's."""
     import numpy as np
 
     from .engine import FamilyShape
@@ -58,28 +60,32 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
     sizes: list[int] = []
     fn_index: dict[int, int] = {}
     any_table = False
+    shapes = engine.shapes
+    # per shape id: a family member or not (array formulas keep their shapes' path), its
+    # family (the template's id)
+    member = np.fromiter(map(is_, map(type, shapes), repeat(FamilyShape)), bool, len(shapes))
+    if engine.has_array_shapes():
+        member &= ~np.fromiter(map(attrgetter("array"), shapes), bool, len(shapes))
+    family = np.full(len(shapes), -1, np.int32)
+    family[member] = np.fromiter(map(attrgetter("family"), compress(shapes, member)),
+                                 np.int32, int(member.sum()))
+    k0s = np.frombuffer(engine._k0, dtype=np.int64)
+    if len(k0s) and k0s.max() >= 2 ** 31:
+        return None                  # (more numbers than an int32 offset holds)
     for s in range(engine.n_local):
         cs = engine.cell_shape[s]
         # C-level passes only (a Python loop over every cell costs what the table saves)
-        mask = list(map(is_, map(type, cs.values()), repeat(FamilyShape)))
-        if mask.count(True) < max(1, min_cells):
+        sid = np.fromiter(map(attrgetter("id"), cs.values()), np.int32, len(cs))
+        at = np.flatnonzero(member[sid])            # the members, in the cells' order
+        if len(at) < max(1, min_cells):
             columns.append({})
             continue
-        shapes = list(compress(cs.values(), mask))
-        if any(map(attrgetter("array"), shapes)):   # array formulas keep their shapes' path
-            mask = [m and not sh.array for m, sh in zip(mask, cs.values())]
-            shapes = [sh for sh in shapes if not sh.array]
         any_table = True
-        keys = list(compress(cs.keys(), mask))
-        ids = np.fromiter(map(attrgetter("id"), shapes), dtype=np.int64, count=len(shapes))
-        offs = np.frombuffer(engine._k0, dtype=np.int64)[ids]
-        if len(offs) and offs.max() >= 2 ** 31:
-            return None              # (more numbers than an int32 offset holds)
-        fam = np.fromiter(map(attrgetter("family"), shapes), dtype=np.int64, count=len(shapes))
+        sid = sid[at]
+        fam = family[sid]
         first_at, inverse = group_ids(fam)
-        uniq = fam[first_at]
-        local = np.empty(len(uniq), dtype=np.int32)
-        for j, (f, i) in enumerate(zip(uniq.tolist(), first_at.tolist())):
+        local = np.empty(len(first_at), dtype=np.int32)
+        for j, (f, i) in enumerate(zip(fam[first_at].tolist(), sid[first_at].tolist())):
             got = fn_index.get(f)
             if got is None:
                 got = fn_index[f] = len(fns)
@@ -88,11 +94,12 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
                 numbers.append(sh._fam[5])
                 sizes.append(len(sh._fam[1]))
             local[j] = got
-        fidx = local[inverse.reshape(-1)]
-        del shapes
-        rc = np.fromiter(chain.from_iterable(keys), dtype=np.int64, count=2 * len(keys)).reshape(-1, 2)
-        del keys
-        rows, cols = rc[:, 0], rc[:, 1]
+        fidx = local[inverse]
+        offs = k0s[sid].astype(np.int32)
+        del fam, inverse, first_at, sid
+        rc = np.fromiter(chain.from_iterable(cs.keys()), np.int32, 2 * len(cs)).reshape(-1, 2)
+        rows, cols = rc[at, 0], rc[at, 1]
+        del rc, at
         order = np.argsort(cols, kind="stable")
         cols_sorted = cols[order]
         starts = np.flatnonzero(np.r_[True, cols_sorted[1:] != cols_sorted[:-1]])
@@ -103,14 +110,15 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
             r = rows[sel]
             first = int(r.min())
             size = int(r.max()) - first + 1
-            at = r - first
+            r -= first
             fa = np.full(size, -1, dtype=np.int32)
-            fa[at] = fidx[sel]
+            fa[r] = fidx[sel]
             oa = np.zeros(size, dtype=np.int32)
-            oa[at] = offs[sel]
+            oa[r] = offs[sel]
             by_col[int(cols_sorted[a])] = ColumnTable(
                 first, first + size, array("i", fa.tobytes()), array("i", oa.tobytes()))
         columns.append(by_col)
+    del k0s                          # (a view of engine._k0, which grows: let it go)
     if not any_table:
         return None
     return NumberTables(columns, fns, numbers, sizes)
