@@ -222,6 +222,12 @@ class LayerView(Sequence):
     def __iter__(self):
         return iter(self.layers[self.j])
 
+    def made(self) -> list[WorkUnit]:
+        """The layer's WorkUnits made now and not kept (see _Made): for a reader that takes
+        them apart once, as auto's sampling does (a hand-typed layer's units kept for the
+        plan's life cost ~160 B per cell)."""
+        return self.layers._make(self.j + self.layers._lo)
+
 
 def layer_counts(layers) -> tuple[list[int], list[int]]:
     """(units, cells) per layer of a plan's layers: a Layers or a list of lists."""

@@ -48,7 +48,7 @@ import pickle
 import time
 
 from ..evaluator.engine import PENDING
-from ..graph.build import WorkUnit
+from ..graph.build import LayerView, WorkUnit
 from .base import Run, n_cells
 
 # prior worker slowdown before one is measured (see eta): the copy-on-write cost grows with
@@ -135,6 +135,8 @@ class AutoPolicy:
         ev = self.run.engine
         forked = self.fork and self.pool.pool is not None
         pcs = self.pc_shape
+        if isinstance(par, LayerView):
+            par = par.made()
         if forked:
             todo = [u for u in par if u.shape not in pcs]
             if not todo:
