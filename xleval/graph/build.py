@@ -803,12 +803,10 @@ def _make_plan(engine) -> Plan:
     n_blocks = _range_edges(index, n_cells, q_reader, q_col, q_lo, q_hi, shared_q,
                             srcs, dsts)
     n_total = n_cells + n_blocks
-    del index, by_fam, group_of, R, C, fam, q_reader, q_col, q_lo, q_hi, shared_q
-    # (peak memory: each list of chunks goes as soon as it is joined)
     src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
-    del srcs
     dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int64)
-    del dsts
+    del srcs, dsts, index, by_fam, group_of, R, C, fam, q_reader, q_col, q_lo, q_hi
+    del shared_q                                                      # peak memory
     # a cell reading itself keeps its self-edge: Tarjan reports it as a cycle
 
     level, topo, succ_lists = _levels(n_total, n_cells, src, dst)
@@ -816,15 +814,10 @@ def _make_plan(engine) -> Plan:
         succ_lists = None       # no cycle: the narrow path's lists go before the layers come
     done = np.zeros(n_total, bool)
     done[topo] = True
-    # the plan keeps int32 copies; the int64 arrays go before the layers' temporaries come
-    # (the build's high-water mark is there)
-    n_edges = len(src)
-    src, dst, topo = src.astype(np.int32), dst.astype(np.int32), topo.astype(np.int32)
-    level = level[:n_cells].copy()
-    layers = _layers(n_cells, n_local, done[:n_cells], level, S, sid, keys)
-    del level, sid
-    plan = Plan(layers, dynamic_cells=dynamic_cells, edges=n_edges, block_nodes=n_blocks,
-                _keys=keys, _src=src, _dst=dst, _topo=topo, _n_nodes=n_total)
+    layers = _layers(n_cells, n_local, done[:n_cells], level[:n_cells], S, sid, keys)
+    plan = Plan(layers, dynamic_cells=dynamic_cells, edges=len(src), block_nodes=n_blocks,
+                _keys=keys, _src=src.astype(np.int32), _dst=dst.astype(np.int32),
+                _topo=topo.astype(np.int32), _n_nodes=n_total)
     if len(topo) < n_total:
         sp, su = succ_lists()
         rest = np.flatnonzero(~done).tolist()
@@ -1028,16 +1021,14 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
     """Layers of work units from the cells' levels: a layer's cells in node order, one
     unit per (shape, sheet), units in the order of their first cell; as arrays (see
     Layers), also each layer's runs of consecutive units on one sheet."""
-    # (each temporary is deleted once used: a layer per cell makes them all as long as
-    # the cells, and the graph build's high-water mark is here)
     cells = np.flatnonzero(done)
     if not len(cells):
         e = array("q", [0])
         return Layers([], e, array("q"), array("q"), e, e, e)
+    lv = level[cells]
     unit = sid[cells] * n_local + S[cells]
     n_units = int(unit.max()) + 1
-    g = level[cells] * n_units + unit
-    del unit
+    g = lv * n_units + unit
     o = np.argsort(g, kind="stable")                       # by (layer, unit), node order
     g = g[o]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
@@ -1047,29 +1038,25 @@ def _layers(n_cells: int, n_local: int, done: np.ndarray, level: np.ndarray,
     del g
     by_first = np.argsort(u_lv * n_cells + head)           # units: by layer, first node
     cells = cells[o[_ragged(starts[by_first], lens[by_first])]]
-    del o, starts
+    del o
+    lens = lens[by_first]
     lv = u_lv[by_first]
-    del u_lv
-    u_start = _array(np.r_[0, np.cumsum(lens[by_first])])
-    del lens
     head = head[by_first]
-    del by_first
+    u_start = np.r_[0, np.cumsum(lens)]
     # the sheets' own (r, c) key tuples, picked without making an int object per cell
     all_keys = np.fromiter(chain.from_iterable(keys), object, n_cells)
     flat = all_keys[cells].tolist()
     del all_keys, cells
-    u_shape = _array(sid[head])
     u_s = S[head]
-    del head
     new_layer = np.r_[True, lv[1:] != lv[:-1]]
     # runs of consecutive units of one layer on one sheet (a unit is one (shape, sheet),
     # so a run of several units holds several shapes)
     new_run = new_layer | np.r_[True, u_s[1:] != u_s[:-1]]
-    l_start = _array(np.r_[np.flatnonzero(new_layer), len(lv)])
+    l_start = np.r_[np.flatnonzero(new_layer), len(lv)]
     r_start = np.r_[np.flatnonzero(new_run), len(lv)]
-    l_runs = _array(np.r_[np.flatnonzero(new_layer[new_run]), len(r_start) - 1])
-    del new_layer, new_run, lv
-    return Layers(flat, u_start, u_shape, _array(u_s), l_start, _array(r_start), l_runs)
+    l_runs = np.r_[np.flatnonzero(new_layer[new_run]), len(r_start) - 1]
+    return Layers(flat, _array(u_start), _array(sid[head]), _array(u_s), _array(l_start),
+                  _array(r_start), _array(l_runs))
 
 
 def _array(a: np.ndarray) -> array:
