@@ -246,6 +246,52 @@ def test_a_whole_layer_is_split_and_counted_from_the_plan_arrays():
     assert [len(u.cells) for u in main] == [1, 1, 1]
 
 
+def test_auto_samples_a_whole_layer_from_the_plan_arrays():
+    """auto's sampling and estimate given a whole layer (a LayerView) read the plan's
+    arrays: they sample the same cells as from the same units as a list, estimate the same
+    cells, shapes and cost, make no WorkUnit (a wide layer made would stay made), and hand
+    the layer on whole, its sampled cells computed (the inline path and the workers skip
+    computed cells); the run's values are serial's."""
+    from xleval.evaluator.engine import PENDING
+    from xleval.graph.build import LayerView
+    from xleval.scheduler.auto import AutoPolicy
+    from xleval.scheduler.base import Run
+    from xleval.scheduler.pool import PoolExecutor
+    from xleval.scheduler.process import ProcessExecutor
+    cells = {f"A{r}": float(r) for r in range(1, 301)}
+    cells.update({f"B{r}": f"=A{r}*{r}.5+{r % 7}" for r in range(1, 301)})   # a unit per cell
+    cells["C1"] = "=SUM(B1:B300)"
+    sampled = []
+    for as_view in (True, False):
+        wb = xleval.Workbook.from_dict({"S": cells})
+        plan = wb.graph()
+        wb.engine.reset_pending()
+        j = max(range(len(plan.layers)), key=lambda k: plan.unit_counts[k])
+        run = Run(wb.engine, plan, "auto", 2, "fork")
+        policy = AutoPolicy(run, {"pool": PoolExecutor(run), "process": ProcessExecutor(run)})
+        view = run.layer_units(j)
+        assert type(view) is LayerView
+        par = view if as_view else list(plan.layers[j])
+        mean, rest = policy._sample(par)
+        assert mean >= 0.0
+        done = {rc for rc, v in wb.engine.cells[0].items() if v is not PENDING
+                and rc[1] == 2}
+        sampled.append((sorted(done), sorted(policy.pc_shape)))
+        if as_view:
+            assert rest is view and plan.layers._made.get(j) is None
+            units = list(plan.layers[j])            # (made now, for the comparison)
+            policy.met_shapes.update(u.shape for u in units[:5])
+            assert policy._estimate(view, 1e-6) == policy._estimate(units, 1e-6)
+        else:
+            assert sum(len(u.cells) for u in rest) == 300 - len(done)
+    assert sampled[0] == sampled[1] and 0 < len(sampled[0][0]) < 300
+    want = xleval.Workbook.from_dict({"S": cells})
+    want.calculate(strategy="serial")
+    wb = xleval.Workbook.from_dict({"S": cells})
+    wb.calculate(strategy="auto", workers=2)
+    assert wb.formula_values() == want.formula_values()
+
+
 def test_layers_read_like_a_list_of_lists():
     """build_plan's Layers (arrays, units made on read) against the same layers as plain
     lists: indexing, negative indexes, slices (views), iteration, counts, segments."""

@@ -158,6 +158,15 @@ class Layers(Sequence):
         j += self._lo
         return np.frombuffer(self.u_shape, np.int64)[self.l_start[j]:self.l_start[j + 1]]
 
+    def layer_arrays(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Layer j's units as read-only numpy views of the plan's arrays: (shape id per
+        unit, sheet per unit, bounds: unit i's cells are flat[bounds[i]:bounds[i + 1]])."""
+        j += self._lo
+        a, b = self.l_start[j], self.l_start[j + 1]
+        return (np.frombuffer(self.u_shape, np.int64)[a:b],
+                np.frombuffer(self.u_sheet, np.int64)[a:b],
+                np.frombuffer(self.u_start, np.int64)[a:b + 1])
+
     def widest(self, j: int) -> int:
         """The most cells any unit of layer j holds."""
         j += self._lo
@@ -222,11 +231,6 @@ class LayerView(Sequence):
     def __iter__(self):
         return iter(self.layers[self.j])
 
-    def made(self) -> list[WorkUnit]:
-        """The layer's WorkUnits made now and not kept (see _Made): for a reader that takes
-        them apart once, as auto's sampling does (a hand-typed layer's units kept for the
-        plan's life cost ~160 B per cell)."""
-        return self.layers._make(self.j + self.layers._lo)
 
 
 def layer_counts(layers) -> tuple[list[int], list[int]]:

@@ -47,6 +47,8 @@ import os
 import pickle
 import time
 
+import numpy as np
+
 from ..evaluator.engine import PENDING
 from ..graph.build import LayerView, WorkUnit
 from .base import Run, n_cells
@@ -136,7 +138,7 @@ class AutoPolicy:
         forked = self.fork and self.pool.pool is not None
         pcs = self.pc_shape
         if isinstance(par, LayerView):
-            par = par.made()
+            return self._sample_layer(par, forked)
         if forked:
             todo = [u for u in par if u.shape not in pcs]
             if not todo:
@@ -194,6 +196,57 @@ class AutoPolicy:
         if not forked:
             self._learn(mean)
         return mean, rest
+
+    def _sample_layer(self, view: LayerView, forked: bool):
+        """_sample for a whole layer (a LayerView), read from the plan's arrays: the same
+        runs, but no WorkUnit made (a layer of hand-typed formulas has one per cell, ~300 B
+        with its list and key tuple: 3 MB per 10,000 cells, this process's peak while the
+        pool evaluates). The layer is returned whole: the sampled cells are computed, and
+        both the inline path (Engine.compute) and the workers skip computed cells; a pool
+        forked before the samples computes them again, to the same values (split keeps
+        volatile and dynamic shapes out of the layers sent out)."""
+        ev = self.run.engine
+        pcs = self.pc_shape
+        shapes, sheets, bounds = view.layers.layer_arrays(view.j)
+        shape_ids = shapes.tolist()
+        if forked:
+            known = list(map(pcs.get, shape_ids))
+            if None not in known:
+                return sum(known) / len(known), view
+        base, total = int(bounds[0]), int(bounds[-1] - bounds[0])
+        runs = min(RUNS, max(1, total // RUN_LEN))
+        step = total / runs
+        flat = view.layers.flat
+        overhead = self._call_overhead()
+        per_run: list[float] = []
+        t_all = 0.0
+        for i in range(runs):
+            a = base + int(i * step)
+            u = int(bounds.searchsorted(a, "right")) - 1        # the unit holding cell a
+            shape = shape_ids[u]
+            if forked and shape in pcs:            # known: keep the pre-fork estimate
+                continue
+            sheet = int(sheets[u])
+            keys = [(sheet, *rc) for rc in flat[a:min(int(bounds[u + 1]), a + RUN_LEN)]]
+            t0 = time.perf_counter()
+            ev.compute(keys, on_cycle=self.run.cycles.append)
+            dt = time.perf_counter() - t0
+            t_all += dt
+            per = max(0.0, dt - overhead) / len(keys)
+            per_run.append(per)
+            got = pcs.get(shape)
+            pcs[shape] = per if got is None else 0.5 * (got + per)
+        self.run.stats.main_eval += t_all
+        if not per_run:
+            known = [pcs[s] for s in shape_ids if s in pcs]
+            return (sum(known) / len(known) if known else self.pc or 0.0), view
+        per_run.sort()
+        if len(per_run) >= 6:
+            per_run = per_run[:-1]                # one outlier (a cache being built)
+        mean = sum(per_run) / len(per_run)
+        if not forked:
+            self._learn(mean)
+        return mean, view
 
     def _call_overhead(self) -> float:
         """Seconds `engine.compute` takes for a cell that needs no work."""
@@ -284,11 +337,10 @@ class AutoPolicy:
         c_total = 0.0
         n = 0
         new = 0
-        for u in par:
-            m = len(u.cells)
+        for shape, m in zip(*_shapes_sizes(par)):
             n += m
-            c_total += m * pcs.get(u.shape, mean)
-            if u.shape not in met:
+            c_total += m * pcs.get(shape, mean)
+            if shape not in met:
                 new += 1
         return c_total, n, new
 
@@ -363,7 +415,7 @@ class AutoPolicy:
         self._units = len(par)
         # distinct compiled closures per cell (a family's members share one)
         shapes = self.run.engine.shapes
-        self._diversity = min(1.0, len({id(shapes[u.shape].fn) for u in par}) / n)
+        self._diversity = min(1.0, len({id(shapes[sh].fn) for sh in _shapes_sizes(par)[0]}) / n)
         if self.x is None:
             self._calibrate()
         t_pool, T = self._pool_time(k, C, n, new_shapes)
@@ -404,7 +456,7 @@ class AutoPolicy:
         if choice == "inline":
             return "inline", par, pred, None
         if choice == "pool" and not self.fork:
-            self.met_shapes.update(u.shape for u in par)
+            self.met_shapes.update(_shapes_sizes(par)[0])
         st = self.run.stats
         self._pending = (choice, C, t_pool if choice == "pool" else t_proc, st.pool_start,
                          st.worker_eval)
@@ -445,3 +497,12 @@ def _rss_gb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 30
     except (OSError, ValueError, IndexError, AttributeError):
         return 1.0
+
+
+def _shapes_sizes(par) -> tuple[list[int], list[int]]:
+    """(shape id, cells) of each unit of `par`: a LayerView's from the plan's arrays (no
+    WorkUnit made), a list's from its units."""
+    if isinstance(par, LayerView):
+        shapes, _sheets, bounds = par.layers.layer_arrays(par.j)
+        return shapes.tolist(), np.diff(bounds).tolist()
+    return [u.shape for u in par], [len(u.cells) for u in par]
