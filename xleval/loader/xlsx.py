@@ -1,12 +1,19 @@
 """Streaming reader for .xlsx / .xlsm workbooks.
 
 The zip is read directly (no openpyxl): small parts (relationships, workbook.xml, tables) are
-parsed whole, the shared-string table is streamed with `lxml.etree.iterparse`. A sheet part is
-read into memory and scanned by a regular-expression fast path for the usual cell forms; a
-sheet with anything else (array formulas, rich inline text, prefixes...) is read by the
-general iterparse loader instead. Malformed XML is rejected on either path: libxml2 checks
-every part, except the rows of an ASCII sheet that the fast path reads, which it proves
-well-formed itself (see "Fast sheet scanner").
+parsed whole, the shared-string table is streamed. A sheet part is read into memory and
+scanned by a regular-expression fast path for the usual cell forms; a sheet with anything
+else (array formulas, rich inline text, prefixes...) is read by the general iterparse loader
+instead. Malformed XML is rejected on either path: every part is checked by an XML parser,
+except the rows of an ASCII sheet that the fast path reads, which it proves well-formed
+itself (see "Fast sheet scanner").
+
+Two parsers: the standard library's expat reads the usual parts (small parts, the shared
+strings, an ASCII sheet's head and tail), and lxml (libxml2) everything else: a part with a
+DTD (libxml2 is told to expand no entity and fetch nothing), one expat rejects (so a
+malformed part fails with libxml2's message, as it always has), non-ASCII sheets and the
+general sheet loader. lxml is imported when first needed: its import costs ~4 MB of resident
+memory, a tenth of a small workbook's whole run.
 Every part is read through a byte-counting reader, so a zip whose
 headers lie about sizes cannot make the loader decompress more than the configured bound.
 
@@ -27,8 +34,8 @@ import zlib
 from array import array
 from operator import itemgetter
 from urllib.parse import unquote
-
-from lxml import etree
+from xml.etree import ElementTree as _ET
+from xml.parsers import expat as _expat
 
 from .. import errors
 from ..forking import can_fork, start_helper
@@ -50,6 +57,100 @@ _DIGITS = "0123456789"
 
 # iterparse / parser options: never fetch or expand anything external
 _XML_OPTS = {"resolve_entities": False, "no_network": True, "load_dtd": False}
+
+
+class _Lxml:
+    """lxml.etree, imported when first used (see the module's docstring); the module's
+    `etree` is the real one from then on."""
+
+    def __getattr__(self, name: str):
+        from lxml import etree as real
+        globals()["etree"] = real
+        return getattr(real, name)
+
+
+etree = _Lxml()
+
+
+def _expat_tree(data: bytes):
+    """`data`'s root element read by expat (ElementTree), or None for what is left to
+    lxml: a DTD (entity declarations: expat would expand them), XML expat rejects."""
+    if b"<!DOCTYPE" in data:
+        return None
+    try:
+        return _ET.fromstring(data)
+    except (_ET.ParseError, ValueError):
+        return None
+
+
+def _expat_ok(data: bytes) -> bool:
+    """Is `data` well-formed XML for expat, with no DTD, names in namespaces left
+    unchecked as in libxml2's check (_check_xml)? (False sends a sheet to the lxml
+    loader, which fails with libxml2's message if the part is malformed.)"""
+    if b"<!DOCTYPE" in data:
+        return False
+    p = _expat.ParserCreate()
+    try:
+        p.Parse(data, True)
+    except (_expat.ExpatError, ValueError):
+        return False
+    return True
+
+
+class _NotForExpat(Exception):
+    """A part the expat reader leaves to lxml."""
+
+
+def _expat_strings(fh) -> list[str]:
+    """The shared-string table streamed by expat: each <si>'s text, from its <t> and its
+    runs' (<r>) <t>, phonetic runs (rPh) and anything deeper left out, as the lxml
+    reader (Reader._shared_strings_lxml) reads it. Raises _NotForExpat for a DTD or XML
+    expat rejects."""
+    out: list[str] = []
+    parts: list[str] = []
+    path: list[str] = []          # local names of the open elements
+    text: list[str] | None = None  # the open <t>'s pieces, where its text counts
+
+    def start(tag, _attrs):
+        nonlocal text
+        local = tag[tag.rfind(":") + 1:]
+        path.append(local)
+        if local == "t":
+            n = len(path)
+            if n >= 2 and path[-2] == "si" or n >= 3 and path[-2] == "r" and path[-3] == "si":
+                text = []
+        elif local == "si":
+            parts.clear()
+
+    def end(_tag):
+        nonlocal text
+        local = path.pop()
+        if local == "t":
+            if text is not None:
+                parts.append("".join(text))
+                text = None
+        elif local == "si" and (not path or path[-1] != "si"):
+            s = parts[0] if len(parts) == 1 else "".join(parts)
+            out.append(decode_xstring(s) if "_x" in s else s)
+
+    def chars(data):
+        if text is not None and path[-1] == "t":
+            text.append(data)
+
+    def dtd(*_args):
+        raise _NotForExpat
+
+    p = _expat.ParserCreate()
+    p.StartElementHandler = start
+    p.EndElementHandler = end
+    p.CharacterDataHandler = chars
+    p.StartDoctypeDeclHandler = dtd
+    p.buffer_text = True
+    try:
+        p.ParseFile(fh)
+    except (_expat.ExpatError, ValueError):
+        raise _NotForExpat from None
+    return out
 
 
 _COLS: dict[str, int] = column_numbers()
@@ -239,11 +340,16 @@ class _Reader:
         return errors.CorruptWorkbookError(self.path, f"malformed XML in part {part}: {msg}")
 
     def parse(self, part: str):
-        """Parse a (small) part into an element tree root."""
+        """Parse a (small) part into an element tree root: an ElementTree element read by
+        expat, or where expat does not take the part (see _expat_tree) an lxml element
+        (both read alike: tag, get, text, children)."""
+        with self.open(part) as fh:
+            data = fh.read()
+        root = _expat_tree(data)
+        if root is not None:
+            return root
         try:
-            with self.open(part) as fh:
-                parser = etree.XMLParser(**_XML_OPTS)
-                return etree.parse(fh, parser).getroot()
+            return etree.fromstring(data, etree.XMLParser(**_XML_OPTS))
         except etree.LxmlError as exc:
             raise self.corrupt(part, exc) from exc
 
@@ -436,6 +542,13 @@ class _Reader:
     # -- shared strings and metadata -----------------------------------------------------
 
     def shared_strings(self, part: str) -> list[str]:
+        try:
+            with self.open(part) as fh:
+                return _expat_strings(fh)
+        except _NotForExpat:
+            return self._shared_strings_lxml(part)
+
+    def _shared_strings_lxml(self, part: str) -> list[str]:
         out: list[str] = []
         append = out.append
         ns = T = R = None
@@ -1076,18 +1189,12 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
     if m is None:
         if b"sheetData" in data:
             return False                     # prefixed/odd
-        try:                                 # none at all: an empty sheet
-            _check_xml(data)
-        except etree.LxmlError:
-            return False
-        return True
+        return _expat_ok(data)               # none at all: an empty sheet
     end = data.find(b"</sheetData>", m.end())
     if end < 0 or data.find(b"sheetData", end + 12) >= 0 or not _rows_text_ok(data, m.end(),
                                                                                  end):
         return False                         # (a second sheetData: the lxml loader's)
-    try:
-        _check_xml(data[:m.end()] + data[end:])      # all but the rows
-    except etree.LxmlError:
+    if not _expat_ok(data[:m.end()] + data[end:]):      # all but the rows
         return False
     try:
         _scan_split(reader, sheet, data, m.end(), end, _Names())
