@@ -35,7 +35,7 @@ import zlib
 from bisect import bisect_right
 from collections import deque
 from itertools import compress, count, repeat
-from operator import is_, is_not, itemgetter
+from operator import is_, is_not, itemgetter, ne
 from typing import TYPE_CHECKING, Iterator
 
 from ..forking import can_fork, start_helper
@@ -1261,9 +1261,11 @@ def _piece_job(pool_id: int, key: str, index: int, piece: bytes, lo: int, hi: in
 def _sheet_entry(targets: Values, rows: list[int], where: str) -> tuple:
     """(targets, their keys sorted by row, `rows`: their rows sorted, where): what
     _patch_job needs of a sheet whose positions were checked (_check_targets gave rows)."""
-    keys = list(targets.positions if isinstance(targets, CellValues) else targets)
-    if list(map(itemgetter(0), keys)) != rows:      # usually in row order already
-        keys.sort(key=itemgetter(0))
+    # usually in row order already: then a CellValues' own list of positions serves as it
+    # is (no copy of a list per target: the write's peak memory is here)
+    keys = targets.positions if isinstance(targets, CellValues) else list(targets)
+    if any(map(ne, map(itemgetter(0), keys), rows)):
+        keys = sorted(keys, key=itemgetter(0))
     return targets, keys, rows, where
 
 
