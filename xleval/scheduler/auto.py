@@ -134,7 +134,6 @@ class AutoPolicy:
         copy on its first write to each: scattered samples would then look several times
         dearer than the same cells evaluated inline in a row. So shapes measured before the
         fork keep their estimate and are not sampled again."""
-        ev = self.run.engine
         forked = self.fork and self.pool.pool is not None
         pcs = self.pc_shape
         if isinstance(par, LayerView):
@@ -171,14 +170,9 @@ class AutoPolicy:
                 a = starts[si] - pos
                 b = min(size, a + RUN_LEN)
                 keys = [(u.sheet, *rc) for rc in u.cells[a:b]]
-                t0 = time.perf_counter()
-                ev.compute(keys, on_cycle=self.run.cycles.append)
-                dt = time.perf_counter() - t0
+                dt, per = self._sample_run(keys, u.shape, overhead)
                 t_all += dt
-                per = max(0.0, dt - overhead) / len(keys)
                 per_run.append(per)
-                got = pcs.get(u.shape)
-                pcs[u.shape] = per if got is None else 0.5 * (got + per)
                 taken.update(range(a, b))
                 si += 1
             pos += size
@@ -186,16 +180,7 @@ class AutoPolicy:
                 rest.append(WorkUnit(u.shape, u.sheet,
                                      [rc for i, rc in enumerate(u.cells) if i not in taken]))
         self.run.stats.main_eval += t_all
-        if not per_run:
-            known = [pcs[u.shape] for u in par if u.shape in pcs]
-            return (sum(known) / len(known) if known else self.pc or 0.0), rest
-        per_run.sort()
-        if len(per_run) >= 6:
-            per_run = per_run[:-1]                # one outlier (a cache being built)
-        mean = sum(per_run) / len(per_run)
-        if not forked:
-            self._learn(mean)
-        return mean, rest
+        return self._sampled_mean(per_run, [u.shape for u in par], forked), rest
 
     def _sample_layer(self, view: LayerView, forked: bool):
         """_sample for a whole layer (a LayerView), read from the plan's arrays: the same
@@ -205,7 +190,6 @@ class AutoPolicy:
         both the inline path (Engine.compute) and the workers skip computed cells; a pool
         forked before the samples computes them again, to the same values (split keeps
         volatile and dynamic shapes out of the layers sent out)."""
-        ev = self.run.engine
         pcs = self.pc_shape
         shapes, sheets, bounds = view.layers.layer_arrays(view.j)
         shape_ids = shapes.tolist()
@@ -228,25 +212,38 @@ class AutoPolicy:
                 continue
             sheet = int(sheets[u])
             keys = [(sheet, *rc) for rc in flat[a:min(int(bounds[u + 1]), a + RUN_LEN)]]
-            t0 = time.perf_counter()
-            ev.compute(keys, on_cycle=self.run.cycles.append)
-            dt = time.perf_counter() - t0
+            dt, per = self._sample_run(keys, shape, overhead)
             t_all += dt
-            per = max(0.0, dt - overhead) / len(keys)
             per_run.append(per)
-            got = pcs.get(shape)
-            pcs[shape] = per if got is None else 0.5 * (got + per)
         self.run.stats.main_eval += t_all
+        return self._sampled_mean(per_run, shape_ids, forked), view
+
+    def _sample_run(self, keys: list, shape: int, overhead: float) -> tuple[float, float]:
+        """Evaluate one run of cells of `shape` here, timed as a whole: (seconds, seconds
+        per cell once the call overhead is taken off); the shape's estimate learns it."""
+        pcs = self.pc_shape
+        t0 = time.perf_counter()
+        self.run.engine.compute(keys, on_cycle=self.run.cycles.append)
+        dt = time.perf_counter() - t0
+        per = max(0.0, dt - overhead) / len(keys)
+        got = pcs.get(shape)
+        pcs[shape] = per if got is None else 0.5 * (got + per)
+        return dt, per
+
+    def _sampled_mean(self, per_run: list[float], shapes: list[int], forked: bool) -> float:
+        """The per-cell mean of a layer's sample runs, one outlier (a cache being built)
+        left out; with no sample, the mean of what is known of `shapes`."""
+        pcs = self.pc_shape
         if not per_run:
-            known = [pcs[s] for s in shape_ids if s in pcs]
-            return (sum(known) / len(known) if known else self.pc or 0.0), view
+            known = [pcs[s] for s in shapes if s in pcs]
+            return sum(known) / len(known) if known else self.pc or 0.0
         per_run.sort()
         if len(per_run) >= 6:
-            per_run = per_run[:-1]                # one outlier (a cache being built)
+            per_run = per_run[:-1]
         mean = sum(per_run) / len(per_run)
         if not forked:
             self._learn(mean)
-        return mean, view
+        return mean
 
     def _call_overhead(self) -> float:
         """Seconds `engine.compute` takes for a cell that needs no work."""
