@@ -72,9 +72,9 @@ class FamilyShape:
     """A shape of a family other than its first (see Engine._family_shape): one per cell
     where hand-typed constants make every cell its own shape, so it holds only what is its
     own (its id, its closure `fn`, read for every cell evaluated, and the formula `_fc` it
-    was made from) and reads the rest from `_fam`, the family's record (see
-    Engine._family_shape): what the family shares (sheet, array or not, compile info, tree
-    builder) and its numbers, from `k0` in the family's flat array `nums`. Kept per cell,
+    was made from) and reads the rest from `_fam`, its _Family: what the family shares
+    (sheet, array or not, compile info, tree builder) and its numbers, from `k0` in the
+    family's flat array `nums`. Kept per cell,
     the numbers cost a tuple and a float object per number (~140 B a cell), against 8 B a
     number in the array; where they start is in one array for all shapes (an int object
     per cell otherwise). Its tree (the template's with these numbers) is built only if
@@ -84,7 +84,7 @@ class FamilyShape:
     __slots__ = ("id", "fn", "_fam", "_fc")
     error = None
 
-    def __init__(self, id: int, fn, fam: list, fc: FormulaCell):
+    def __init__(self, id: int, fn, fam: _Family, fc: FormulaCell):
         self.id = id
         self.fn = fn
         self._fam = fam
@@ -92,32 +92,32 @@ class FamilyShape:
 
     @property
     def array(self) -> bool:
-        return self._fam[0].array
+        return self._fam.base.array
 
     @property
     def family(self) -> int:
-        return self._fam[0].family
+        return self._fam.base.family
 
     @property
     def k0(self) -> int:
         """Where its numbers start in `nums`."""
-        return self._fam[6][self.id]
+        return self._fam.k0s[self.id]
 
     @property
     def nums(self):
         """The family's flat array of numbers: this member's are nums[k0:] (Context.k)."""
-        return self._fam[5]
+        return self._fam.nums
 
     @property
     def k(self) -> tuple[float, ...]:
         """Its numbers, in text order."""
         fam = self._fam
-        k0 = fam[6][self.id]
-        return tuple(fam[5][k0:k0 + len(fam[1])])
+        k0 = fam.k0s[self.id]
+        return tuple(fam.nums[k0:k0 + len(fam.slots)])
 
     @property
     def sheet(self) -> int:
-        return self._fam[0].sheet
+        return self._fam.base.sheet
 
     @property
     def text(self) -> str:
@@ -129,7 +129,7 @@ class FamilyShape:
 
     @property
     def info(self) -> CompileInfo:
-        return self._fam[0].info
+        return self._fam.base.info
 
     @property
     def key(self) -> str:
@@ -138,11 +138,11 @@ class FamilyShape:
 
     @property
     def tree(self) -> Node | None:
-        trees = self._fam[7]
+        trees = self._fam.trees
         t = trees.get(self.id)
         if t is None:
             try:
-                t = self._fam[2][0](list(self.k))
+                t = self._fam.built[0](list(self.k))
             except RecursionError:         # as deep as the template, which parsed: unlikely
                 return None
             trees[self.id] = t
@@ -150,6 +150,30 @@ class FamilyShape:
 
     def __repr__(self) -> str:
         return f"FamilyShape(id={self.id}, family={self.family}, k={self.k}, text={self.text!r})"
+
+
+class _Family:
+    """A family's record (see Engine._family_shape): its template (`base`, the first
+    member's Shape) and number `slots` (the template's Literal nodes that become
+    parameters), once a second member comes the (tree builder, family closure) pair
+    (`built`), its members by their numbers (`members`: None once prepared, see
+    _family_shape), the _Shared of a formula met on another sheet first (`shared`, else
+    None: the family closure is then sheet-free, compiled once for all those sheets), every
+    member's numbers one after the other (`nums`, doubles), the engine's array of where
+    each shape's numbers start in its family's (`k0s`, by shape id), members' trees once
+    built (`trees`, by shape id)."""
+
+    __slots__ = ("base", "slots", "built", "members", "shared", "nums", "k0s", "trees")
+
+    def __init__(self, base: Shape, slots: list, shared: _Shared | None, k0s: array):
+        self.base = base
+        self.slots = slots
+        self.built = None
+        self.members: dict | None = {}
+        self.shared = shared
+        self.nums = array("d")
+        self.k0s = k0s
+        self.trees: dict = {}
 
 
 class _Shared:
@@ -238,7 +262,7 @@ class Engine:
         self.compiler = Compiler(self)
         self.shapes: list[Shape] = []
         # per (sheet, array formula or not) as 2 * sheet + array: shape keys -> shape, and
-        # skeleton keys -> [shape, ...] | False (families); no key tuple kept per cell
+        # skeleton keys -> _Family | False (families); no key tuple kept per cell
         self._shape_by_key: dict[int, dict[str, Shape]] = {}
         self._families: dict[int, dict] = {}
         # (shape key or fast key, array formula or not) -> _Shared, for formulas whose
@@ -645,7 +669,7 @@ class Engine:
         # kept, they would cost a dict entry per member (with hand-typed constants: per
         # cell) for the rare formula set afterwards, which rebuilds them (_members_again)
         for fam in self._usable_families():
-            fam[3] = None
+            fam.members = None
         self._recent.clear()
         self._recent_count = 0
         self._prepared = True
@@ -691,7 +715,7 @@ class Engine:
                 # found by its numbers within the family, not by its fast key: that is a
                 # string per cell, kept as long as the engine
                 k = tuple(map(float, skel[1]))
-                members = fam[3]
+                members = fam.members
                 if members is None:
                     members = self._members_again(fam)
                 shape = members.get(k)
@@ -723,7 +747,7 @@ class Engine:
             if shape.error is None:
                 ok = skel is not None and _family_ok(skel, slots)
                 if ok:
-                    self._families[slot][skel[0]] = [shape, slots, None, {}, None, array("d"), self._k0, {}]
+                    self._families[slot][skel[0]] = _Family(shape, slots, None, self._k0)
                 elif skel is not None:
                     self._families[slot][skel[0]] = False
                 if self._sheet_free(tree):
@@ -790,7 +814,7 @@ class Engine:
             # this sheet's family record; its family closure is sheet-free too
             ok = shared.slots is not None and _family_ok(skel, shared.slots)
             self._families[2 * s + is_array][skel[0]] = (
-                [shape, shared.slots, None, {}, shared, array("d"), self._k0, {}] if ok else False)
+                _Family(shape, shared.slots, shared, self._k0) if ok else False)
         keyed[shared.key] = shape
         if fast is not None:
             keyed[fast] = shape
@@ -806,52 +830,46 @@ class Engine:
             return None
         return shared
 
-    def _family_shape(self, fam, s: int, is_array: bool, fc: FormulaCell,
+    def _family_shape(self, fam: _Family, s: int, is_array: bool, fc: FormulaCell,
                       k: tuple[float, ...]) -> FamilyShape:
-        """A shape of family `fam` with numbers `k`. `fam` is [template shape, its number
-        slots, (tree builder, family closure) once made, members by their numbers (None
-        once prepared), the _Shared of a formula met on another sheet first, else None
-        (the family closure is then sheet-free, compiled once for all those sheets), every
-        member's numbers one after the other (array of doubles), the engine's array of
-        where each shape's numbers start there (by shape id), members' trees once built
-        (by shape id)].
+        """A shape of family `fam` with numbers `k`.
         Numbers change neither references nor functions, so the member takes the
         template's compile info, and one closure compiled from the template with its
         numbers as parameters (cx.k) evaluates every member: hand-typed constants (every
         cell its own shape) cost a small object and their numbers in an array per cell,
         not a parse and a compile.
 
-        The member is then found by its numbers in fam[3]. While preparing, only the last
+        The member is then found by its numbers in fam.members. While preparing, only the last
         MEMBER_WINDOW members made are (all families' lookups are emptied then): a member
         typed again (a formula copied down but saved unshared) comes rows later, not
         thousands of cells, and kept to the end of prepare() the lookups would hold a dict
         entry, a tuple and a float per number for every member (~190 B per cell where
         hand-typed constants make every cell a member), freed amid the shapes kept, where
         the allocator can hardly give it back."""
-        base = fam[0]
-        if fam[2] is None:        # the family's second member: compile the family closure
-            shared = fam[4]
+        base = fam.base
+        if fam.built is None:     # the family's second member: compile the family closure
+            shared = fam.shared
             if shared is not None and shared.fam is not None:
-                fam[2] = shared.fam            # another sheet's sheet-free family closure
+                fam.built = shared.fam         # another sheet's sheet-free family closure
             else:
                 fn, _info = self.compiler.compile(
                     base.tree, None if shared is not None else base.sheet, base.array,
-                    slots=fam[1])
-                fam[2] = (template_builder(base.tree, fam[1]),
-                          self._unknown_fn(fn, base.info, base.sheet, base.array))
+                    slots=fam.slots)
+                fam.built = (template_builder(base.tree, fam.slots),
+                             self._unknown_fn(fn, base.info, base.sheet, base.array))
                 if shared is not None:
-                    shared.fam = fam[2]
-        nums = fam[5]
+                    shared.fam = fam.built
+        nums = fam.nums
         n = len(self.shapes)
         k0s = self._k0
         if len(k0s) < n:                 # (other shapes have no numbers: 0)
             k0s.frombytes(bytes(k0s.itemsize * (n - len(k0s))))
         k0s.append(len(nums))
         nums.extend(k)
-        shape = FamilyShape(n, fam[2][1], fam, fc)
+        shape = FamilyShape(n, fam.built[1], fam, fc)
         self._members[s] += 1
         self.shapes.append(shape)
-        members = fam[3]
+        members = fam.members
         if not members and not self._prepared:
             self._recent.append(members)
         members[k] = shape
@@ -863,18 +881,18 @@ class Engine:
             self._recent_count = 0
         return shape
 
-    def _members_again(self, fam: list) -> dict:
+    def _members_again(self, fam: _Family) -> dict:
         """Every family's members by their numbers again (prepare() drops them), for a
         formula set after preparing; returns `fam`'s."""
         for f in self._usable_families():
-            f[3] = {}
+            f.members = {}
         for sh in self.shapes:
             if type(sh) is FamilyShape:
-                sh._fam[3][sh.k] = sh
-        return fam[3]
+                sh._fam.members[sh.k] = sh
+        return fam.members
 
     def _usable_families(self):
-        """Every family record (see _family_shape); False marks a skeleton no family uses."""
+        """Every _Family; False marks a skeleton no family uses."""
         for fams in self._families.values():
             yield from filter(None, fams.values())
 
@@ -986,7 +1004,8 @@ class Engine:
             fn = shape.fn
             if type(shape) is FamilyShape:
                 fam = shape._fam
-                cx = R.Context(self, s, r, c, fam[0].array, None, fam[5], fam[6][shape.id])
+                cx = R.Context(self, s, r, c, fam.base.array, None, fam.nums,
+                               fam.k0s[shape.id])
             else:
                 cx = R.Context(self, s, r, c, shape.array, None)
         try:

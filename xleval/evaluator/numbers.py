@@ -91,8 +91,8 @@ def build(engine, min_cells: int = MIN_CELLS) -> NumberTables | None:
                 got = fn_index[f] = len(fns)
                 sh = shapes[i]
                 fns.append(sh.fn)
-                numbers.append(sh._fam[5])
-                sizes.append(len(sh._fam[1]))
+                numbers.append(sh.nums)
+                sizes.append(len(sh._fam.slots))
             local[j] = got
         fidx = local[inverse]
         offs = k0s[sid].astype(np.int32)
