@@ -153,11 +153,6 @@ class Layers(Sequence):
         """Layer j as a sequence of units that are made only when read one by one."""
         return LayerView(self, j)
 
-    def unit_shapes(self, j: int) -> np.ndarray:
-        """Layer j's unit shape ids (a read-only view of the plan's array)."""
-        j += self._lo
-        return np.frombuffer(self.u_shape, np.int64)[self.l_start[j]:self.l_start[j + 1]]
-
     def layer_arrays(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Layer j's units as read-only numpy views of the plan's arrays: (shape id per
         unit, sheet per unit, bounds: unit i's cells are flat[bounds[i]:bounds[i + 1]])."""
@@ -213,7 +208,7 @@ class LayerView(Sequence):
     """Layer j of a Layers, read as its list of WorkUnits, which are made (see _Made) only
     when something reads them one by one. The scheduler passes a whole layer along as
     this: deciding where it goes and cutting it into the workers' tasks read the plan's
-    arrays (Layers.unit_shapes, widest, segments), so a wide layer of hand-typed formulas
+    arrays (Layers.layer_arrays, widest, segments), so a wide layer of hand-typed formulas
     sent to the pool never costs a WorkUnit per cell (~160 B each)."""
     __slots__ = ("layers", "j")
 

@@ -351,7 +351,7 @@ class Run:
         fam = self._family_of
         whole = j is not None and self.whole(j, layer)
         if whole:
-            fids = list(set(map(fam.__getitem__, self.plan.layers.unit_shapes(j).tolist())))
+            fids = list(set(map(fam.__getitem__, self.plan.layers.layer_arrays(j)[0].tolist())))
         else:
             fids = [fam[u.shape] for u in layer]
         flags = list(map(codes.get, fids))
