@@ -960,11 +960,11 @@ class Engine:
         before forking workers, whose first pass then copies far fewer inherited pages.
         Sheets with fewer than `min_cells` members (default numbers.MIN_CELLS) get none."""
         if self._numbers is None and self._prepared:
-            from ..graph.build import _release_freed_memory
+            from ..arrays import release_freed_memory
             from . import numbers
             self._numbers = numbers.build(
                 self, numbers.MIN_CELLS if min_cells is None else min_cells)
-            _release_freed_memory()
+            release_freed_memory()
 
     def number_tables_cost(self) -> float:
         """Predicted seconds number_tables() would take now (0 once built)."""

@@ -28,7 +28,6 @@ actually read at evaluation time (it computes a pending precedent first, see eng
 """
 from __future__ import annotations
 
-import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from ..arrays import release_freed_memory
 from ..parser.ast import Binary, Func, Name, Ref, StructRef, walk
 from ..refs import MAX_COL, MAX_ROW
 
@@ -661,7 +661,7 @@ def _family_base(engine, shape):
 def build_plan(engine) -> Plan:
     """Build the dependency graph of a prepared engine and cut it into layers."""
     plan = _make_plan(engine)
-    _release_freed_memory()          # once every temporary of the build is freed
+    release_freed_memory()           # once every temporary of the build is freed
     return plan
 
 
@@ -835,30 +835,6 @@ def _make_plan(engine) -> Plan:
             else:
                 plan.tail.append(cells)
     return plan
-
-
-def _release_freed_memory() -> None:
-    """Give the heap's free pages back to the system (glibc's malloc_trim). The build's
-    numpy temporaries come from the heap once glibc has raised its threshold for mapping a
-    block on its own (each free of such a block raises it to that size), and freed there
-    they stayed in the process for the rest of its life: ~6 MB per 40,000 formulas, which
-    the evaluation's own objects (Python's allocator maps its arenas apart) cannot reuse.
-    One call, no lasting change to the allocator (fixing the threshold instead cost ~10%
-    more CPU time in the evaluation's numpy work)."""
-    global _TRIM
-    if _TRIM is None:
-        _TRIM = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes                 # (numpy imports it anyway)
-                _TRIM = ctypes.CDLL(None).malloc_trim
-            except (ImportError, OSError, AttributeError):
-                pass                          # not glibc: nothing to call
-    if _TRIM:
-        _TRIM(0)
-
-
-_TRIM = None      # glibc's malloc_trim once looked up, False where there is none
 
 
 def _family_single_edges(index: _Index, cells: np.ndarray, R: np.ndarray, C: np.ndarray,
