@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 import shutil
+import struct
 import sys
 import tempfile
 import zipfile
@@ -1807,6 +1808,58 @@ def _write(zin: zipfile.ZipFile, fh, values, sheet_parts, external_values, src,
             pool.close()
 
 
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")      # a zip member's local file header
+# flag bits kept from the source: deflate's level hints (0x6); the data descriptor bit (0x8)
+# is dropped (the sizes go in the header) and the UTF-8 bit (0x800) is set again by
+# ZipInfo.FileHeader from the name
+_KEPT_FLAGS = 0x6
+
+
+def _copy_stored(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zi: zipfile.ZipInfo,
+                 zout: zipfile.ZipFile) -> bool:
+    """Copy an unchanged member's stored bytes as they are, with no inflate and no deflate
+    (a 20 MB data sheet: ~10 ms instead of ~0.2 s), and its CRC-32 and sizes from the
+    source's directory: the part is byte for byte the source's. False (nothing written)
+    where the member's local header does not match its directory entry: then it is read
+    and written again, which checks its CRC-32."""
+    if zout._writing or not zout._seekable or info.flag_bits & 0x1:    # 0x1: encrypted
+        return False
+    fp = zin.fp
+    fp.seek(info.header_offset)
+    raw = fp.read(_LOCAL_HEADER.size)
+    if len(raw) != _LOCAL_HEADER.size:
+        return False
+    head = _LOCAL_HEADER.unpack(raw)
+    if head[0] != b"PK\x03\x04" or head[4] != info.compress_type:
+        return False
+    name = fp.read(head[10])
+    if name.decode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace") \
+            != info.orig_filename:
+        return False
+    start = info.header_offset + _LOCAL_HEADER.size + head[10] + head[11]
+    zi.CRC, zi.compress_size, zi.file_size = info.CRC, info.compress_size, info.file_size
+    zi.flag_bits = info.flag_bits & _KEPT_FLAGS
+    zip64 = max(zi.file_size, zi.compress_size) > zipfile.ZIP64_LIMIT
+    out = zout.fp
+    out.seek(zout.start_dir)
+    zi.header_offset = out.tell()
+    zout._writecheck(zi)
+    zout._didModify = True
+    out.write(zi.FileHeader(zip64))
+    fp.seek(start)
+    left = zi.compress_size
+    while left:
+        b = fp.read(min(left, _CHUNK))
+        if not b:
+            raise zipfile.BadZipFile(f"{info.filename}: truncated member")
+        out.write(b)
+        left -= len(b)
+    zout.filelist.append(zi)
+    zout.NameToInfo[zi.filename] = zi
+    zout.start_dir = out.tell()
+    return True
+
+
 def _write_members(zin: zipfile.ZipFile, fh, infos, drop, patched, streamed,
                    pool: "_PiecePool | None", direct: bool = False) -> None:
     """Every zip member of the output, in the input's order."""
@@ -1825,8 +1878,10 @@ def _write_members(zin: zipfile.ZipFile, fh, infos, drop, patched, streamed,
             if data is not None:
                 zout.writestr(zi, data)
                 continue
-            # sheet parts are patched and every other part copied as a stream: memory stays
-            # bounded by the chunk size however large the part
+            if info.filename not in streamed and _copy_stored(zin, info, zi, zout):
+                continue
+            # sheet parts are patched (and a part that cannot be copied as stored is copied)
+            # as a stream: memory stays bounded by the chunk size however large the part
             big = info.file_size > 1 << 30          # may outgrow 4 GB once patched
             zi._compresslevel = LEVEL      # (zout.open, unlike writestr, does not set it)
             with open_member(zin, info) as src, zout.open(zi, "w", force_zip64=big) as dst:
