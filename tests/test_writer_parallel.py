@@ -513,9 +513,12 @@ def test_deflated_pieces_decompress_to_their_concatenation():
         assert z.read("a.xml") == b"head" * 1000 + b"".join(parts) + b"tail" * 1000
 
 
-def test_cell_values_view_writes_what_the_dict_writes(tmp_path, small_pieces):
+@pytest.mark.parametrize("formula_cells", [False, True])
+def test_cell_values_view_writes_what_the_dict_writes(tmp_path, small_pieces, formula_cells):
     """CellValues (the targets read from a larger value dict, a marker reading as blank)
-    gives the same file as the plain dict of those values, serially and in parallel."""
+    gives the same file as the plain dict of those values, serially and in parallel. With
+    formula_cells, the fast path cuts out formula cells only: the targets that are not
+    (constants, cells missing from the XML) go to the general patcher, same file."""
     src = str(tmp_path / "book.xlsx")
     _make_book(src)
     targets = _targets(N_ROWS)
@@ -525,7 +528,7 @@ def test_cell_values_view_writes_what_the_dict_writes(tmp_path, small_pieces):
     cells[(2, 2)] = marker                        # not computed: written as a blank result
     expected = dict(targets)
     expected[(2, 2)] = None
-    view = W.CellValues(cells, list(targets), marker)
+    view = W.CellValues(cells, list(targets), marker, formula_cells=formula_cells)
     write_values(src, str(tmp_path / "dict.xlsx"), {"Big": expected}, workers=1)
     for workers in (1, 2):
         before = dict(W.PARALLEL_STATS)

@@ -327,7 +327,8 @@ class Workbook:
                     full = self.formula_values()
                 out[name] = full[name]
             else:
-                out[name] = CellValues(ev.cells[s], list(ev.formulas[s]), PENDING)
+                out[name] = CellValues(ev.cells[s], list(ev.formulas[s]), PENDING,
+                                       formula_cells=True)
         return out
 
     def to_frame(self, sheet: str | None = None):
