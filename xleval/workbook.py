@@ -49,6 +49,7 @@ class Workbook:
         self._base: tuple | None = None
         self._reads = None           # model.deps.ReadIndex of the current plan
         self._reads_plan: Plan | None = None
+        self._released = False       # release_compiled(): the engine holds values only
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -81,8 +82,30 @@ class Workbook:
     def report(self) -> RunReport:
         return self.engine.report
 
+    def release_compiled(self) -> None:
+        """Free what only calculating needs and keep the values: the compiled formulas, the
+        dependency graph and the calculation's caches. For a one-shot run (the CLI calls it
+        before writing): the write then reuses that memory instead of growing the process
+        (hetero_10000: peak RSS -0.7 MB). Reading values and saving are unchanged;
+        calculating or setting a cell afterwards works on a new engine (compiled again, a
+        full recalculation)."""
+        self.engine.release_compiled()
+        self.plan = None
+        self._base = self._reads = self._reads_plan = None
+        self._dirty = None
+        self._released = True
+
+    def _unrelease(self) -> None:
+        """After release_compiled(): a new engine for the workbook's data (its constants,
+        set_value's included); the values computed before are gone until calculate."""
+        if self._released:
+            from .links import rebuild_engine
+            rebuild_engine(self)
+            self._released = False
+
     def graph(self) -> Plan:
         """The dependency graph's evaluation plan (built once, reused)."""
+        self._unrelease()
         if self.plan is None:
             with _no_gc():
                 self.engine.prepare()
@@ -105,6 +128,7 @@ class Workbook:
         `load` (see xleval.links); so does `unknown` ('name', 'cached': see
         xleval.evaluator.unknown), kept for later calculations."""
         from .links import prepare as prepare_links
+        self._unrelease()
         if unknown is not None:
             self._set_unknown(unknown)
         prepare_links(self, links, links_dir, link_timeout)
@@ -237,6 +261,7 @@ class Workbook:
 
     def set_value(self, ref: str, value) -> None:
         """Set a constant (a formula if the text starts with '='); recalculate afterwards."""
+        self._unrelease()
         s, r1, c1, r2, c2 = self._locate(ref)
         ev = self.engine
         sd = self.data.sheets[s]

@@ -930,6 +930,24 @@ class Engine:
     # ------------------------------------------------------------------------------------
     # evaluation
     # ------------------------------------------------------------------------------------
+    def release_compiled(self) -> None:
+        """Drop the compiled formulas and every cache made to calculate, keeping the values
+        (cells, covered ranges, spills) and the report: see Workbook.release_compiled. This
+        engine must not prepare or evaluate again (the workbook makes a new one)."""
+        self.forget_run_caches()
+        self.compiler = None
+        self.shapes = []
+        self._shape_by_key = {}
+        self._families = {}
+        self._shared = {}
+        self.cell_shape = [{} for _ in self.sheet_names]
+        self._name_trees = {}
+        self._numbers = None
+        self._k0 = array("q")
+        self._recent = []
+        for k in ("_fn_cache", "_vector_programs", "_scan_plans"):
+            self.__dict__.pop(k, None)
+
     def forget_run_caches(self) -> None:
         """Drop what one calculation keeps about values (they may change before the next):
         the lookup indexes (functions/lookup.calc_cache) and vector.py's gathered columns
