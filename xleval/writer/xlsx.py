@@ -843,20 +843,26 @@ def _fast_patch(piece: bytes, left: Values, where: str, patcher: _Patcher,
             for i, cell in zip(compress(count(), fmask), new):
                 cells[i] = cell
     if nf < nhit:                            # strings, booleans, errors, blanks, non-finite
-        others = [i for i in compress(count(), hit) if not (nf and fmask[i])]
+        # (index lists picked and cells rebuilt by map: no Python step per cell)
+        others = list(compress(count(), map(gt, hit, fmask) if nf else hit))
         # formula cells (`>` then <f>) with a text result: t="str", the texts escaped in
         # bulk too (a lookup sheet's names cost more than its floats one by one)
-        strs = [i for i in others if type(got[i]) is str and mids[i] is not None
-                and len(mids[i]) > 1]
-        stexts = _string_texts([got[i] for i in strs]) if strs else None
+        strs = [i for i, v, m in zip(others, map(got.__getitem__, others),
+                                     map(mids.__getitem__, others))
+                if type(v) is str and m is not None and len(m) > 1]
+        stexts = _string_texts(list(map(got.__getitem__, strs))) if strs else None
         if stexts is not None:
-            for i, text in zip(strs, stexts):
-                h = heads[i]
-                if b"t" in h:
-                    h = _T_ATTR.sub(b"", h)
-                cells[i] = b"".join((h, _STR_MID, mids[i], text))
-            done = set(strs)
-            others = [i for i in others if i not in done]
+            sh = list(map(heads.__getitem__, strs))
+            if b"t" in b"".join(sh):
+                sh = [_T_ATTR.sub(b"", h) if b"t" in h else h for h in sh]
+            new = map(b"".join, zip(sh, repeat(_STR_MID), map(mids.__getitem__, strs),
+                                    stexts))
+            any(map(cells.__setitem__, strs, new))          # (None each: runs them all)
+            if len(strs) == len(others):
+                others = []
+            else:
+                done = set(strs)
+                others = [i for i in others if i not in done]
         for i in others:
             cells[i] = _other_cell(got[i], heads[i], letters[i] + rownums[i], mids[i], where,
                                    patcher)
