@@ -25,6 +25,11 @@ def test_calc_writes_workbook_and_prints_summary(tmp_path):
     p = run("calc", FIX / "quarterly_model.xlsx", "-o", out)
     assert p.returncode == 0, p.stderr
     assert "formulas" in p.stdout and "errors" in p.stdout and "time" in p.stdout
+    # the plan's layers, counted before the compiled formulas are freed for the write
+    import xleval
+    ref = xleval.load(str(FIX / "quarterly_model.xlsx"))
+    ref.calculate()
+    assert f", {len(ref.plan.layers)} layers" in p.stdout and len(ref.plan.layers) > 1
     assert out.is_file()
     # the written cached values are read back by an independent reader (openpyxl)
     import openpyxl
