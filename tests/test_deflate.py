@@ -105,3 +105,25 @@ def test_inflater_raises_zlib_error():
     assert len(out) == 200
     out += inf.flush()
     assert out == data and inf.eof and zlib.decompress(z, -15) == data
+
+
+def test_without_isal_and_orjson(tmp_path):
+    """Where neither is installed (blocked here in a fresh process), zlib and json serve:
+    the same parts as with them."""
+    import subprocess
+    import sys
+    src = _book(tmp_path / "in.xlsx")
+    code = (
+        "import sys\n"
+        "if sys.argv[3] == 'block':\n"
+        "    sys.modules['isal'] = sys.modules['orjson'] = None   # import fails\n"
+        "import zlib, xleval, xleval.deflate as D, xleval.writer.xlsx as W\n"
+        "wb = xleval.load(sys.argv[1]); wb.calculate(); wb.save(sys.argv[2])\n"
+        "assert (D._impl is zlib) == (sys.argv[3] == 'block')\n"
+        "assert (W._orjson_dumps is None) == (sys.argv[3] == 'block')\n")
+    for mode in ("block", "use"):
+        out = tmp_path / f"{mode}.xlsx"
+        p = subprocess.run([sys.executable, "-c", code, src, str(out), mode],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+    assert _members(tmp_path / "block.xlsx") == _members(tmp_path / "use.xlsx")
