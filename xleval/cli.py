@@ -64,15 +64,11 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
-def _summary(wb, path: str, out: str | None, seconds: float,
-             layers: int | None = None) -> str:
-    """The run's summary; `layers`: the plan's, counted before release_compiled()."""
-    if layers is None:
-        layers = len(wb.plan.layers) if wb.plan else 0
+def _summary(wb, path: str, out: str | None, seconds: float) -> str:
     rep = wb.report
     lines = [f"workbook   {path}"]
     lines.append(f"formulas   {rep.formulas} cells, {rep.shapes} distinct shapes, "
-                 f"{layers} layers")
+                 f"{rep.layers} layers")
     if rep.errors:
         errs = ", ".join(f"{k} {v}" for k, v in rep.errors.items())
         lines.append(f"errors     {sum(rep.errors.values())} cells ({errs})")
@@ -162,7 +158,6 @@ def cmd_calc(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    layers = len(wb.plan.layers) if wb.plan else 0
     # a one-shot run: what only calculating needs is freed before the write, which then
     # reuses that memory instead of growing the process
     wb.release_compiled()
@@ -203,7 +198,7 @@ def cmd_calc(args) -> int:
             else:
                 print(f"{ref}\t{_fmt_value(v)}")
     if not args.quiet:
-        text = _summary(wb, args.input, out, time.perf_counter() - t0, layers)
+        text = _summary(wb, args.input, out, time.perf_counter() - t0)
         print(text, file=sys.stderr if args.cells else sys.stdout)
     if args.report:
         rep = wb.report

@@ -165,7 +165,6 @@ def calc_one(spec: dict) -> dict:
                     rows = v if isinstance(v, list) else [[v]]
                     cells.append((ref, [[cli._fmt_value(x) for x in row] for row in rows]))
                 out, data = spec["output"], None
-                layers = len(wb.plan.layers) if wb.plan else 0
                 wb.release_compiled()            # as the CLI: the write reuses that memory
                 if out:
                     t1 = time.perf_counter()
@@ -186,8 +185,7 @@ def calc_one(spec: dict) -> dict:
             rep = wb.report
             return {
                 "ok": True, "path": name, "bytes": data,
-                "summary": cli._summary(wb, name, spec["output"], time.perf_counter() - t0,
-                                        layers),
+                "summary": cli._summary(wb, name, spec["output"], time.perf_counter() - t0),
                 "cells": cells,
                 "report": rep.to_json(name),
             }

@@ -112,6 +112,7 @@ class Workbook:
                 t0 = time.perf_counter()
                 self.plan = build_plan(self.engine)
                 self.engine.report.timings["graph"] = time.perf_counter() - t0
+                self.engine.report.layers = len(self.plan.layers)
             self.engine.report.cycles = [
                 [f"{self.engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in comp]
                 for comp in self.plan.cycles]

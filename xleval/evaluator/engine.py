@@ -208,6 +208,7 @@ class RunReport:
     iterations: int = 0
     warnings: list[str] = field(default_factory=list)
     recalculated: int = 0      # formula cells the last calculate() evaluated (incremental)
+    layers: int = 0            # the plan's layers, set when the graph is built
     vectorized: int = 0        # formula cells the last run evaluated on the vector path
     # unknown="cached": formula cells that kept Excel's cached value, and per unknown
     # function the cells calling it (see evaluator/unknown.py)
