@@ -282,15 +282,23 @@ def test_ctrl_c_in_parent_leaves_no_output_and_no_workers(tmp_path, small_pieces
     src = str(tmp_path / "book.xlsx")
     _make_book(src)
     calls = []
-    real_write = W._Spool.write
+    real_write, real_deflated = W._Spool.write, W._Spool.write_deflated
 
-    def interrupted(self, b):                    # Ctrl-C while pieces are in flight
+    def tick():                                  # Ctrl-C while pieces are in flight
         calls.append(1)
         if len(calls) == 5:
             raise KeyboardInterrupt
+
+    def interrupted(self, b):                    # a piece patched here
+        tick()
         real_write(self, b)
 
+    def interrupted_deflated(self, z, crc, n):   # a piece a worker patched and compressed
+        tick()
+        real_deflated(self, z, crc, n)
+
     monkeypatch.setattr(W._Spool, "write", interrupted)
+    monkeypatch.setattr(W._Spool, "write_deflated", interrupted_deflated)
     dst = tmp_path / "out" / "result.xlsx"
     dst.parent.mkdir()
     children = _children()
