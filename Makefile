@@ -40,6 +40,7 @@ bench-peers: install
 
 # Full conformance score with the corpus's own scorer (needs ../shared/conformance).
 conformance: install
+	mkdir -p out
 	$(BIN)/python ../shared/conformance/score.py --engine '$(abspath $(BIN))/xleval calc {in} -o {out} -q' --jobs 2 --json out/conformance.json
 
 # Regenerate fixtures/workbooks (expected values come from LibreOffice, see the script).
