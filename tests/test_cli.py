@@ -65,6 +65,42 @@ def test_refuses_to_overwrite_input_without_in_place(tmp_path):
     assert run("calc", src, "--in-place", "-q").returncode == 0
 
 
+def test_bad_destination_fails_before_loading(tmp_path):
+    """A typo in -o or --report must not cost the calculation: the destination is checked
+    first. The input here is not even a workbook: the output's error comes first."""
+    junk = tmp_path / "junk.xlsx"
+    junk.write_text("not a workbook\n")
+    missing = tmp_path / "no" / "such"
+    cases = [
+        (["-o", missing / "out.xlsx"], f"no such folder {missing}"),
+        (["-o", tmp_path / "out.xlsx", "--report", missing / "r.json"],
+         f"no such folder {missing}"),
+        (["-o", tmp_path / "out.txt"], "must end in .xlsx or .xlsm"),
+        (["-o", tmp_path / "out.xlsx", "--in-place"], "exclude each other"),
+    ]
+    (tmp_path / "adir.csv").mkdir()
+    cases.append((["-o", tmp_path / "adir.csv"], "is a directory"))
+    for extra, msg in cases:
+        p = run("calc", junk, *extra)
+        assert p.returncode == 2, (extra, p.stderr)
+        assert p.stderr.count("\n") == 1 and msg in p.stderr, (extra, p.stderr)
+        assert "not a zip" not in p.stderr
+    for opt in ("--json", "--plot"):               # bench: before its runs too
+        p = run("bench", junk, opt, missing / "b.out")
+        assert p.returncode == 2 and f"no such folder {missing}" in p.stderr, p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["adir.csv", "junk.xlsx"]
+
+
+def test_bad_sheet_or_cells_fail_without_output(tmp_path):
+    out = tmp_path / "v.csv"
+    for extra, msg in ((["--sheet", "Nope", "-o", out], "no sheet named 'Nope'"),
+                       (["--cells", "Chain!D3,Nope!A1", "-o", out], "no sheet named 'Nope'"),
+                       (["--cells", "Chain!D3:", "-o", out], "not a cell reference")):
+        p = run("calc", FIX / "chain.xlsx", *extra)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, p.stderr
+        assert p.stdout == "" and not out.exists()
+
+
 def _bad_inputs(tmp: pathlib.Path):
     (tmp / "empty.xlsx").write_bytes(b"")
     (tmp / "text.xlsx").write_text("just some text\n")

@@ -127,10 +127,87 @@ class _Progress:
             sys.stderr.flush()
 
 
+def output_paths(args) -> list[str | None]:
+    """The output path of each input of `calc`, checked before anything is loaded (a typo
+    in -o must not cost the calculation). One input: -o is a file; several: -o is a
+    directory (created if needed) and each output is named after its input (.csv/.json
+    with --format csv/json). --report's file is checked too."""
+    from .writer.xlsx import check_destination
+    outs = _output_paths(args)
+    for dst in outs + [args.report]:
+        if dst is not None:
+            check_destination(dst)
+    return outs
+
+
+def _output_paths(args) -> list[str | None]:
+    inputs = args.input
+    if args.in_place:
+        if args.output:
+            raise XlevalError("--in-place and -o exclude each other")
+        if args.format not in (None, "xlsx"):
+            raise XlevalError("--in-place writes workbooks; it cannot be used with --format "
+                              f"{args.format}")
+        return list(inputs)
+    if not args.output:
+        return [None] * len(inputs)
+    if len(inputs) == 1:
+        out = args.output
+        if output_format(out, args.format) == "xlsx":
+            if os.path.splitext(out)[1].lower() not in (".xlsx", ".xlsm"):
+                raise XlevalError(f"{out}: output must end in .xlsx or .xlsm for --format xlsx")
+            if os.path.abspath(out) == os.path.abspath(inputs[0]):
+                raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
+        return [out]
+    outdir = args.output
+    looks_like_file = os.path.splitext(outdir)[1].lower() in (".xlsx", ".xlsm", ".csv", ".json")
+    if (os.path.exists(outdir) or looks_like_file) and not os.path.isdir(outdir):
+        raise XlevalError(f"{outdir}: with several inputs, -o must be a directory")
+    fmt = args.format or "xlsx"
+    outs, seen = [], {}
+    for src in inputs:
+        stem, ext = os.path.splitext(os.path.basename(src))
+        dst = os.path.join(outdir, stem + (ext if fmt == "xlsx" else "." + fmt))
+        if dst in seen:
+            raise XlevalError(f"{src} and {seen[dst]} would both be written to {dst}")
+        if fmt == "xlsx" and os.path.abspath(dst) == os.path.abspath(src):
+            raise XlevalError(f"{dst}: refusing to overwrite the input; use --in-place")
+        seen[dst] = src
+        outs.append(dst)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        raise XlevalError(f"{outdir}: cannot create the output directory: "
+                          f"{e.strerror or e}") from None
+    return outs
+
+
+def output_format(out: str | None, fmt: str | None) -> str | None:
+    """--format, else the output's extension (.csv, .json; anything else: xlsx)."""
+    if out is None:
+        return None
+    return fmt or {".csv": "csv", ".json": "json"}.get(os.path.splitext(out)[1].lower(), "xlsx")
+
+
+def _cell_refs(args) -> list[str]:
+    """--cells as a list, unqualified references on --sheet."""
+    refs = [x.strip() for x in (args.cells or "").split(",") if x.strip()]
+    return [f"{args.sheet}!{r}" if "!" not in r and args.sheet else r for r in refs]
+
+
+def _check_sheet(wb, name: str) -> None:
+    try:
+        wb.engine.sheet_index(name)
+    except KeyError:
+        raise XlevalError(f"no sheet named {name!r}") from None
+
+
 def cmd_calc(args) -> int:
     if len(args.input) > 1 or args.executor == "dask" or args.scheduler:
         from .distributed import calc_many     # many workbooks, or one on a Dask cluster
         return calc_many(args)
+    out = output_paths(args)[0]
+    fmt = output_format(out, args.format)
     args.input = args.input[0]
     import xleval
     # A one-shot process holding millions of long-lived objects: the cyclic collector would
@@ -148,6 +225,12 @@ def cmd_calc(args) -> int:
     wb = xleval.load(args.input, now=now, links=args.links, links_dir=args.links_dir,
                      link_timeout=args.link_timeout, workers=io_workers,
                      unknown=args.unknown)
+    # what a bad --sheet or --cells would only find after the calculation
+    refs = _cell_refs(args)
+    if args.sheet:
+        _check_sheet(wb, args.sheet)
+    for ref in refs:
+        wb._locate(ref)
     bar = None
     if sys.stderr.isatty() and not args.quiet:
         n = sum(len(sd.formulas) for sd in wb.data.sheets)
@@ -161,22 +244,9 @@ def cmd_calc(args) -> int:
     # a one-shot run: what only calculating needs is freed before the write, which then
     # reuses that memory instead of growing the process
     wb.release_compiled()
-    out = args.output
-    if args.in_place:
-        out = args.input
-    fmt = args.format
-    if out and fmt is None:
-        ext = os.path.splitext(out)[1].lower()
-        fmt = {".csv": "csv", ".json": "json"}.get(ext, "xlsx")
     if out:
         t1 = time.perf_counter()
         if fmt == "xlsx":
-            src_ext = os.path.splitext(args.input)[1].lower()
-            if os.path.splitext(out)[1].lower() not in (".xlsx", ".xlsm"):
-                raise XlevalError(f"{out}: output must end in .xlsx or .xlsm for --format xlsx")
-            if os.path.abspath(out) == os.path.abspath(args.input) and not args.in_place:
-                raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
-            del src_ext
             wb.save(out, in_place=args.in_place, workers=io_workers)
         elif fmt == "csv":
             wb.to_csv(out, args.sheet)
@@ -187,10 +257,8 @@ def cmd_calc(args) -> int:
             else:
                 wb.to_json(out)
         wb.report.timings["write"] = time.perf_counter() - t1
-    if args.cells:
-        for ref in [x.strip() for x in args.cells.split(",") if x.strip()]:
-            if "!" not in ref and args.sheet:
-                ref = f"{args.sheet}!{ref}"
+    if refs:
+        for ref in refs:
             v = wb[ref]
             if isinstance(v, list):
                 for row in v:
@@ -218,7 +286,12 @@ def cmd_bench(args) -> int:
         except ValueError:
             raise XlevalError(f"--workers: expected numbers like 1,2,4, not {text!r}") from None
     strategies = tuple(x.strip() for x in args.strategies.split(",") if x.strip())
-    data = bench(args.input, strategies=strategies, workers=ints(args.workers),
+    workers = ints(args.workers)
+    from .writer.xlsx import check_destination
+    for dst in (args.json, args.plot):       # before the runs, not after them
+        if dst:
+            check_destination(dst)
+    data = bench(args.input, strategies=strategies, workers=workers,
                  repeat=args.repeat, per_sheet=not args.no_sheets,
                  log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
     print(format_table(data), end="")

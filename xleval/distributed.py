@@ -197,56 +197,6 @@ def calc_one(spec: dict) -> dict:
                 "error": f"{name}: internal error: {type(e).__name__}: {e}"}
 
 
-def _outputs(args) -> list[str | None]:
-    """The output path of each input, checked before anything runs. One input: -o is a file
-    (as in a local run); several: -o is a directory (created if needed) and each output is
-    named after its input (.csv/.json with --format csv/json)."""
-    inputs = args.input
-    if args.in_place:
-        if args.output:
-            raise XlevalError("--in-place and -o exclude each other")
-        if args.format not in (None, "xlsx"):
-            raise XlevalError("--in-place writes workbooks; it cannot be used with --format "
-                              f"{args.format}")
-        return list(inputs)
-    if not args.output:
-        return [None] * len(inputs)
-    if len(inputs) == 1:
-        out = args.output
-        fmt = args.format or {".csv": "csv", ".json": "json"}.get(
-            os.path.splitext(out)[1].lower(), "xlsx")
-        if fmt == "xlsx":
-            if os.path.splitext(out)[1].lower() not in (".xlsx", ".xlsm"):
-                raise XlevalError(f"{out}: output must end in .xlsx or .xlsm for --format xlsx")
-            if os.path.abspath(out) == os.path.abspath(inputs[0]):
-                raise XlevalError(f"{out}: refusing to overwrite the input; use --in-place")
-        return [out]
-    outdir = args.output
-    looks_like_file = os.path.splitext(outdir)[1].lower() in (".xlsx", ".xlsm", ".csv", ".json")
-    if (os.path.exists(outdir) or looks_like_file) and not os.path.isdir(outdir):
-        raise XlevalError(f"{outdir}: with several inputs, -o must be a directory")
-    fmt = args.format or "xlsx"
-    outs, seen = [], {}
-    for src in inputs:
-        stem, ext = os.path.splitext(os.path.basename(src))
-        dst = os.path.join(outdir, stem + (ext if fmt == "xlsx" else "." + fmt))
-        if dst in seen:
-            raise XlevalError(f"{src} and {seen[dst]} would both be written to {dst}")
-        if fmt == "xlsx" and os.path.abspath(dst) == os.path.abspath(src):
-            raise XlevalError(f"{dst}: refusing to overwrite the input; use --in-place")
-        seen[dst] = src
-        outs.append(dst)
-    with contextlib.suppress(FileExistsError):
-        os.makedirs(outdir)
-    return outs
-
-
-def _fmt_of(out: str | None, fmt: str | None) -> str | None:
-    if out is None:
-        return None
-    return fmt or {".csv": "csv", ".json": "json"}.get(os.path.splitext(out)[1].lower(), "xlsx")
-
-
 @contextlib.contextmanager
 def quiet_dask() -> Iterator[None]:
     """Keep Dask's own log lines and warnings (connection chatter, shutdown notices, version
@@ -295,18 +245,19 @@ def calc_many(args) -> int:
     the cluster, or one after the other here), print each summary in input order, one line
     on stderr per failing workbook; exit status 0, or the worst failure's (2 bad input,
     3 internal)."""
+    from . import cli
     from .cli import _parse_now
     if args.scheduler and args.executor != "dask":
         raise XlevalError("--scheduler needs --executor dask")
     t0 = time.perf_counter()
-    outs = _outputs(args)
+    outs = cli.output_paths(args)
     now = _parse_now(args.now)
     cells = [x.strip() for x in (args.cells or "").split(",") if x.strip()]
     if args.sheet:
         cells = [r if "!" in r else f"{args.sheet}!{r}" for r in cells]
     use_dask = args.executor == "dask"
     specs = [{"path": os.path.abspath(src), "name": src, "data": None, "output": out,
-              "format": _fmt_of(out, args.format),
+              "format": cli.output_format(out, args.format),
               "sheet": args.sheet, "cells": cells, "strategy": args.strategy,
               "workers": args.workers, "now": now, "links": args.links,
               "unknown": args.unknown,

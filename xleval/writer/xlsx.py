@@ -174,6 +174,19 @@ def atomic_output(dst: str, *, mode_from: str | None = None) -> Iterator:
                 os.unlink(tmp)
 
 
+def check_destination(dst: str) -> None:
+    """Fail now, in one line, where `dst` cannot be written (a folder, its folder missing
+    or not writable): callers check before a long calculation, not after it."""
+    dst = os.fspath(dst)
+    if os.path.isdir(dst):
+        raise OutputError(f"{dst}: is a directory, not a file")
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{dst}: no such folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{dst}: cannot write in {folder} (permission denied)")
+
+
 def _set_mode(tmp: str, dst: str, mode_from: str | None) -> None:
     """NamedTemporaryFile creates 0600 files: give the result the existing destination's
     permissions, else the source's, else the usual 0644."""
