@@ -372,9 +372,10 @@ class Workbook:
     def save(self, path: str, *, in_place: bool = False, workers: int | None = None) -> None:
         """Write the workbook with fresh cached values, everything else kept. `workers` >= 2
         patches large sheets in that many forked processes (None: 1, in this process)."""
-        from .writer.xlsx import rich_error_fallbacks, write_values
+        from .writer.xlsx import check_destination, rich_error_fallbacks, write_values
         if self.data.path == "<memory>":
             raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
+        check_destination(path)          # (before calculating, when that is still to do)
         if not self.calculated:
             self.calculate()
         parts = {s.name: s.part for s in self.data.sheets if s.part}
