@@ -184,6 +184,20 @@ def test_register_function_on_one_workbook():
     assert show(other["S!B1"]) == "#NAME?"
 
 
+def test_register_function_on_one_workbook_keeps_builtins_unless_replace():
+    wb = xleval.Workbook.from_dict({"S": {"A1": 1, "A2": 2, "A3": "=SUM(A1:A2)"}})
+    with pytest.raises(ValueError, match="SUM is a built-in function; pass replace=True"):
+        wb.register_function("SUM", lambda *a: 99)
+    wb.calculate()
+    assert wb["S!A3"] == 3.0
+    wb.register_function("sum", lambda *a: 99, replace=True)
+    wb.calculate()
+    assert wb["S!A3"] == 99.0
+    other = xleval.Workbook.from_dict({"S": {"A1": 1, "A3": "=SUM(A1)"}})
+    other.calculate()
+    assert other["S!A3"] == 1.0                      # the other workbooks keep Excel's
+
+
 def test_exception_in_a_plain_function_is_value_error(_registry):
     _registry("T_FAIL", t_fail)
     wb = calc({"A1": "=T_FAIL(1)"})

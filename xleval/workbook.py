@@ -199,11 +199,12 @@ class Workbook:
         return len(todo)
 
     def register_function(self, name: str, fn, *, io: bool = False,
-                          timeout: float | None = None) -> None:
+                          timeout: float | None = None, replace: bool = False) -> None:
         """Make a Python function callable from this workbook's formulas (see
-        `xleval.function` for arguments, results and io=True)."""
+        `xleval.function` for arguments, results and io=True; a built-in Excel function is
+        only replaced with replace=True)."""
         from .functions.custom import register_on_engine
-        register_on_engine(self.engine, name, fn, io=io, timeout=timeout)
+        register_on_engine(self.engine, name, fn, io=io, timeout=timeout, replace=replace)
         if self.engine._prepared:           # formulas were compiled without it: recompile
             from .links import rebuild_engine
             rebuild_engine(self)

@@ -166,8 +166,15 @@ def function(name: str | None = None, *, io: bool = False, timeout: float | None
 
 
 def register_on_engine(engine, name: str, fn: Callable, *, io: bool = False,
-                       timeout: float | None = None) -> R.FunctionSpec:
+                       timeout: float | None = None, replace: bool = False) -> R.FunctionSpec:
+    """Register a Python function for one engine (a built-in Excel function of the same
+    name is only replaced with replace=True, as with `register`)."""
+    from . import load_all
     spec = make_spec(name, fn, io=io, timeout=timeout)
+    load_all()
+    old = R.REGISTRY.get(spec.name)
+    if old is not None and custom_of(old) is None and not replace:
+        raise ValueError(f"{spec.name} is a built-in function; pass replace=True to override it")
     engine.user_functions[spec.name] = spec
     return spec
 
