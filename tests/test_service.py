@@ -179,6 +179,8 @@ def test_calculate_cells_and_error_text(server, tmp_path):
     assert r.json() == {"values": {"Data!A1": 45473.0, "Data!A2": 45473.5}}  # 2024-06-30
     r = _post(server, path, format="json", now="yesterday-ish")
     assert r.status_code == 400 and r.json()["error"].startswith("now: cannot read")
+    r = _post(server, path, format="json", cells=",, ,")     # named, but nothing in it
+    assert r.status_code == 400 and r.json()["error"].startswith("cells: no cell or range")
 
 
 def test_calculate_returns_recalculated_workbook(server, tmp_path):
@@ -319,6 +321,10 @@ def test_models_create_evaluate_get_delete(server, tmp_path):
     assert r.status_code == 400 and r.json()["error"].startswith("unknown model input 'Data!C9'")
     r = httpx.post(f"{server}/v1/models/{mid}/evaluate", json={"inputs": {"Data!A1": {"x": 1}}})
     assert r.status_code == 400 and r.json()["error"].startswith("unsupported input value")
+    r = httpx.post(f"{server}/v1/models/{mid}/evaluate", timeout=60,
+                   content=b'{"inputs": {"Data!A1": 1' + b"0" * 400 + b"}}",
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "too large" in r.json()["error"], r.text
     assert httpx.delete(f"{server}/v1/models/{mid}").status_code == 204
     with open(path, "rb") as fh:
         r = httpx.post(server + "/v1/models", files={"file": ("ratio.xlsx", fh)}, timeout=60,

@@ -31,24 +31,8 @@ def error_message(exc: BaseException) -> tuple[int, str]:
 
 
 def _parse_now(text: str | None):
-    if text is None:
-        return None
-    from .values import text_to_number
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    import datetime as dt
-    try:
-        d = dt.datetime.fromisoformat(text)
-    except ValueError:
-        v = text_to_number(text)
-        if v is None:
-            raise XlevalError(f"--now: cannot read {text!r} as a date/time "
-                              "(use ISO format, e.g. 2024-01-31T12:00)") from None
-        return v
-    from .dates import to_serial
-    return to_serial(d)
+    from .dates import parse_now
+    return parse_now(text, "--now")
 
 
 def _fmt_value(v) -> str:

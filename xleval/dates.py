@@ -345,3 +345,36 @@ def parse_date_parts(text: str, date1904: bool = False):
         return None
     day = float(math.floor(full)) if time_part else full
     return day, (_parse_time(time_part) if time_part else None)
+
+
+def parse_now(value, what: str = "now"):
+    """A pinned NOW()/TODAY() as a serial number: None (the clock), a number (a serial), a
+    date/datetime, or a text (ISO 8601 like 2024-06-30T12:00, or a date Excel reads, or a
+    serial). Anything else is an XlevalError naming `what`."""
+    from .errors import XlevalError
+    if value is None:
+        return None
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return to_serial(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise XlevalError(f"{what}: {value!r} is not a date/time")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            return to_serial(_dt.datetime.fromisoformat(text))
+        except ValueError:
+            pass
+        from .values import text_to_number
+        v = text_to_number(text)
+        if v is not None:
+            return v
+        raise XlevalError(f"{what}: cannot read {value!r} as a date/time "
+                          "(use ISO format, e.g. 2024-01-31T12:00)")
+    raise XlevalError(f"{what}: expected a date/time, a serial number or an ISO text, "
+                      f"not {type(value).__name__}")

@@ -24,7 +24,7 @@ from operator import is_
 from typing import Iterable
 
 from . import values as V
-from .errors import ReferenceError_, XlevalError
+from .errors import OutputError, ReferenceError_, XlevalError
 from .evaluator.engine import PENDING, Engine, RunReport
 from .graph.build import Plan, build_plan, plan_stats
 from .loader.model import FormulaCell, SheetData, WorkbookData
@@ -32,14 +32,19 @@ from .refs import cell_name, parse_range, split_sheet_ref
 from .values import XLError
 
 
+# the most cells wb[ref] reads or set_value sets at once
+MAX_AREA_CELLS = 5_000_000
+
+
 class Workbook:
     """A loaded workbook and its calculation state."""
 
     def __init__(self, data: WorkbookData, *, now: float | None = None,
                  unknown: str = "name"):
+        from .dates import parse_now
         from .evaluator.unknown import check_mode
         self.data = data
-        self.engine = Engine(data, now=now, unknown=check_mode(unknown))
+        self.engine = Engine(data, now=parse_now(now), unknown=check_mode(unknown))
         self.plan: Plan | None = None
         self.calculated = False
         self.load_seconds = 0.0
@@ -229,7 +234,12 @@ class Workbook:
 
     # ------------------------------------------------------------------------------------
     def _locate(self, ref: str, default_sheet: str | None = None):
+        if not isinstance(ref, str):
+            raise ReferenceError_(f"a cell reference is a text like 'Sheet1!A1', not "
+                                  f"{type(ref).__name__}")
         sheet, body = split_sheet_ref(ref)
+        if sheet == "":
+            raise ReferenceError_(f"no sheet name before '!' in {ref!r}")
         sheet = sheet or default_sheet or self.data.sheets[0].name
         try:
             s = self.engine.sheet_index(sheet)
@@ -241,9 +251,19 @@ class Workbook:
             raise ReferenceError_(str(e)) from None
         return s, r1, c1, r2, c2
 
+    def _locate_area(self, ref: str):
+        """_locate, refusing areas larger than MAX_AREA_CELLS (a list of row lists of
+        A1:XFD1048576 would be 17 billion entries)."""
+        s, r1, c1, r2, c2 = self._locate(ref)
+        n = (r2 - r1 + 1) * (c2 - c1 + 1)
+        if n > MAX_AREA_CELLS:
+            raise ReferenceError_(f"{ref} covers {n:,} cells; read or set at most "
+                                  f"{MAX_AREA_CELLS:,} at a time")
+        return s, r1, c1, r2, c2
+
     def __getitem__(self, ref: str):
         """A cell's value (a list of row lists for a range). Errors are XLError values."""
-        s, r1, c1, r2, c2 = self._locate(ref)
+        s, r1, c1, r2, c2 = self._locate_area(ref)
         d = self.engine.cells[s]
 
         def get(r, c):
@@ -262,14 +282,21 @@ class Workbook:
             return default
 
     def set_value(self, ref: str, value) -> None:
-        """Set a constant (a formula if the text starts with '='); recalculate afterwards."""
+        """Set a constant (a formula if the text starts with '='); recalculate afterwards.
+        A range takes one value for every cell, or a list of row lists of its shape (a
+        flat list for one row or column)."""
+        s, r1, c1, r2, c2 = self._locate_area(ref)
+        grid = _value_grid(value, r2 - r1 + 1, c2 - c1 + 1, ref)
+        if grid is None:
+            _normalise(value)                # (a value no cell can hold: raise before any change)
         self._unrelease()
-        s, r1, c1, r2, c2 = self._locate(ref)
         ev = self.engine
         sd = self.data.sheets[s]
         ev.forget_number_tables()
         for r in range(r1, r2 + 1):
             for c in range(c1, c2 + 1):
+                if grid is not None:
+                    value = grid[r - r1][c - c1]
                 if isinstance(value, str) and value.startswith("=") and len(value) > 1:
                     fc = FormulaCell(value[1:], (r, c))
                     sd.formulas[(r, c)] = fc
@@ -303,9 +330,25 @@ class Workbook:
         self.calculated = False
 
     # ------------------------------------------------------------------------------------
+    def _sheet(self, sheet: str | int | None) -> int:
+        """A sheet's index from its name (any case) or index; None: the first."""
+        if sheet is None:
+            return 0
+        if isinstance(sheet, int) and not isinstance(sheet, bool):
+            if 0 <= sheet < len(self.data.sheets):
+                return sheet
+            raise ReferenceError_(f"no sheet number {sheet} (the workbook has "
+                                  f"{len(self.data.sheets)}, numbered from 0)")
+        if not isinstance(sheet, str):
+            raise ReferenceError_(f"a sheet is a name or a number, not {type(sheet).__name__}")
+        try:
+            return self.engine.sheet_index(sheet)
+        except KeyError:
+            raise ReferenceError_(f"no sheet named {sheet!r}") from None
+
     def sheet_values(self, sheet: str | int) -> dict[tuple[int, int], object]:
         """Every non-blank value of a sheet (constants and formula results)."""
-        s = sheet if isinstance(sheet, int) else self.engine.sheet_index(sheet)
+        s = self._sheet(sheet)
         out = {}
         cached = self.data.sheets[s].cached
         for k, v in self.engine.cells[s].items():
@@ -362,8 +405,7 @@ class Workbook:
         """One sheet's values as a pandas DataFrame (rows numbered like Excel's, columns
         lettered)."""
         from .writer.tabular import to_frame
-        name = sheet or self.data.sheets[0].name
-        s = self.engine.sheet_index(name)
+        s = self._sheet(sheet)
         mr, mc = self.engine.extent[s]
         return to_frame(self.sheet_values(s), mr, mc)
 
@@ -377,6 +419,9 @@ class Workbook:
         if self.data.path == "<memory>":
             raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
         check_destination(path)          # (before calculating, when that is still to do)
+        if os.path.splitext(os.fspath(path))[1].lower() not in (".xlsx", ".xlsm"):
+            raise OutputError(f"{os.fspath(path)}: a workbook is saved as .xlsx or .xlsm "
+                              "(to_csv and to_json write values)")
         if not self.calculated:
             self.calculate()
         parts = {s.name: s.part for s in self.data.sheets if s.part}
@@ -396,7 +441,7 @@ class Workbook:
 
     def to_csv(self, path: str, sheet: str | None = None) -> None:
         from .writer.tabular import write_csv
-        write_csv(self.sheet_values(sheet or self.sheet_names[0]), path)
+        write_csv(self.sheet_values(self._sheet(sheet)), path)
 
 
 @contextlib.contextmanager
@@ -413,20 +458,48 @@ def _no_gc():
 
 
 def _normalise(v):
+    """A Python value as a cell value; XlevalError for what no cell can hold."""
     if isinstance(v, bool) or v is None or isinstance(v, (str, XLError)):
         if isinstance(v, str) and v in V.ERRORS:
             return V.ERRORS[v]
         return v
-    if isinstance(v, (int, float)):
-        return float(v)
+    import numbers
+    if isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex) or \
+            isinstance(v, numbers.Real):
+        try:
+            return float(v)                    # (int, float, Decimal, numpy scalars)
+        except OverflowError:
+            raise XlevalError(f"{str(v)[:20]}...: too large for a cell (Excel's numbers "
+                              "are 64-bit floats)") from None
     import datetime as _dt
-    if isinstance(v, (_dt.datetime, _dt.date)):
+    if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
         from .dates import to_serial
         return to_serial(v)
-    try:  # numpy scalars
-        return float(v)
-    except (TypeError, ValueError):
-        return str(v)
+    if isinstance(v, _dt.timedelta):
+        return v.total_seconds() / 86400.0      # a duration in days, as Excel keeps it
+    if type(v).__module__ == "numpy" and hasattr(v, "item"):
+        return _normalise(v.item())           # numpy bool_, datetime64...
+    raise XlevalError(f"a cell holds a number, text, logical, date/time or error value, "
+                      f"not {type(v).__name__} ({str(v)[:40]})")
+
+
+def _value_grid(value, nrows: int, ncols: int, ref: str):
+    """set_value's list of row lists for an area (a flat list for one row or column), or
+    None for one value for every cell."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    rows = list(value)
+    if rows and not any(isinstance(x, (list, tuple)) for x in rows):
+        rows = [[x] for x in rows] if ncols == 1 and nrows > 1 else [rows]
+    if len(rows) != nrows or any(not isinstance(r, (list, tuple)) or len(r) != ncols
+                                 for r in rows):
+        raise XlevalError(f"{ref}: the values are not {nrows} row(s) of {ncols} (a list of "
+                          "row lists of the range's shape)")
+    for row in rows:
+        for x in row:
+            if not (isinstance(x, str) and x.startswith("=")):
+                _normalise(x)
+    return rows
 
 
 def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cached",
@@ -444,10 +517,16 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
     from .evaluator.unknown import check_mode as check_unknown
     from .links import check_mode, configure as configure_links
     from .loader import load_workbook
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise XlevalError(f"a workbook path is a text or path, not {type(path).__name__}")
+    path = os.fsdecode(os.fspath(path))
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                or workers < 1):
+        raise XlevalError(f"workers: expected a whole number >= 1, not {workers!r}")
     check_mode(links)
     unknown = check_unknown(unknown)
     t0 = time.perf_counter()
-    data = load_workbook(os.fspath(path), workers=workers or 1)
+    data = load_workbook(path, workers=workers or 1)
     wb = Workbook(data, now=now, unknown=unknown)
     configure_links(wb, links, links_dir, link_timeout)
     wb.load_seconds = time.perf_counter() - t0
@@ -456,9 +535,27 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
 
 
 def evaluate(formula: str, cells: dict[str, object] | None = None):
-    """Evaluate one formula (with optional cells on Sheet1) and return its value."""
-    sheet = dict(cells or {})
-    sheet["ZZ1"] = formula if formula.startswith(("=", "{=")) else "=" + formula
+    """Evaluate one formula (with optional cells on Sheet1) and return its value. The
+    formula sits in a cell of its own on Sheet1's last row, in the last column that
+    neither `cells` nor the formula's text names."""
+    if not isinstance(formula, str):
+        raise XlevalError(f"a formula is a text, not {type(formula).__name__}")
+    sheet: dict[str, object] = {}
+    for ref, v in (cells or {}).items():
+        if not isinstance(ref, str):
+            raise ReferenceError_(f"a cell reference is a text like 'A1', not "
+                                  f"{type(ref).__name__}")
+        name, body = split_sheet_ref(ref)
+        if name is not None and name.lower() != "sheet1":
+            raise ReferenceError_(f"evaluate's cells are on Sheet1, not {ref!r}")
+        sheet[body] = v
+    text = formula if formula.startswith(("=", "{=")) else "=" + formula
+    used = {body.replace("$", "").upper() for body in sheet}
+    up = text.upper()
+    home = next(h for h in (f"{col}1048576" for col in ("XFD", "XFC", "XFB", "XFA", "XEZ",
+                                                         "XEY", "XEX"))
+                if h not in used and h[:3] not in up)
+    sheet[home] = text
     wb = Workbook.from_dict({"Sheet1": sheet})
     wb.calculate()
-    return wb["Sheet1!ZZ1"]
+    return wb[f"Sheet1!{home}"]

@@ -292,6 +292,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except XlevalError as e:
             raise ApiError(400, str(e).replace("--now", "now", 1)) from None
         refs = split_list(cells, "cells") or None
+        if cells is not None and refs is None:
+            raise ApiError(400, "cells: no cell or range named (leave it out for every "
+                                "formula cell)")
         if refs and format != "json":
             raise ApiError(400, "cells: only with format=json (the workbook comes back whole)")
         folder, path, name = await svc.save_upload(file)

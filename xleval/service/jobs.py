@@ -92,7 +92,11 @@ def from_json(v):
     if isinstance(v, bool) or v is None:
         return v
     if isinstance(v, (int, float)):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:
+            raise XlevalError(f"input number {str(v)[:20]}... is too large (Excel's numbers "
+                              "are 64-bit floats)") from None
     if isinstance(v, str):
         return ERRORS.get(v, v)
     raise XlevalError(f"unsupported input value {v!r} (use numbers, text, true/false, null "

@@ -151,6 +151,7 @@ def atomic_output(dst: str, *, mode_from: str | None = None) -> Iterator:
     `dst` atomically, on any exception it is deleted (dst untouched) and the exception is
     re-raised as OutputError (one line)."""
     dst = os.fspath(dst)
+    check_destination(dst)
     tmp = None
     try:
         folder = os.path.dirname(os.path.abspath(dst))
@@ -178,8 +179,14 @@ def check_destination(dst: str) -> None:
     """Fail now, in one line, where `dst` cannot be written (a folder, its folder missing
     or not writable): callers check before a long calculation, not after it."""
     dst = os.fspath(dst)
+    if not dst:
+        raise OutputError("no output file named (an empty path)")
     if os.path.isdir(dst):
         raise OutputError(f"{dst}: is a directory, not a file")
+    if os.path.lexists(dst) and not os.path.isfile(dst):
+        # a device, pipe or socket (or a dangling link): the write replaces the file by
+        # renaming, which would put a workbook in place of /dev/null
+        raise OutputError(f"{dst}: not a regular file; name a file to write")
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise OutputError(f"{dst}: no such folder {folder}")
