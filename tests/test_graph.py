@@ -1,4 +1,6 @@
 """Dependency graph: layers, range blocks instead of exploded edges, cycles, scale."""
+import pathlib
+
 import pytest
 
 from xleval import Workbook
@@ -61,7 +63,37 @@ def test_cycle_detected_and_rest_calculates():
     rep = wb.calculate()
     assert rep.cycles == [["S!A1", "S!B1"]]
     assert wb["S!D1"] == 10
-    assert wb["S!E1"] == 10          # the cycle cells are 0, like Excel without iteration
+    # iteration off, Excel does not finish a calculation through an unresolved circular
+    # reference: the cycle and what depends on it show their last values (0 in a workbook
+    # never calculated; Excel saved 0 for '=B2+1' over the self-reference B2 in the corpus'
+    # formulas/test/test_files/circular.xlsx, see test_unresolved_cycles_keep_excels_values)
+    assert wb["S!A1"] == wb["S!B1"] == wb["S!E1"] == 0
+
+
+CIRCULAR = (pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "conformance" /
+            "workbooks" / "formulas" / "test" / "test_files" / "circular.xlsx")
+
+
+@pytest.mark.skipif(not CIRCULAR.exists(), reason="conformance corpus not present")
+@pytest.mark.parametrize("strategy", ["serial", "pool"])
+def test_unresolved_cycles_keep_excels_values(strategy):
+    """Cycles (some only on paper: IF takes the other branch) and cells depending on them,
+    iteration off: every formula cell shows what Excel saved (read by openpyxl)."""
+    import openpyxl
+    import xleval
+    wb = xleval.load(str(CIRCULAR))
+    rep = wb.calculate(strategy=strategy, workers=2)
+    assert rep.cycles
+    saved = openpyxl.load_workbook(CIRCULAR, data_only=True)["DATA"]
+    checked = 0
+    for (r, c) in wb.data.sheets[0].formulas:
+        want = saved.cell(r, c).value
+        got = wb[f"DATA!{openpyxl.utils.get_column_letter(c)}{r}"]
+        if isinstance(got, xleval.XLError):
+            got = str(got)                    # openpyxl reads error values as their text
+        assert got == want, (r, c, got, want)
+        checked += 1
+    assert checked > 30
 
 
 def test_self_reference_is_a_cycle():

@@ -349,9 +349,10 @@ class Plan:
                 for r, c in u.cells}
         return got
 
-    def tainted(self, seeds: set) -> set:
+    def tainted(self, seeds: set, stop: set | frozenset = frozenset()) -> set:
         """Cells that are in `seeds` or depend on one of them (directly or through other
-        formulas, cycles included), e.g. the dependents of volatile cells."""
+        formulas, cycles included), e.g. the dependents of volatile cells; not through the
+        cells in `stop` (left out unless they are seeds)."""
         node_cell = self.node_cell
         succs = self.succs
         ptr, flat = succs.ptr, succs.flat
@@ -365,10 +366,11 @@ class Plan:
             if v is not None and not bad[v]:
                 bad[v] = 1
                 stack.append(v)
+        n_cells = len(node_cell)
         while stack:                       # everything reachable from the seeds
             v = stack.pop()
             for w in flat[ptr[v]:ptr[v + 1]]:
-                if not bad[w]:
+                if not bad[w] and not (stop and w < n_cells and node_cell[w] in stop):
                     bad[w] = 1
                     stack.append(w)
         return {node_cell[i] for i in compress(range(len(node_cell)), bad)}

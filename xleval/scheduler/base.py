@@ -695,7 +695,7 @@ class FixedPolicy:
 def execute(run: Run, policy, executors: dict) -> None:
     """Evaluate the plan's layers: each either inline (in this process, serial order) or
     sent out by the executor the policy chose; then the tail, serially."""
-    from .serial import run_tail
+    from .serial import keep_last_values, run_tail
     engine = run.engine
     plan = run.plan
     stats = run.stats
@@ -819,3 +819,4 @@ def execute(run: Run, policy, executors: dict) -> None:
         finally:
             run.remove_files()
     run_tail(engine, plan, on_cycle=run.cycles.append)
+    keep_last_values(engine, plan, run.cycles)

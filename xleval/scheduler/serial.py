@@ -12,6 +12,7 @@ def run_serial(engine, plan) -> None:
     cycles_found = []
     engine.compute(_layer_order(engine, plan), on_cycle=cycles_found.append)
     run_tail(engine, plan, on_cycle=cycles_found.append)
+    keep_last_values(engine, plan, cycles_found)
     for cyc in cycles_found:
         names = [f"{engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in cyc]
         if names not in engine.report.cycles:
@@ -41,6 +42,49 @@ def run_tail(engine, plan, on_cycle=None) -> None:
             # Iteration off: evaluate normally; a cell that really reads itself at run time
             # (IF may break a cycle the static graph sees) is left at 0, as Excel shows it
             engine.compute(comp, on_cycle=on_cycle)
+
+
+def keep_last_values(engine, plan, cycles_found) -> None:
+    """Iteration off: the cells of a circular reference met while calculating, and every
+    cell that depends on them, show their last calculated values, as Excel does: it does
+    not finish a calculation through an unresolved circular reference. That is the value
+    the workbook was saved with (Excel's cached value), or 0 when it has none. (They were
+    evaluated with the cycle's cells at 0 meanwhile: those values are not Excel's.)
+    Excel follows a cycle through an array formula element by element, and the graph knows
+    the formula as a whole: a cell that is stale only through a multi-cell array formula
+    takes Excel's value when the workbook has one, and otherwise keeps what was computed
+    (the element on the cycle was set to 0 when the cycle was met)."""
+    if engine.wb.calc.iterate or not cycles_found:
+        return
+    arrays = set()
+    for s, formulas in enumerate(engine.formulas):
+        for (r, c), fc in formulas.items():
+            if fc.ref is not None and fc.ref[:2] != fc.ref[2:] and fc.origin == (r, c):
+                arrays.add((s, r, c))
+    seeds = {cell for cyc in cycles_found for cell in cyc}
+    try:
+        stale = plan.tainted(seeds) | seeds
+        sure = plan.tainted(seeds - arrays, stop=arrays) | (seeds - arrays)
+    except (AttributeError, TypeError, ValueError):     # a plan without its graph
+        stale = sure = seeds
+    cells = engine.cells
+    sheets = engine.wb.sheets
+    for s, r, c in stale:
+        if s >= len(sheets) or (r, c) not in engine.formulas[s]:
+            continue
+        cached = sheets[s].cached
+        v = cached.get((r, c))
+        if v is None and (s, r, c) not in sure:
+            continue
+        cells[s][(r, c)] = 0.0 if v is None else v
+        fc = engine.formulas[s][(r, c)]
+        if fc.ref is not None:                  # an array formula's other cells too
+            r1, c1, r2, c2 = fc.ref
+            for rr in range(r1, r2 + 1):
+                for cc in range(c1, c2 + 1):
+                    if (rr, cc) != (r, c) and engine.covered[s].get((rr, cc)) == (r, c):
+                        v = cached.get((rr, cc))
+                        cells[s][(rr, cc)] = 0.0 if v is None else v
 
 
 def _fill_covered(engine, s, r, c, value) -> None:
