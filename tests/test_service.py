@@ -325,6 +325,10 @@ def test_models_create_evaluate_get_delete(server, tmp_path):
                    content=b'{"inputs": {"Data!A1": 1' + b"0" * 400 + b"}}",
                    headers={"content-type": "application/json"})
     assert r.status_code == 400 and "too large" in r.json()["error"], r.text
+    r = httpx.post(f"{server}/v1/models/{mid}/evaluate", timeout=60, content=b"{not json",
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"].startswith(
+        "the request body is not valid JSON"), r.text
     assert httpx.delete(f"{server}/v1/models/{mid}").status_code == 204
     with open(path, "rb") as fh:
         r = httpx.post(server + "/v1/models", files={"file": ("ratio.xlsx", fh)}, timeout=60,

@@ -258,6 +258,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, e: RequestValidationError):
         first = e.errors()[0] if e.errors() else {}
+        if first.get("type") == "json_invalid":          # (its loc is the byte offset)
+            return _error(422, "the request body is not valid JSON: "
+                               f"{first.get('ctx', {}).get('error', 'cannot decode it')}")
         loc = ".".join(str(x) for x in first.get("loc", ()) if x not in ("body", "query"))
         return _error(422, f"{loc or 'request'}: {first.get('msg', 'invalid request')}")
 
