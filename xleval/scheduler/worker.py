@@ -112,8 +112,10 @@ def _die_with_parent() -> None:
         import multiprocessing as mp
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)          # PR_SET_PDEATHSIG
+        # (under forkserver the process that forked us is the fork server, which exits
+        # with the main process: so the main process is asked, not our OS parent)
         parent = mp.parent_process()
-        if parent is not None and os.getppid() != parent.pid:
+        if parent is not None and not parent.is_alive():
             os._exit(1)                   # the parent died before prctl took effect
     except Exception:  # noqa: BLE001 - best effort
         pass
