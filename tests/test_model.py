@@ -256,3 +256,116 @@ def test_batch_missing_values_and_range_columns(small_model):
         small_model.run_batch(pd.DataFrame({"In!B1": [1]}), strategy="serial")
     with pytest.raises(XlevalError, match="unknown batch strategy"):
         small_model.run_batch(df, strategy="threads")
+
+
+# a worker that dies (a Python function calling os._exit, a crash, the OOM killer) is a
+# one-line ModelError naming its rows, at once: never a hang, and no process left behind.
+# The batch runs in a child interpreter (timeout: a regression fails instead of hanging), whose
+# module-level @xleval.function registration spawned workers get by importing it as __mp_main__
+DEATH_SCRIPT = '''
+import json, multiprocessing as mp, os, signal, sys, time
+import pandas as pd
+import psutil
+import xleval
+
+@xleval.function("DIEAT")
+def dieat(x):
+    if x == 13 and mp.parent_process() is not None:      # only in a worker
+        if os.environ.get("HOW") == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(1)
+    return x
+
+if __name__ == "__main__":
+    wb = xleval.Workbook.from_dict({"S": {"A1": 1, "B1": "=DIEAT(A1)*2"}})
+    m = xleval.compile(wb, inputs=["S!A1"], outputs=["S!B1"])
+    df = pd.DataFrame({"S!A1": [float(i) for i in range(40)]})
+    got = {}
+    t0 = time.perf_counter()
+    try:
+        m.run_batch(df, strategy="pool", workers=2, start_method=sys.argv[1])
+    except xleval.model.ModelError as e:
+        got["error"] = str(e)
+    got["seconds"] = time.perf_counter() - t0
+    got["active"] = len(mp.active_children())
+    got["children"] = [p.pid for p in psutil.Process().children(recursive=True)
+                       if p.status() != psutil.STATUS_ZOMBIE and not any(
+                           k in " ".join(p.cmdline()) for k in ("resource_tracker", "forkserver"))]
+    # the model is still fine, and so is a pool after the failure
+    out = m.run_batch(df.drop(index=13), strategy="pool", workers=2, start_method=sys.argv[1])
+    got["again"] = out["S!B1"].tolist()
+    print(json.dumps(got))
+'''
+
+
+@pytest.mark.parametrize("method,how", [("fork", "exit"), ("spawn", "exit"),
+                                        ("forkserver", "kill")])
+def test_batch_pool_worker_death_is_an_error(tmp_path, method, how):
+    import json
+    import subprocess
+    import sys
+    if method not in mp.get_all_start_methods():
+        pytest.skip(f"{method} not available")
+    script = tmp_path / "death.py"
+    script.write_text(DEATH_SCRIPT)
+    env = dict(os.environ, HOW=how)
+    env.pop("XLEVAL_START_METHOD", None)
+    proc = subprocess.Popen([sys.executable, str(script), method], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)                 # the hang: its workers too
+        proc.communicate()
+        pytest.fail(f"run_batch hung after a worker died ({method})")
+    assert proc.returncode == 0, stderr[-2000:]
+    got = json.loads(stdout.strip().splitlines()[-1])
+    code = "exit code 1" if how == "exit" else "killed by SIGKILL"
+    # 40 rows, 2 workers: chunks of 5 rows, row 13 is in rows 10-14
+    assert got["error"].startswith(f"run_batch: a worker process died ({code}) while "
+                                   f"evaluating rows 10-14 ")
+    assert "\n" not in got["error"]
+    assert got["seconds"] < 30
+    assert got["active"] == 0 and got["children"] == []
+    assert got["again"] == [2.0 * i for i in range(40) if i != 13]
+
+
+@pytest.mark.timeout(60)
+def test_batch_pool_errors_in_process(small_model, tmp_path):
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("fork not available")
+    before = {p.pid for p in _children()}
+
+    @xleval.function("XLEVAL_TEST_EXIT")
+    def _exit_in_worker(x):
+        if x == 5 and mp.parent_process() is not None:
+            os._exit(7)
+        return x
+
+    try:
+        wb = xleval.Workbook.from_dict({"S": {"A1": 1, "B1": "=XLEVAL_TEST_EXIT(A1)+1"}})
+        m = xleval.compile(wb, inputs=["S!A1"], outputs=["S!B1"])
+        df = pd.DataFrame({"S!A1": [float(i) for i in range(16)]})
+        with pytest.raises(XlevalError, match=r"died \(exit code 7\) while evaluating rows 4-5 "):
+            m.run_batch(df, strategy="pool", workers=2, start_method="fork")
+    finally:
+        xleval.functions.custom.unregister("XLEVAL_TEST_EXIT")
+    assert mp.active_children() == []
+    assert {p.pid for p in _children()} <= before
+    # an exception raised in a worker is raised here (a row with a bad range value)
+    df = pd.DataFrame({"In!A1:A3": [[1, 2, 3]] * 5 + [[1, 2]] + [[1, 2, 3]] * 5})
+    with pytest.raises(XlevalError, match="a range input of 3 cells needs a list of 3"):
+        small_model.run_batch(df, strategy="pool", workers=2, start_method="fork")
+    assert mp.active_children() == []
+    assert {p.pid for p in _children()} <= before
+
+
+def test_save_to_a_folder_is_one_line_error(tmp_path, small_model):
+    (tmp_path / "dir.model").mkdir()
+    for target in (tmp_path, tmp_path / "dir.model"):
+        with pytest.raises(XlevalError, match="is a directory") as e:
+            small_model.save(target)
+        assert "\n" not in str(e.value)
+    assert sorted(os.listdir(tmp_path)) == ["dir.model"]       # no temp file left
+    assert os.listdir(tmp_path / "dir.model") == []

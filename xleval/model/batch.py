@@ -2,10 +2,11 @@
 pool.
 
   serial  every row in this process, one after another
-  pool    a `multiprocessing` pool: the model's bytes go to each worker once (the pool's
-          initializer rebuilds the model there), rows travel as plain lists in chunks and
-          outputs come back as plain lists (error values as {"e": code}); works under fork,
-          spawn and forkserver (`start_method=`, else XLEVAL_START_METHOD, else Python's)
+  pool    worker processes, one pipe each: the model's bytes go to each worker once (it
+          rebuilds the model), rows travel as plain lists in chunks, a chunk at a time to
+          whichever worker is free, and outputs come back as plain lists (error values as
+          {"e": code}); works under fork, spawn and forkserver (`start_method=`, else
+          XLEVAL_START_METHOD, else Python's)
   auto    the first few rows run inline and time a scenario; the pool is used when its
           predicted time (start-up + rebuilding the model in each worker + rows / workers
           that can run at once, from the load average + shipping rows) beats the rest of the
@@ -14,15 +15,22 @@ pool.
 Batches run inline in a daemonic process (no children allowed) and for a model with
 functions registered on its workbook only (`wb.register_function`: workers would lack them).
 A DataFrame cell that is NaN or None leaves that input at its workbook value; a column named
-by a range input takes a list (or list of row lists) per row. The pool is closed and joined
-before returning, also on errors: no worker outlives the call. `model.last_batch` says what
-ran (strategy, workers, seconds, the estimate).
+by a range input takes a list (or list of row lists) per row. The workers are joined before
+returning, also on errors (terminated then; Ctrl-C too): no worker outlives the call. Not a
+`multiprocessing.Pool`: that one replaces a worker that dies (a Python function calling
+os._exit, a segfault, the OOM killer) and waits forever for its chunk. Here the main process
+waits on each worker's pipe and process sentinel, so a death is seen at once and is a
+one-line ModelError naming the rows that worker held; an exception a worker raises is raised
+here. `model.last_batch` says what ran (strategy, workers, seconds, the estimate).
 """
 from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import signal
+import sys
 import time
+from multiprocessing.connection import wait
 
 from .compiled import Model, ModelError, _dec, _enc
 
@@ -34,8 +42,6 @@ ROW_IPC_SECONDS = 4e-6
 AUTO_MARGIN = 0.8            # the pool must be predicted at least 20% faster
 PROBE_ROWS = 8               # rows timed inline by auto before deciding
 CHUNKS_PER_WORKER = 4
-
-_WORKER: dict = {}           # in a pool worker: the model and the column targets
 
 
 def run_batch(model: Model, df, *, workers: int | None = None, strategy: str = "auto",
@@ -81,7 +87,7 @@ def run_batch(model: Model, df, *, workers: int | None = None, strategy: str = "
                                  "parallelism": par}
             use_pool = rest > 0 and pool_est < AUTO_MARGIN * serial_est
         if use_pool:
-            out.extend(_run_pool(model, columns, rows[len(out):], w, method))
+            out.extend(_run_pool(model, columns, rows[len(out):], w, method, len(out)))
             stats.update(strategy="pool", workers=w, start_method=method)
         else:
             stats["strategy"] = "serial"
@@ -165,8 +171,20 @@ def _daemonic() -> bool:
     return bool(getattr(mp.current_process(), "daemon", False))
 
 
+class _Worker:
+    __slots__ = ("proc", "conn", "ready", "chunk")
+
+    def __init__(self, proc, conn):
+        self.proc = proc
+        self.conn = conn
+        self.ready = False          # it has rebuilt the model
+        self.chunk: int | None = None    # the chunk it is evaluating
+
+
 def _run_pool(model: Model, columns: list[str], rows: list[list], w: int,
-              method: str) -> list[list]:
+              method: str, first: int = 0) -> list[list]:
+    """Evaluate `rows` on worker processes, a chunk at a time to whichever is free; outputs
+    in row order. `first`: the DataFrame position of rows[0] (for messages)."""
     if not rows:
         return []
     from ..values import keep_error_pickling
@@ -174,32 +192,154 @@ def _run_pool(model: Model, columns: list[str], rows: list[list], w: int,
     ctx = mp.get_context(method)
     size = max(1, math.ceil(len(rows) / (w * CHUNKS_PER_WORKER)))
     chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-    pool = ctx.Pool(min(w, len(chunks)), initializer=_init_worker,
-                    initargs=(model.to_bytes(), columns))
+    results: list = [None] * len(chunks)
+    todo = list(range(len(chunks) - 1, -1, -1))      # chunks not sent yet; pop() the first
+    workers: list[_Worker] = []
+
+    def where(wk: _Worker) -> str:
+        if not wk.ready:
+            return "while starting (rebuilding the model)"
+        if wk.chunk is None:
+            return "between chunks"
+        a = first + wk.chunk * size
+        return (f"while evaluating rows {a}-{a + len(chunks[wk.chunk]) - 1} "
+                f"(0-based positions in the DataFrame)")
+
+    def died(wk: _Worker):
+        wk.proc.join(timeout=5)
+        code = wk.proc.exitcode
+        how = ("still running" if code is None else f"exit code {code}" if code >= 0
+               else f"killed by {_signal_name(-code)}")
+        raise ModelError(f"run_batch: a worker process died ({how}) {where(wk)}; a Python "
+                         f"function it called may have exited or crashed, or memory ran out")
+
+    def send(wk: _Worker, msg) -> None:
+        try:
+            if isinstance(msg, bytes):
+                wk.conn.send_bytes(msg)
+            else:
+                wk.conn.send(msg)
+        except (OSError, EOFError):
+            died(wk)
+
+    def give(wk: _Worker) -> None:
+        if todo:
+            wk.chunk = todo.pop()
+            send(wk, chunks[wk.chunk])
+
     ok = False
     try:
-        out: list[list] = []
-        for part in pool.imap(_run_chunk, chunks):
-            out.extend([_dec(v) for v in row] for row in part)
+        fork = method == "fork"
+        for i in range(min(w, len(chunks))):
+            mine, theirs = ctx.Pipe(duplex=True)
+            # a forked child inherits our ends of the pipes so far (its own too): it closes
+            # them, or it would never see the end of its pipe when this process dies
+            ours = tuple(x.conn for x in workers) + (mine,) if fork else ()
+            p = ctx.Process(target=_serve, args=(theirs, columns, ours), daemon=True,
+                            name=f"xleval-batch-{i}")
+            try:
+                p.start()
+            finally:
+                theirs.close()
+            workers.append(_Worker(p, mine))
+        # the model's bytes go through the pipe, not the process arguments: a spawned child
+        # reads those only after importing the main module, and were that import to fail,
+        # writing a large model into its start-up pipe would block forever
+        payload = model.to_bytes()
+        for wk in workers:
+            send(wk, payload)
+        for wk in workers:
+            give(wk)
+        left = len(chunks)
+        while left:
+            ready = set(wait([x for wk in workers for x in (wk.conn, wk.proc.sentinel)]))
+            for wk in workers:
+                if wk.conn in ready:
+                    try:
+                        status, res = wk.conn.recv()
+                    except (OSError, EOFError):
+                        died(wk)
+                    if status == "ready":
+                        wk.ready = True
+                    elif status == "ok":
+                        results[wk.chunk] = res
+                        wk.chunk = None
+                        left -= 1
+                        give(wk)
+                    elif isinstance(res, MemoryError):
+                        raise ModelError(f"run_batch: a worker process ran out of memory "
+                                         f"{where(wk)}")
+                    else:
+                        raise res               # what evaluating the rows raised
+                elif wk.proc.sentinel in ready:
+                    died(wk)
         ok = True
-        return out
     finally:
-        if ok:
-            pool.close()
-        else:
-            pool.terminate()
-        pool.join()
+        _stop(workers, ok)
+    return [[_dec(v) for v in row] for part in results for row in part]
 
 
-def _init_worker(model_bytes: bytes, columns: list[str]) -> None:
-    """Pool initializer: rebuild the model once per worker."""
-    model = Model.from_bytes(model_bytes)
-    _WORKER["model"] = model
-    _WORKER["targets"] = column_targets(model, columns)
+def _stop(workers: list[_Worker], ok: bool) -> None:
+    """Stop the workers: done, they leave when their pipe closes; on an error (Ctrl-C
+    too), they are terminated. Either way every one is joined: none outlives the batch."""
+    for wk in workers:
+        wk.conn.close()
+        if not ok:
+            wk.proc.terminate()
+    for wk in workers:
+        wk.proc.join(timeout=5)
+        if wk.proc.exitcode is None:            # stuck (in C code, say): kill it
+            wk.proc.kill()
+            wk.proc.join()
 
 
-def _run_chunk(rows: list[list]) -> list[list]:
-    model = _WORKER["model"]
-    res = evaluate_rows(model, _WORKER["targets"], rows)
-    return [[_enc(v) for v in row] for row in res]
+def _signal_name(n: int) -> str:
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
 
+
+def _serve(conn, columns: list[str], inherited: tuple) -> None:
+    """A worker: rebuild the model from the bytes it is sent first, then evaluate chunks of
+    rows until its pipe closes. Answers are ("ready", None), ("ok", rows) or ("error", exc)."""
+    for c in inherited:
+        try:
+            c.close()
+        except OSError:
+            pass
+    _tie_to_parent()
+    try:
+        model = Model.from_bytes(conn.recv_bytes())
+        targets = column_targets(model, columns)
+        msg = ("ready", None)
+    except EOFError:
+        return
+    except Exception as e:  # noqa: BLE001 - sent to the main process, raised there
+        msg = ("error", e)
+    while True:
+        try:
+            conn.send(msg)
+        except Exception as e:  # noqa: BLE001 - something that does not pickle
+            bad = msg[1] if msg[0] == "error" else e
+            msg = ("error", ModelError(f"run_batch: {type(bad).__name__}: {bad}"))
+            conn.send(msg)
+        if msg[0] == "error":
+            return
+        try:
+            rows = conn.recv()
+        except (EOFError, OSError):
+            return                                 # done (or the main process is gone)
+        try:
+            res = evaluate_rows(model, targets, rows)
+            msg = ("ok", [[_enc(v) for v in row] for row in res])
+        except Exception as e:  # noqa: BLE001
+            msg = ("error", e)
+
+
+def _tie_to_parent() -> None:
+    """Leave Ctrl-C to the main process (it terminates the workers: no tracebacks from
+    them), and on Linux be killed when the parent dies, even SIGKILLed mid-chunk."""
+    from ..scheduler.worker import _die_with_parent, _quiet_signals
+    _quiet_signals()
+    _die_with_parent()

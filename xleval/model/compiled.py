@@ -151,9 +151,14 @@ def compile(source, inputs: list[str], outputs: list[str], *,
             now: float | None = None) -> "Model":
     """Compile the calculation from `inputs` to `outputs` of a workbook (a path or an
     xleval.Workbook, calculated here if it is not) into a Model. Refs are 'Sheet!B2',
-    'Sheet!B2:B5' or defined names; `now` fixes NOW()/TODAY() (an Excel serial)."""
+    'Sheet!B2:B5' or defined names; `now` fixes NOW()/TODAY() (a serial number, a
+    datetime or an ISO text)."""
+    from ..dates import parse_now
     from ..workbook import Workbook, load
+    now = parse_now(now)
     if isinstance(inputs, str) or isinstance(outputs, str):
+        raise ModelError("inputs and outputs must be lists of references or names")
+    if not isinstance(inputs, (list, tuple)) or not isinstance(outputs, (list, tuple)):
         raise ModelError("inputs and outputs must be lists of references or names")
     if not outputs:
         raise ModelError("a model needs at least one output")
@@ -576,6 +581,8 @@ class Model:
         """Write the model to `path` atomically (a temp file in the same folder, renamed)."""
         path = os.fspath(path)
         data = self.to_bytes()
+        if os.path.isdir(path):
+            raise ModelError(f"{path}: cannot write the model (is a directory, not a file)")
         folder = os.path.dirname(os.path.abspath(path))
         try:
             fd, tmp = tempfile.mkstemp(prefix=".xleval-model-", dir=folder)
@@ -585,11 +592,14 @@ class Model:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as e:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+            if isinstance(e, OSError):    # disk full, the path became a folder meanwhile...
+                raise ModelError(f"{path}: cannot write the model "
+                                 f"({e.strerror or type(e).__name__})") from None
             raise
 
     def __reduce__(self):
