@@ -184,3 +184,19 @@ def test_now_pins_today(tmp_path):
     p = run("calc", src, "--now", "2024-02-29T10:00", "--cells", "Sheet!A1,Sheet!A2")
     assert p.returncode == 0, p.stderr
     assert "45351" in p.stdout and "2024" in p.stdout     # 2024-02-29 is serial 45351
+
+
+def test_entry_sets_one_blas_thread_before_numpy_loads():
+    """numpy's OpenBLAS spins a thread per further core as it loads (benchmarks/RESULTS.md,
+    Session 13): the console entry asks for one before numpy is imported, unless the user
+    chose."""
+    code = ("import os, sys, xleval.cli as c; "
+            "c.main = lambda: print(os.environ.get('OPENBLAS_NUM_THREADS'), "
+            "'numpy' in sys.modules) or 0; c.entry()")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and p.stdout.split() == ["1", "False"], p.stderr
+    env["OPENBLAS_NUM_THREADS"] = "4"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.stdout.split() == ["4", "False"], p.stderr

@@ -565,6 +565,12 @@ def entry() -> None:
     """Console entry point: run, flush, and leave without tearing down millions of Python
     objects one by one (that can take seconds on a large workbook; every output file is
     already written and closed, every worker process joined)."""
+    # numpy's OpenBLAS starts a thread per further core as numpy loads, which spins for
+    # ~0.1 s of CPU waiting for matrix work xleval hardly has (LINEST): on two cores that
+    # is a core taken from a concurrent run or from our own forked readers. One thread,
+    # unless the user chose; set before numpy loads (`import xleval` loads nothing heavy),
+    # and inherited by worker processes. Measured: benchmarks/RESULTS.md, Session 13.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
     try:
         sys.stdout.flush()
