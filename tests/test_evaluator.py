@@ -207,3 +207,124 @@ def test_report_counts_formula_errors_only():
     wb.calculate()
     assert wb.report.errors == {"#DIV/0!": 1, "#N/A": 2}
     assert wb.report.evaluated == 5
+
+
+# ----------------------------------------------------------------------------------------
+# deep nesting and long formulas: an error value in the cell, never a RecursionError
+# ----------------------------------------------------------------------------------------
+_TOO_DEEP = ["=" + "(" * 1000 + "1" + ")" * 1000,
+             "=" + "ABS(" * 1000 + "1" + ")" * 1000,
+             "=" + "-" * 1000 + "1",
+             "=" + "IF(TRUE," * 1500 + "A1" + ",0)" * 1500]
+
+
+@pytest.mark.parametrize("formula", _TOO_DEEP)
+def test_formula_nested_too_deeply_is_name_error(formula):
+    """Deeper than parser.MAX_NESTING (255) levels: not parsed, like any unparsable
+    formula (#NAME?, listed in the report); its dependents get the error, the other
+    cells calculate [hand]."""
+    assert ev(formula) == err("#NAME?")
+    wb = Workbook.from_dict({"S": {"A1": 2.0, "B1": formula, "C1": "=B1+1",
+                                   "D1": "=A1*3", "E1": "=SUM(A1,D1)"}})
+    wb.calculate()
+    assert wb["S!B1"] == err("#NAME?") and wb["S!C1"] == err("#NAME?")
+    assert wb["S!D1"] == 6.0 and wb["S!E1"] == 8.0
+    assert [(cell, msg) for cell, _text, msg in wb.report.parse_errors] == [
+        ("S!B1", "formula nested too deeply")]
+    # set as a formula afterwards: the same
+    wb.set_value("S!F1", formula)
+    wb.set_value("S!G1", "=F1*2")
+    wb.set_value("S!A1", 5.0)
+    wb.calculate()
+    assert wb["S!F1"] == err("#NAME?") and wb["S!G1"] == err("#NAME?")
+    assert wb["S!D1"] == 15.0 and wb["S!E1"] == 20.0
+
+
+def test_formula_too_deep_to_compile_is_name_error():
+    """A defined name whose definition uses itself compiles without end: the formula
+    using it gets #NAME? and is listed like an unparsable one; the rest calculates."""
+    from xleval.loader.model import DefinedName
+    wb = Workbook.from_dict({"S": {"A1": 1.0, "B1": "=LOOP*2", "C1": "=B1+A1",
+                                   "D1": "=A1+1"}})
+    wb.data.names.append(DefinedName("LOOP", "LOOP+1"))
+    wb.engine.names[(None, "LOOP")] = wb.data.names[-1]
+    wb.calculate()
+    assert wb["S!B1"] == err("#NAME?") and wb["S!C1"] == err("#NAME?")
+    assert wb["S!D1"] == 2.0
+    assert [(cell, msg) for cell, _text, msg in wb.report.parse_errors] == [
+        ("S!B1", "formula nested too deeply")]
+
+
+def test_nesting_within_the_limit_calculates():
+    """Excel's 64 levels of nested functions calculate; parentheses and signs up to
+    parser.MAX_NESTING (255) levels too [hand]."""
+    assert ev("=" + "ABS(" * 63 + "-1" + ")" * 63) == 1.0           # the sign is a level
+    assert ev("=" + "(" * 255 + "2" + ")" * 255) == 2.0
+    assert ev("=" + "-" * 255 + "2") == -2.0                        # an odd count
+    assert ev("=" + "-" * 254 + "2") == 2.0
+    # 64 IFs, each adding 1 to the next level's value: 64 + 5
+    f = "=" + "IF(A1>0,1+" * 64 + "A1" + ",0)" * 64
+    assert ev(f, A1=5.0) == 69.0
+    assert ev(f, A1=-1.0) == 0.0
+    # SUM(1, SUM(1, ... SUM(1, 1))): 63 ones and the innermost 1
+    assert ev("=" + "SUM(1," * 63 + "1" + ")" * 63) == 64.0
+    assert ev("=" + "IFERROR(" * 64 + "1/0" + ",7)" * 64) == 7.0
+
+
+def test_formula_too_deep_for_the_stack_left_is_an_error_value():
+    """A formula within the nesting limit, calculated by a caller already deep in its
+    stack: an error value in the cell (#NAME? when it cannot be parsed or compiled, #NUM!
+    when it cannot be evaluated), never a RecursionError; the limit is left alone."""
+    import sys
+    limit = sys.getrecursionlimit()
+    f = "=" + "IF(A1>0,1+" * 64 + "A1" + ",0)" * 64
+
+    def down(k):
+        return ev(f, A1=5.0) if k == 0 else down(k - 1)
+    assert down(limit - 200) in (err("#NAME?"), err("#NUM!"))
+    assert sys.getrecursionlimit() == limit
+    assert ev(f, A1=5.0) == 69.0
+
+
+def test_long_flat_formulas_calculate():
+    """Chains of operators are not nesting: Excel takes 8,192 characters [hand]."""
+    assert ev("=" + "+".join(["1"] * 500)) == 500.0
+    assert ev("=" + "+".join(["1"] * 4000)) == 4000.0               # 7,999 characters
+    cells = {f"A{i}": float(i) for i in range(1, 501)}
+    assert ev("=" + "+".join(f"A{i}" for i in range(1, 501)), **cells) == 125250.0
+    assert ev("=SUM(" + ",".join(str(i) for i in range(1, 256)) + ")") == 32640.0
+    assert ev("=" + "*".join(["2"] * 40) + "/" + "/".join(["2"] * 39)) == 2.0
+    assert ev("=" + "&".join(str(i % 10) for i in range(30))) == "012345678901234567890123456789"
+    assert ev("=100" + "%" * 20) == pytest.approx(1e-38, rel=1e-15)
+    # the chain's semantics are the operators': text numbers, blanks and booleans coerce,
+    # the leftmost error wins, a sum Excel snaps to zero is zero
+    chain = "=A1+" + "+".join(["A2"] * 20) + "+A3+A4"          # "3", blank, TRUE
+    assert ev(chain, A1="3", A3=True, A4=1.5) == 5.5
+    assert ev("=A1+" + "+".join(["1"] * 20) + "+A2+A3", A2=err("#N/A"),
+              A3=err("#DIV/0!")) == err("#N/A")
+    assert ev("=" + "+".join(["0.1"] * 18) + "-1.8") == 0.0
+    assert ev('="a"+' + "+".join(["1"] * 20)) == err("#VALUE!")
+    assert ev("=SUM(" + "A1:A2:" * 20 + "A3)", A1=1.0, A2=2.0, A3=4.0) == 7.0
+
+
+def test_long_chains_copied_down_and_differing_in_numbers():
+    """A long chain copied down (one shape) and typed with other numbers per row (a
+    family sharing one closure) [hand: row r sums r thirty times, plus r]."""
+    rows = range(1, 41)
+    cells = {f"A{r}": float(r) for r in rows}
+    cells.update({f"B{r}": "=" + "+".join([f"A{r}"] * 30) for r in rows})
+    cells.update({f"C{r}": "=" + "+".join([f"A{r}"] * 30) + f"+{r}" for r in rows})
+    cells.update({f"D{r}": "=" + "+".join([f"A{r}"] * 2000) for r in rows})
+    wb = Workbook.from_dict({"S": cells})
+    wb.calculate()
+    for r in rows:
+        assert wb[f"S!B{r}"] == 30.0 * r
+        assert wb[f"S!C{r}"] == 31.0 * r
+        assert wb[f"S!D{r}"] == 2000.0 * r
+    cs = wb.engine.cell_shape[0]
+    member = cs[(7, 3)]
+    assert member.k == (7.0,)
+    assert member.tree.right.value == 7.0                           # built on demand
+    wb.set_value("S!A7", 1.0)
+    wb.calculate()
+    assert wb["S!B7"] == 30.0 and wb["S!C7"] == 37.0 and wb["S!D7"] == 2000.0

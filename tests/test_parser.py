@@ -254,3 +254,109 @@ def test_family_numbers_reach_lambda_let_and_nested_calls():
         fns.setdefault(sh.text[:2], set()).add(id(sh.fn))
     # the template (first member) has its own closure, every other member the family's
     assert all(len(ids) == 2 for ids in fns.values())
+
+
+# ----------------------------------------------------------------------------------------
+# deep nesting and long chains: bounded recursion, never a bare RecursionError
+# ----------------------------------------------------------------------------------------
+from xleval.parser.ast import walk  # noqa: E402
+from xleval.parser.parser import MAX_NESTING  # noqa: E402
+
+
+def _flat(tree):
+    """A tree as a flat list (walk() is iterative; == on dataclass trees recurses in C)."""
+    out = []
+    for n in walk(tree):
+        if isinstance(n, (Binary, Unary, Postfix)):
+            out.append((type(n).__name__, n.op))
+        elif isinstance(n, Func):
+            out.append(("Func", n.name, len(n.args)))
+        else:
+            out.append(n)                # a leaf: compared as it is
+    return out
+
+
+def _at_stack_depth(frames, fn):
+    """fn() called `frames` Python frames deeper than here (as from a deep caller)."""
+    def down(k):
+        return fn() if k == 0 else down(k - 1)
+    return down(frames)
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 1000 + "1" + ")" * 1000,
+    "ABS(" * 1000 + "1" + ")" * 1000,
+    "-" * 1000 + "1",
+    "+" * 5000 + "1",
+    "IF(TRUE," * 1200 + "1" + ",0)" * 1200,
+    "LAMBDA(x,x)" + "(1)" * 1000,
+    "(" * 20000 + "1" + ")" * 20000,
+])
+def test_nesting_beyond_the_limit_is_a_syntax_error_not_a_recursion_error(text):
+    for fn in (lambda: parse(text), lambda: parse_template(text, (1, 1))):
+        with pytest.raises(FormulaSyntaxError, match="nested too deeply"):
+            fn()
+
+
+def test_nesting_up_to_the_limit_parses_and_a_deep_caller_gets_a_syntax_error():
+    import sys
+    limit = sys.getrecursionlimit()
+    n = MAX_NESTING
+    t = parse("(" * n + "2" + ")" * n)
+    assert t == Literal(2.0)
+    with pytest.raises(FormulaSyntaxError, match="nested too deeply"):
+        parse("(" * (n + 1) + "2" + ")" * (n + 1))
+    t = parse("-" * n + "2")
+    for _ in range(n):
+        assert isinstance(t, Unary) and t.op == "-"
+        t = t.operand
+    assert t == Literal(2.0)
+    with pytest.raises(FormulaSyntaxError, match="nested too deeply"):
+        parse("-" * (n + 1) + "2")
+    t = parse("ABS(" * 64 + "1" + ")" * 64)        # Excel's 64 levels of functions
+    for _ in range(64):
+        assert isinstance(t, Func) and t.name == "ABS" and len(t.args) == 1
+        t = t.args[0]
+    assert t == Literal(1.0)
+    # within the limit, but more than the stack left to a caller already deep in it: a
+    # syntax error too, never a RecursionError; the recursion limit is left alone
+    text = "IF(1=1&1+1*1^-" * 60 + "1" + ")" * 60
+    assert len(_flat(parse(text))) == 60 * 12 + 1
+    for fn in (lambda: parse(text), lambda: parse_template(text, (1, 1))):
+        with pytest.raises(FormulaSyntaxError, match="nested too deeply"):
+            _at_stack_depth(limit - 100, fn)
+    assert sys.getrecursionlimit() == limit
+
+
+def test_long_flat_chains_are_not_nesting():
+    n = 4000
+    text = "+".join(["1"] * n)                      # 7,999 characters: Excel takes 8,192
+    t = parse(text)
+    depth = 0
+    while isinstance(t, Binary):                    # left-deep: ((1+1)+1)+...
+        assert t.op == "+" and t.right == Literal(1.0)
+        t, depth = t.left, depth + 1
+    assert depth == n - 1 and t == Literal(1.0)
+    t = parse("1" + "%" * 3000)
+    assert sum(isinstance(x, Postfix) for x in walk(t)) == 3000
+    # a chain inside nested calls
+    t = parse("ABS(" * 64 + "+".join(["A1"] * 1000) + ")" * 64)
+    assert sum(isinstance(x, Ref) for x in walk(t)) == 1000
+
+
+def test_template_builder_on_long_chains_and_deep_nesting():
+    cases = [
+        ("+".join(str(i) for i in range(1, 3001)),
+         "+".join(str(2 * i) for i in range(1, 3001))),
+        ("A1*2+" + "+".join(["B1"] * 1500) + "+7%%", "A1*3+" + "+".join(["B1"] * 1500) + "+8%%"),
+        ("+".join(["B1"] * 1500) + "-4", "+".join(["B1"] * 1500) + "-5"),   # the last only
+        ("ABS(" * 64 + "1+" + "+".join(["B1"] * 500) + ")" * 64,
+         "ABS(" * 64 + "9+" + "+".join(["B1"] * 500) + ")" * 64),
+    ]
+    for first, other in cases:
+        tree, slots = parse_template(first, (1, 1))
+        values = [float(x) for x in skeleton_key(other, (1, 1))[1]]
+        assert len(values) == len(slots)
+        built = template_builder(tree, slots)(values)
+        assert _flat(built) == _flat(parse(other, (1, 1)))
+        assert _flat(tree) == _flat(parse(first, (1, 1)))        # left as it was

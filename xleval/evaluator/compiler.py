@@ -6,6 +6,11 @@ closure (compiled once per R1C1 shape, per sheet, per array mode). A formula tha
 own sheet only through unqualified references compiles sheet-free too (the evaluated cell's
 sheet is cx.sheet), so the same formula on many sheets shares one closure (see
 Engine._shared_shape).
+
+A long chain of binary (and postfix) operators, =A1+A2+...+A500, compiles to one loop, not
+a closure per operator: chains can be thousands of operators long (4,000 fit in Excel's
+8,192 characters), where nested closures would recurse that deep, compiling and running.
+What does recurse is nesting (parentheses, calls, signs), which the parser bounds.
 """
 from __future__ import annotations
 
@@ -71,6 +76,27 @@ def _fast_div(a: float, b: float):
 # float-and-float fast paths of the arithmetic operators (see Compiler._binary)
 _FLOAT_FAST = {"+": _fast_add, "-": _fast_sub, "*": _fast_mul, "/": _fast_div}
 
+# A chain of more operators than this compiles to a loop (Compiler._chain); shorter ones,
+# nearly every formula's, to a closure per operator.
+CHAIN_LOOP = 16
+_SPINE = (Binary, Postfix)
+
+
+def _long_chain(node: Node) -> bool:
+    """Is `node` the top of a chain of more than CHAIN_LOOP binary/postfix operators, each
+    the left operand of the next?"""
+    n = 0
+    while n <= CHAIN_LOOP:
+        t = type(node)
+        if t is Binary:
+            node = node.left
+        elif t is Postfix:
+            node = node.operand
+        else:
+            return False
+        n += 1
+    return True
+
 
 class Compiler:
     def __init__(self, engine):
@@ -113,6 +139,8 @@ class Compiler:
         if t is Ref:
             return self._ref(node, sheet)
         if t is Binary:
+            if type(node.left) in _SPINE and _long_chain(node):
+                return self._chain(node, sheet, info)
             return self._binary(node, sheet, info)
         if t is Unary:
             f = self._c(node.operand, sheet, info)
@@ -132,6 +160,8 @@ class Compiler:
                 return at
             return f
         if t is Postfix:
+            if type(node.operand) in _SPINE and _long_chain(node):
+                return self._chain(node, sheet, info)
             f = self._c(node.operand, sheet, info)
             ev = self.ev
             if node.op == "%":
@@ -233,6 +263,54 @@ class Compiler:
         def binary(cx):
             return lift2(fn2, value_of(lf(cx), cx), value_of(rf(cx), cx))
         return binary
+
+    def _chain(self, node: Node, sheet: int, info: CompileInfo):
+        """A long chain of binary/postfix operators (see _long_chain) as one loop over its
+        operators, bottom up: each step computes exactly what _binary's closure (or the
+        postfix's) computes from the value so far and its right operand, in the same
+        order (left operand first)."""
+        spine = []
+        while type(node) in _SPINE:
+            spine.append(node)
+            node = node.left if type(node) is Binary else node.operand
+        first = self._c(node, sheet, info)
+        ev = self.ev
+        steps = []                # (kind, fn, fn2, right operand's closure)
+        for n in reversed(spine):
+            op = n.op
+            if type(n) is Postfix:
+                steps.append((_PERCENT if op == "%" else _SPILL, None, None, None))
+            elif op in (":", " ", ","):
+                ref_op = {":": ev.range_op, " ": ev.intersect_op, ",": ev.union_op}[op]
+                steps.append((_REF_OP, ref_op, None, self._c(n.right, sheet, info)))
+            else:
+                steps.append((_SCALAR, _FLOAT_FAST.get(op), _scalar_fn(op),
+                              self._c(n.right, sheet, info)))
+        steps = tuple(steps)
+        value_of = ev.value_of
+        spill_range = ev.spill_range
+        lift1, lift2, percent = O.lift1, O.lift2, O.percent
+
+        def chain(cx):
+            a = first(cx)
+            for kind, fn, fn2, rf in steps:
+                if kind is _SCALAR:       # fn: the float fast path (_FLOAT_FAST) or None
+                    a = value_of(a, cx)
+                    b = value_of(rf(cx), cx)
+                    if fn is not None and type(a) is float and type(b) is float:
+                        r = fn(a, b)
+                        if r is not None:
+                            a = r
+                            continue
+                    a = lift2(fn2, a, b)
+                elif kind is _REF_OP:     # fn: the engine's range/intersect/union operator
+                    a = fn(a, rf(cx))
+                elif kind is _PERCENT:
+                    a = lift1(percent, value_of(a, cx))
+                else:
+                    a = spill_range(a)
+            return a
+        return chain
 
     def _name(self, node: Name, sheet: int, info: CompileInfo):
         ev = self.ev
@@ -437,6 +515,19 @@ class Compiler:
         if node.name == "LET":
             return compile_let(self, node, sheet, info)
         return compile_lambda(self, node, sheet, info)
+
+
+# the kinds of steps of Compiler._chain
+_SCALAR, _REF_OP, _PERCENT, _SPILL = "scalar", "ref", "%", "#"
+
+
+def _scalar_fn(op: str):
+    """The `fn2` of _binary: the scalar operator `op` for O.lift2."""
+    scalar = O.scalar_binary
+
+    def fn2(a, b):
+        return scalar(op, a, b)
+    return fn2
 
 
 def _own_sheet_ref(r1, c1, r2, c2, a1, b1, a2, b2, bounds):

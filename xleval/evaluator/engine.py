@@ -21,8 +21,8 @@ from .. import values as V
 from ..functions import registry as R
 from ..loader.model import FormulaCell, WorkbookData
 from ..parser.ast import Func, Name, Node, StructRef, walk
-from ..parser.parser import (fast_shape_key, parse, parse_template, shape_key, skeleton_key,
-                              template_builder)
+from ..parser.parser import (TOO_DEEP, fast_shape_key, parse, parse_template, shape_key,
+                             skeleton_key, template_builder)
 from ..parser.tokenizer import FormulaSyntaxError, tokenize
 from ..refs import MAX_COL, MAX_ROW, cell_name
 from ..values import Array, XLError
@@ -916,8 +916,8 @@ class Engine:
         else:
             try:
                 fn, info = self.compiler.compile(tree, s, is_array)
-            except RecursionError:
-                fn, err = _const(V.VALUE), "formula nested too deeply"
+            except RecursionError:     # too deep to compile (see parser.MAX_NESTING): as
+                fn, err = _const(V.NAME), TOO_DEEP     # if it had not parsed, #NAME?
             else:
                 fn = self._unknown_fn(fn, info, s, is_array)
         shape = Shape(len(self.shapes), key, s, is_array, fn, tree, info, err, fc.text,

@@ -24,6 +24,20 @@ _UNION_BP = 8
 _ISECT_BP = 9
 _RANGE_BP = 10
 
+# Levels of nesting a formula may have: parentheses, function calls and prefix operators
+# (=-(ABS(-1)) is 4). Excel allows 64 levels of nested functions; this leaves room for the
+# parentheses and signs between them. A deeper formula does not parse ("formula nested too
+# deeply": #NAME? in its cell, listed in the report), nor does one whose parse runs out of
+# recursion (parsing, compiling and evaluating recurse once or a few times per level: the
+# default limit of 1,000 frames holds some 190 levels of IF(A1>0,1+IF(...)) for a shallow
+# caller; compiling out of it is #NAME? too, evaluating #NUM!). xleval never changes the
+# limit: raised and put back while another thread is deeper than the old limit, it would
+# abort the interpreter ("Cannot recover from stack overflow"). Chains of binary and
+# postfix operators, =1+1+...+1, are not nesting: the parser builds them in a loop, and
+# the compiler and template_builder treat long ones with loops (see Compiler._chain).
+MAX_NESTING = 255
+TOO_DEEP = "formula nested too deeply"
+
 CALL = "@CALL"         # Func name of a call of a computed lambda (see _Parser.calls)
 _PREFIX_RE = re.compile(r"^(?:_xlfn\.|_xlws\.|_xludf\.)+", re.I)
 _CELL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)([0-9]{1,7})$")
@@ -509,9 +523,13 @@ def parse_template(text: str, origin: tuple[int, int],
     order (the slots `template_builder` fills)."""
     if text.startswith("="):
         text = text[1:]
-    p = _Parser(tokens if tokens is not None else tokenize(text), origin)
+    toks = tokens if tokens is not None else tokenize(text)
+    p = _Parser(toks, origin)
     p.nums = []
-    return p.parse(), p.nums
+    try:
+        return p.parse(), p.nums
+    except RecursionError:
+        raise FormulaSyntaxError(TOO_DEEP) from None
 
 
 def template_builder(tree: Node, slots: list[Literal]):
@@ -541,6 +559,8 @@ def _builder(node: Node, index: dict):
         parts = [p or (lambda vals, a=a: a) for p, a in zip(parts, node.args)]
         return lambda vals: Func(name, [p(vals) for p in parts])
     if t is Binary:
+        if type(node.left) in _SPINE:
+            return _chain_builder(node, index)
         lb, rb = _builder(node.left, index), _builder(node.right, index)
         if lb is None and rb is None:
             return None
@@ -551,6 +571,8 @@ def _builder(node: Node, index: dict):
             return lambda vals: Binary(op, left, rb(vals))
         return lambda vals: Binary(op, lb(vals), rb(vals))
     if t is Unary or t is Postfix:
+        if t is Postfix and type(node.operand) in _SPINE:
+            return _chain_builder(node, index)
         ob = _builder(node.operand, index)
         if ob is None:
             return None
@@ -559,12 +581,46 @@ def _builder(node: Node, index: dict):
     return None
 
 
+_SPINE = (Binary, Postfix)
+
+
+def _chain_builder(node: Node, index: dict):
+    """_builder of a chain of binary and postfix operators (=1+2+...+n: each node the
+    left operand of the next), by a loop: a chain may be thousands of nodes long."""
+    spine = []                          # the chain's nodes, bottom (first operator) up
+    while type(node) in _SPINE:
+        spine.append(node)
+        node = node.left if type(node) is Binary else node.operand
+    spine.reverse()
+    steps = [(type(n), n.op, n.right if type(n) is Binary else None,
+              _builder(n.right, index) if type(n) is Binary else None) for n in spine]
+    first = _builder(node, index)       # the chain's first operand
+    k, base = 0, None
+    if first is None:                   # the nodes below the first slot are shared
+        k = next((j for j, st in enumerate(steps) if st[3] is not None), None)
+        if k is None:
+            return None
+        base = spine[k].left
+    steps = steps[k:]
+
+    def build(vals):
+        cur = base if first is None else first(vals)
+        for t, op, right, rb in steps:
+            if t is Binary:
+                cur = Binary(op, cur, right if rb is None else rb(vals))
+            else:
+                cur = Postfix(op, cur)
+        return cur
+    return build
+
+
 class _Parser:
     def __init__(self, toks: list[tuple[str, str]], origin: tuple[int, int]):
         self.toks = toks
         self.i = 0
         self.origin = origin
         self.nums: list[Literal] | None = None      # parse_template: number literals
+        self.depth = 0                              # levels of nesting (MAX_NESTING)
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else ("eof", "")
@@ -661,15 +717,19 @@ class _Parser:
                 return self.calls(Postfix("#", args[0]))
             return self.calls(Func(name, args))
         if kind == "op":
-            if tok in ("-", "+"):
-                operand = self.expr(_UNARY_BP - 1 if False else _UNARY_BP, in_parens)
-                return Unary(tok, operand)
-            if tok == "@":
-                return Unary("@", self.expr(_RANGE_BP - 1, in_parens))
-            if tok == "(":
-                node = self.expr(0, in_parens=True)
-                self.expect(")")
-                return self.calls(node)
+            if tok in ("-", "+", "@", "("):
+                self.depth += 1
+                if self.depth > MAX_NESTING:
+                    raise FormulaSyntaxError(TOO_DEEP)
+                if tok == "(":
+                    node = self.expr(0, in_parens=True)
+                    self.expect(")")
+                    self.depth -= 1
+                    return self.calls(node)
+                node = Unary(tok, self.expr(_RANGE_BP - 1 if tok == "@" else _UNARY_BP,
+                                            in_parens))
+                self.depth -= 1
+                return node
             if tok == "{":
                 return self.array()
         raise FormulaSyntaxError(f"unexpected {tok or 'end of formula'!r}")
@@ -677,17 +737,26 @@ class _Parser:
     def calls(self, node: Node) -> Node:
         """`node(args)...`: a lambda called where it is made, =LAMBDA(x,x+1)(2), or a
         function's result called, =MAKE(1)(2). Kept as Func(CALL, [callee, *args]), a name
-        no Excel function has."""
+        no Excel function has. Each call nests the callee one level deeper."""
+        depth = self.depth
         while self.peek() == ("op", "("):
             self.i += 1
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FormulaSyntaxError(TOO_DEEP)
             node = Func(CALL, [node, *self.args()])
+        self.depth = depth
         return node
 
     def args(self) -> list[Node]:
+        """A call's arguments, after its '(': one level of nesting deeper."""
         out: list[Node] = []
         if self.peek() == ("op", ")"):
             self.i += 1
             return out
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FormulaSyntaxError(TOO_DEEP)
         while True:
             if self.peek() in (("op", ","), ("op", ")")):
                 out.append(Missing())
@@ -695,6 +764,7 @@ class _Parser:
                 out.append(self.expr(0, in_parens=False))
             kind, tok = self.take()
             if tok == ")":
+                self.depth -= 1
                 return out
             if tok != ",":
                 raise FormulaSyntaxError(f"expected ',' or ')' in arguments, found {tok!r}")
@@ -739,4 +809,7 @@ def parse(text: str, origin: tuple[int, int] = (1, 1),
     if text.startswith("="):
         text = text[1:]
     toks = tokens if tokens is not None else tokenize(text)
-    return _Parser(toks, origin).parse()
+    try:
+        return _Parser(toks, origin).parse()
+    except RecursionError:
+        raise FormulaSyntaxError(TOO_DEEP) from None
