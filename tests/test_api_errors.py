@@ -119,6 +119,8 @@ def test_evaluate_puts_the_formula_where_nothing_else_is():
     assert xleval.evaluate("=ZZ1+1") == 1.0
     assert xleval.evaluate("=ZZ1", {"ZZ1": 5}) == 5.0
     assert xleval.evaluate("=XFD1048576*2", {"XFD1048576": 4}) == 8.0
+    assert xleval.evaluate("=ROW()+COLUMN()") == 703.0          # in ZZ1, as it always was
+    assert xleval.evaluate("=ZZ1*3+ROW()", {"ZZ1": 2}) == 7.0     # then in ZY1
     assert xleval.evaluate("SUM(A1:A3)", {"A1": 1, "Sheet1!A2": 2, "$A$3": 3}) == 6.0
     with pytest.raises(ReferenceError_, match="cells are on Sheet1"):
         xleval.evaluate("=A1", {"Nope!A1": 1})

@@ -536,8 +536,8 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
 
 def evaluate(formula: str, cells: dict[str, object] | None = None):
     """Evaluate one formula (with optional cells on Sheet1) and return its value. The
-    formula sits in a cell of its own on Sheet1's last row, in the last column that
-    neither `cells` nor the formula's text names."""
+    formula sits in a cell of its own on Sheet1: ZZ1 (ROW() is 1, COLUMN() 702), or where
+    `cells` or the formula's text name ZZ, the next column to the left in row 1."""
     if not isinstance(formula, str):
         raise XlevalError(f"a formula is a text, not {type(formula).__name__}")
     sheet: dict[str, object] = {}
@@ -552,9 +552,8 @@ def evaluate(formula: str, cells: dict[str, object] | None = None):
     text = formula if formula.startswith(("=", "{=")) else "=" + formula
     used = {body.replace("$", "").upper() for body in sheet}
     up = text.upper()
-    home = next(h for h in (f"{col}1048576" for col in ("XFD", "XFC", "XFB", "XFA", "XEZ",
-                                                         "XEY", "XEX"))
-                if h not in used and h[:3] not in up)
+    home = next(h for h in (f"{col}1" for col in ("ZZ", "ZY", "ZX", "ZW", "ZV", "ZU", "ZT"))
+                if h not in used and h[:2] not in up)
     sheet[home] = text
     wb = Workbook.from_dict({"Sheet1": sheet})
     wb.calculate()
