@@ -75,7 +75,8 @@ def _summary(wb, path: str, out: str | None, seconds: float) -> str:
                          f"{k} ({v} cells)" for k, v in rep.kept_functions.items()))
     if rep.parse_errors:
         first = rep.parse_errors[0]
-        lines.append(f"unparsed   {len(rep.parse_errors)} formulas, e.g. {first[0]} {first[1]}: "
+        text = first[1] if len(first[1]) <= 80 else first[1][:77] + "..."
+        lines.append(f"unparsed   {len(rep.parse_errors)} formulas, e.g. {first[0]} {text}: "
                      f"{first[2]}")
     for w in rep.warnings[:5]:
         lines.append(f"warning    {w}")
