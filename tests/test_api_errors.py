@@ -146,3 +146,17 @@ def test_save_refuses_other_extensions_and_special_files(tmp_path):
     with pytest.raises(OutputError, match="no such folder"):
         book.to_json(tmp_path / "no" / "v.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.xlsx"]
+
+
+def test_save_through_a_symlink_keeps_the_link(tmp_path):
+    book = xleval.load(FIX / "chain.xlsx")
+    real = tmp_path / "real.xlsx"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(real)
+    book.save(link)
+    assert link.is_symlink() and real.read_bytes()[:2] == b"PK"
+    again = xleval.load(link)
+    again.calculate()
+    assert again["Chain!D3"] == 2000.0
+

@@ -152,6 +152,9 @@ def atomic_output(dst: str, *, mode_from: str | None = None) -> Iterator:
     re-raised as OutputError (one line)."""
     dst = os.fspath(dst)
     check_destination(dst)
+    shown = dst
+    if os.path.islink(dst):                 # write through the link: it stays a link
+        dst = os.path.realpath(dst)
     tmp = None
     try:
         folder = os.path.dirname(os.path.abspath(dst))
@@ -168,7 +171,7 @@ def atomic_output(dst: str, *, mode_from: str | None = None) -> Iterator:
     except OutputError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes one OutputError
-        raise OutputError(f"{dst}: {_one_line(e)}") from e
+        raise OutputError(f"{shown}: {_one_line(e)}") from e
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
