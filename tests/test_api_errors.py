@@ -160,3 +160,13 @@ def test_save_through_a_symlink_keeps_the_link(tmp_path):
     again.calculate()
     assert again["Chain!D3"] == 2000.0
 
+
+def test_before_calculating_formula_cells_read_the_saved_values(tmp_path):
+    book = xleval.load(FIX / "chain.xlsx")
+    book.calculate()
+    book.save(tmp_path / "c.xlsx")                   # with the values computed above
+    again = xleval.load(tmp_path / "c.xlsx")
+    assert again["Chain!D3"] == 2000.0 and not again.calculated
+    again.calculate()
+    assert again["Chain!D3"] == 2000.0
+

@@ -262,14 +262,17 @@ class Workbook:
         return s, r1, c1, r2, c2
 
     def __getitem__(self, ref: str):
-        """A cell's value (a list of row lists for a range). Errors are XLError values."""
+        """A cell's value (a list of row lists for a range). Errors are XLError values.
+        Before the first calculate, a formula cell reads the value the workbook was saved
+        with (Excel's cached value)."""
         s, r1, c1, r2, c2 = self._locate_area(ref)
         d = self.engine.cells[s]
+        cached = self.data.sheets[s].cached
 
         def get(r, c):
             v = d.get((r, c))
-            if v is PENDING:
-                v = self.data.sheets[s].cached.get((r, c))
+            if v is PENDING or (v is None and not self.calculated and (r, c) in cached):
+                v = cached.get((r, c))
             return v
         if r1 == r2 and c1 == c2:
             return get(r1, c1)
