@@ -170,3 +170,13 @@ def test_before_calculating_formula_cells_read_the_saved_values(tmp_path):
     again.calculate()
     assert again["Chain!D3"] == 2000.0
 
+
+def test_link_settings_are_checked_whatever_the_mode(tmp_path):
+    for kw, msg in (({"links_dir": tmp_path / "nope"}, "no such folder"),
+                    ({"link_timeout": -5}, "seconds > 0"), ({"link_timeout": "x"}, "not 'x'")):
+        with pytest.raises(XlevalError, match=msg):
+            xleval.load(FIX / "chain.xlsx", **kw)
+    book = xleval.load(FIX / "chain.xlsx", links_dir=tmp_path, link_timeout=3)
+    with pytest.raises(XlevalError, match="seconds > 0"):
+        book.calculate(link_timeout=0)
+

@@ -518,7 +518,7 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
     `workers` >= 2 reads the rows of large sheets in that many forked processes (Linux;
     None: 1, in this process)."""
     from .evaluator.unknown import check_mode as check_unknown
-    from .links import check_mode, configure as configure_links
+    from .links import check_mode, check_settings, configure as configure_links
     from .loader import load_workbook
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise XlevalError(f"a workbook path is a text or path, not {type(path).__name__}")
@@ -527,6 +527,7 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
                                 or workers < 1):
         raise XlevalError(f"workers: expected a whole number >= 1, not {workers!r}")
     check_mode(links)
+    check_settings(links_dir, link_timeout)
     unknown = check_unknown(unknown)
     t0 = time.perf_counter()
     data = load_workbook(path, workers=workers or 1)

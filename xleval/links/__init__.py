@@ -51,9 +51,21 @@ def check_mode(mode: str | None) -> str:
     return m
 
 
+def check_settings(links_dir=None, timeout: float | None = None) -> None:
+    """A links folder that is not a folder, or a timeout that is not a positive number:
+    an XlevalError now, whatever the mode (a typo shows before it matters)."""
+    from ..errors import XlevalError
+    if links_dir is not None and not os.path.isdir(os.fspath(links_dir)):
+        raise XlevalError(f"links folder {os.fspath(links_dir)}: no such folder")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+            timeout, (int, float)) or not timeout > 0):
+        raise XlevalError(f"link timeout: expected a number of seconds > 0, not {timeout!r}")
+
+
 def configure(wb, links: str | None = "cached", links_dir=None,
               timeout: float | None = None) -> None:
     """Remember a workbook's link settings (applied by its next calculate)."""
+    check_settings(links_dir, timeout)
     wb.link_options = {"mode": check_mode(links),
                        "links_dir": os.fspath(links_dir) if links_dir else None,
                        "timeout": timeout}
@@ -62,6 +74,7 @@ def configure(wb, links: str | None = "cached", links_dir=None,
 def prepare(wb, links: str | None = None, links_dir=None, timeout: float | None = None) -> None:
     """Called by `Workbook.calculate` before the graph is built: bring the engine's external
     sheets to the requested mode (a no-op when nothing changed)."""
+    check_settings(links_dir, timeout)
     opts = getattr(wb, "link_options", None) or {}
     mode = check_mode(links or opts.get("mode"))
     ldir = links_dir if links_dir is not None else opts.get("links_dir")
