@@ -180,3 +180,19 @@ def test_link_settings_are_checked_whatever_the_mode(tmp_path):
     with pytest.raises(XlevalError, match="seconds > 0"):
         book.calculate(link_timeout=0)
 
+
+def test_clipped_whole_columns_keep_their_first_blank():
+    """References taller than 65,536 rows are read over the used area and one blank row
+    beyond it (README, Excel semantics): the first blank of a column is still found."""
+    wb = xleval.Workbook.from_dict({"S": {
+        "A1": 1, "A2": 2, "A3": "x",
+        "C1": "{=MATCH(TRUE,ISBLANK(A1:A70000),0)}",
+        "C2": "{=MATCH(TRUE,ISBLANK(A1:A1048576),0)}",
+        "C3": "{=MAX(IF(A1:A70000<>\"\",ROW(A1:A70000)))}",
+        "C4": "=SUM(A1:A1048576)"}})
+    wb.calculate()
+    # A1:A3 hold values: the first blank of column A is A4, one row past A's values, and
+    # found although the used area ends at row 4 (the formulas in C); the last non-blank
+    # row of A is 3
+    assert wb["S!C1:C4"] == [[4.0], [4.0], [3.0], [3.0]]
+

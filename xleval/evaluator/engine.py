@@ -439,13 +439,15 @@ class Engine:
         return V.VALUE
 
     def _trim(self, rng: Range) -> tuple[int, int, int, int]:
-        """Clip whole-column/row style ranges to the sheet's used extent."""
+        """Clip whole-column/row style ranges to the sheet's used extent and one blank row
+        (column) beyond it: what the clipped cells would add is more of that blank, so
+        the first blank cell of a column, MATCH(TRUE,ISBLANK(A:A),0), is still found."""
         mr, mc = self.extent[rng.sheet]
         r2, c2 = rng.r2, rng.c2
-        if r2 > mr and rng.nrows > 65536:
-            r2 = max(mr, rng.r1)
-        if c2 > mc and rng.ncols > 256:
-            c2 = max(mc, rng.c1)
+        if r2 > mr + 1 and rng.nrows > 65536:
+            r2 = max(mr + 1, rng.r1)
+        if c2 > mc + 1 and rng.ncols > 256:
+            c2 = max(mc + 1, rng.c1)
         return rng.r1, rng.c1, r2, c2
 
     def ref_array(self, ref) -> Array:
