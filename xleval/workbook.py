@@ -467,10 +467,12 @@ def _normalise(v):
             return V.ERRORS[v]
         return v
     import numbers
-    if isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex) or \
-            isinstance(v, numbers.Real):
+    # real numbers: int, float, Fraction, numpy's; Decimal is a Number but not a Complex
+    real = isinstance(v, numbers.Real) or (isinstance(v, numbers.Number)
+                                           and not isinstance(v, numbers.Complex))
+    if real:
         try:
-            return float(v)                    # (int, float, Decimal, numpy scalars)
+            return float(v)
         except OverflowError:
             raise XlevalError(f"{str(v)[:20]}...: too large for a cell (Excel's numbers "
                               "are 64-bit floats)") from None
