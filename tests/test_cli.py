@@ -200,3 +200,52 @@ def test_entry_sets_one_blas_thread_before_numpy_loads():
     env["OPENBLAS_NUM_THREADS"] = "4"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.stdout.split() == ["4", "False"], p.stderr
+
+
+def test_no_destination_over_an_input_or_another_destination(tmp_path):
+    """A report, a graph or a benchmark file named like the workbook would replace it."""
+    src = tmp_path / "q.xlsx"
+    shutil.copy(FIX / "quarterly_model.xlsx", src)
+    before = src.read_bytes()
+    out = tmp_path / "o.xlsx"
+    for args, msg in ((["graph", src, "--dot", src], "refusing to write --dot over an input"),
+                      (["check", src, "--json", src], "refusing to write --json over"),
+                      (["bench", src, "--json", src, "--repeat", "1", "--workers", "1"],
+                       "refusing to write --json over"),
+                      (["calc", src, "--report", src], "refusing to write --report over"),
+                      (["calc", src, "-o", out, "--report", out], "given to both -o"),
+                      (["calc", src, "-o", ""], "-o: no file named"),
+                      (["graph", src, "--dot", ""], "--dot: no file named"),
+                      (["calc", src, src, "--format", "csv"], "name the output with -o")):
+        p = run(*args)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, \
+            (args, p.stderr)
+    assert src.read_bytes() == before and not out.exists()
+
+
+def test_bad_numbers_and_addresses_are_one_line(tmp_path):
+    import socket
+    src = FIX / "quarterly_model.xlsx"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = [(["serve", "--port", str(port)], "cannot listen there"),
+                 (["serve", "--max-upload-mb", "inf"], "expected a finite number"),
+                 (["serve", "--timeout", "nan"], "expected a finite number"),
+                 (["serve", "--workers", "100000"], "at most 256"),
+                 (["check", src, "--limit", "-1"], "expected 0 or more"),
+                 (["links", src, "--links-dir", tmp_path / "nope"], "no such folder"),
+                 (["bench", src, "--workers", ""], "name at least one"),
+                 (["calc", src, "--links", "update", "--link-timeout", "inf"],
+                  "seconds > 0")]
+        for args, msg in cases:
+            p = run(*args)
+            assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, \
+                (args, p.stderr)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLEVAL_DASK_CONNECT_TIMEOUT": "x"}
+    p = subprocess.run([sys.executable, "-m", "xleval", "calc", str(src), "--executor", "dask",
+                        "--scheduler", "127.0.0.1:9"], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 2 and "XLEVAL_DASK_CONNECT_TIMEOUT: expected seconds" in p.stderr, \
+        p.stderr

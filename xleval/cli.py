@@ -112,16 +112,42 @@ class _Progress:
             sys.stderr.flush()
 
 
+def check_destinations(inputs: list[str], named: dict[str, str | None]) -> None:
+    """Every destination a command was given (`named`: option -> path, None when not
+    given), checked before anything runs: named at all ('' is no file), writable, and
+    neither an input nor another destination (a report over the workbook it reports on
+    would replace it)."""
+    from .writer.xlsx import check_destination
+    seen: dict[str, str] = {}
+    ins = {os.path.realpath(p) for p in inputs if p}
+    for opt, dst in named.items():
+        if dst is None:
+            continue
+        if dst == "":
+            raise XlevalError(f"{opt}: no file named (an empty path)")
+        check_destination(dst)
+        real = os.path.realpath(dst)
+        if real in ins:
+            raise XlevalError(f"{dst}: refusing to write {opt} over an input")
+        if real in seen:
+            raise XlevalError(f"{dst}: given to both {seen[real]} and {opt}")
+        seen[real] = opt
+
+
 def output_paths(args) -> list[str | None]:
     """The output path of each input of `calc`, checked before anything is loaded (a typo
     in -o must not cost the calculation). One input: -o is a file; several: -o is a
     directory (created if needed) and each output is named after its input (.csv/.json
     with --format csv/json). --report's file is checked too."""
-    from .writer.xlsx import check_destination
+    if args.output == "":
+        raise XlevalError("-o: no file named (an empty path)")
+    if args.format is not None and not args.output and not args.in_place:
+        raise XlevalError(f"--format {args.format}: name the output with -o")
     outs = _output_paths(args)
-    for dst in outs + [args.report]:
-        if dst is not None:
-            check_destination(dst)
+    named = {f"-o ({src})": out for src, out in zip(args.input, outs)
+             if out is not None and not args.in_place}
+    named["--report"] = args.report
+    check_destinations(args.input, named)
     return outs
 
 
@@ -272,10 +298,14 @@ def cmd_bench(args) -> int:
             raise XlevalError(f"--workers: expected numbers like 1,2,4, not {text!r}") from None
     strategies = tuple(x.strip() for x in args.strategies.split(",") if x.strip())
     workers = ints(args.workers)
-    from .writer.xlsx import check_destination
-    for dst in (args.json, args.plot):       # before the runs, not after them
-        if dst:
-            check_destination(dst)
+    if not workers or not strategies:
+        raise XlevalError("--strategies and --workers: name at least one each")
+    check_destinations([args.input], {"--json": args.json, "--plot": args.plot})
+    if args.plot:                            # before the runs, not after them
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise XlevalError("--plot needs matplotlib: pip install 'xleval[plot]'") from None
     data = bench(args.input, strategies=strategies, workers=workers,
                  repeat=args.repeat, per_sheet=not args.no_sheets,
                  log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
@@ -289,6 +319,7 @@ def cmd_bench(args) -> int:
 
 def cmd_graph(args) -> int:
     import xleval
+    check_destinations([args.input], {"--dot": args.dot})
     wb = xleval.load(args.input)
     stats = wb.graph_stats()
     if args.dot:
@@ -328,6 +359,9 @@ UNKNOWN_HELP = ("formulas calling a function xleval cannot evaluate (VBA or add-
 def cmd_check(args) -> int:
     import xleval
     from .check import check
+    check_destinations([args.input], {"--json": args.json})
+    if args.limit < 0:
+        raise XlevalError(f"--limit: expected 0 or more, not {args.limit}")
     wb = xleval.load(args.input, now=_parse_now(args.now), unknown=args.unknown)
     rep = check(wb)
     if args.json:
@@ -361,7 +395,10 @@ def cmd_check(args) -> int:
 
 def cmd_links(args) -> int:
     import xleval
-    from .links import list_links
+    from .links import check_settings, list_links
+    if args.limit < 1:
+        raise XlevalError(f"--limit: expected 1 or more, not {args.limit}")
+    check_settings(args.links_dir)
     wb = xleval.load(args.input)
     rows = list_links(wb, args.links_dir, limit=args.limit)
     if args.json:
@@ -406,11 +443,19 @@ def cmd_functions(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import math
+    for opt, v in (("--timeout", args.timeout), ("--max-upload-mb", args.max_upload_mb)):
+        if not math.isfinite(v):
+            raise XlevalError(f"{opt}: expected a finite number, not {v}")
+    if args.workers is not None and args.workers > MAX_SERVE_WORKERS:
+        raise XlevalError(f"--workers: at most {MAX_SERVE_WORKERS}, not {args.workers}")
     try:
         from .service import Settings, serve
+        import uvicorn  # noqa: F401
     except ImportError as e:
         raise XlevalError(f"xleval serve needs the service extra ({e.name} is missing): "
                           "pip install 'xleval[service]'") from None
+    _check_bind(args.host, args.port)
     serve(Settings(host=args.host, port=args.port,
                    workers=Settings().workers if args.workers is None else args.workers,
                    timeout=args.timeout,
@@ -418,6 +463,27 @@ def cmd_serve(args) -> int:
                    max_cells=args.max_cells, max_models=args.max_models,
                    max_scenarios=args.max_scenarios, access_log=not args.no_access_log).validate())
     return 0
+
+
+MAX_SERVE_WORKERS = 256       # worker processes `xleval serve` starts at most
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Bind the address once before the server starts: a port in use or a host that is
+    not this machine's is one line here, not uvicorn's log and exit status 3."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise XlevalError(f"--host {host}: cannot resolve it ({e})") from None
+    family, kind, proto, _name, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as e:
+            raise XlevalError(f"{host}:{port}: cannot listen there "
+                              f"({e.strerror or e})") from None
 
 
 def _write_dot(wb, path: str) -> None:

@@ -35,7 +35,21 @@ from typing import Any, Iterator
 from .errors import FileMissingError, XlevalError
 
 # seconds to wait for a scheduler (or a LocalCluster) before giving up
-CONNECT_TIMEOUT = float(os.environ.get("XLEVAL_DASK_CONNECT_TIMEOUT", "30"))
+CONNECT_TIMEOUT = 30.0        # seconds to reach a scheduler; XLEVAL_DASK_CONNECT_TIMEOUT
+
+
+def connect_timeout() -> float:
+    """XLEVAL_DASK_CONNECT_TIMEOUT when set (seconds > 0), else CONNECT_TIMEOUT."""
+    text = os.environ.get("XLEVAL_DASK_CONNECT_TIMEOUT")
+    if text is None:
+        return CONNECT_TIMEOUT
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v < 1e6:
+        raise XlevalError(f"XLEVAL_DASK_CONNECT_TIMEOUT: expected seconds > 0, not {text!r}")
+    return v
 
 
 def _require_distributed():
@@ -218,7 +232,7 @@ def dask_client(scheduler: str | None, *, timeout: float | None = None) -> Itera
     LocalCluster of one single-threaded worker process per CPU, closed on exit."""
     _require_distributed()
     from distributed import Client, LocalCluster
-    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    timeout = connect_timeout() if timeout is None else timeout
     cluster = None
     try:
         if scheduler is None:

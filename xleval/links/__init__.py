@@ -58,8 +58,9 @@ def check_settings(links_dir=None, timeout: float | None = None) -> None:
     if links_dir is not None and not os.path.isdir(os.fspath(links_dir)):
         raise XlevalError(f"links folder {os.fspath(links_dir)}: no such folder")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(
-            timeout, (int, float)) or not timeout > 0):
-        raise XlevalError(f"link timeout: expected a number of seconds > 0, not {timeout!r}")
+            timeout, (int, float)) or not 0 < timeout < 1e9):
+        raise XlevalError(f"link timeout: expected a number of seconds > 0 (and below 1e9), "
+                          f"not {timeout!r}")
 
 
 def configure(wb, links: str | None = "cached", links_dir=None,
