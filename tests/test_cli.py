@@ -221,6 +221,11 @@ def test_no_destination_over_an_input_or_another_destination(tmp_path):
         assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, \
             (args, p.stderr)
     assert src.read_bytes() == before and not out.exists()
+    odd = tmp_path / "book.bin"                     # several inputs: outputs keep the names
+    shutil.copy(FIX / "chain.xlsx", odd)
+    p = run("calc", odd, src, "-o", tmp_path / "outd")
+    assert p.returncode == 2 and "its output would be named book.bin" in p.stderr, p.stderr
+    assert not (tmp_path / "outd").exists()
 
 
 def test_bad_numbers_and_addresses_are_one_line(tmp_path):

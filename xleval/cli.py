@@ -178,6 +178,9 @@ def _output_paths(args) -> list[str | None]:
     outs, seen = [], {}
     for src in inputs:
         stem, ext = os.path.splitext(os.path.basename(src))
+        if fmt == "xlsx" and ext.lower() not in (".xlsx", ".xlsm"):
+            raise XlevalError(f"{src}: its output would be named {stem + ext} in {outdir}, not "
+                              ".xlsx/.xlsm: rename it, or use --format csv or json")
         dst = os.path.join(outdir, stem + (ext if fmt == "xlsx" else "." + fmt))
         if dst in seen:
             raise XlevalError(f"{src} and {seen[dst]} would both be written to {dst}")
