@@ -227,6 +227,26 @@ def quiet_dask() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Ctrl-C goes to the whole foreground process group: the local cluster's processes
+    each printed a traceback. They are started while SIGINT is ignored, which they inherit
+    (a spawned process keeps an ignored signal), and leave it to this process, which closes
+    the cluster. A Ctrl-C during that second of start-up is lost: press it again. (Blocking
+    the signal instead, to take it afterwards, is not inherited by every start path.)
+    Main thread only."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
 def dask_client(scheduler: str | None, *, timeout: float | None = None) -> Iterator[Any]:
     """A `distributed.Client` for `scheduler` (e.g. tcp://host:8786); without one, a
     LocalCluster of one single-threaded worker process per CPU, closed on exit."""
@@ -236,9 +256,10 @@ def dask_client(scheduler: str | None, *, timeout: float | None = None) -> Itera
     cluster = None
     try:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None,
-                                   silence_logs=logging.CRITICAL)
+            with _workers_ignore_ctrl_c():
+                cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
+                                       processes=True, dashboard_address=None,
+                                       silence_logs=logging.CRITICAL)
         client = Client(cluster if cluster is not None else scheduler, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as e:
         if cluster is not None:
