@@ -254,3 +254,17 @@ def test_bad_numbers_and_addresses_are_one_line(tmp_path):
                        timeout=120, env=env)
     assert p.returncode == 2 and "XLEVAL_DASK_CONNECT_TIMEOUT: expected seconds" in p.stderr, \
         p.stderr
+
+
+def test_several_inputs_whole_run_errors_once_and_no_empty_folder(tmp_path):
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    shutil.copy(FIX / "chain.xlsx", a)
+    shutil.copy(FIX / "circular.xlsx", b)
+    outd = tmp_path / "outd"
+    for extra, msg in ((["--workers", "0"], "--workers: at least 1"),
+                       (["--link-timeout", "-1"], "seconds > 0"),
+                       (["--report", tmp_path / "no" / "r.json"], "no such folder")):
+        p = run("calc", a, b, "-o", outd, *extra)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, p.stderr
+        assert not outd.exists()
+

@@ -4,6 +4,7 @@ tracebacks."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -143,11 +144,19 @@ def output_paths(args) -> list[str | None]:
         raise XlevalError("-o: no file named (an empty path)")
     if args.format is not None and not args.output and not args.in_place:
         raise XlevalError(f"--format {args.format}: name the output with -o")
-    outs = _output_paths(args)
+    made = (len(args.input) > 1 and bool(args.output) and not args.in_place
+            and not os.path.isdir(args.output))
+    outs = _output_paths(args)              # (several inputs: creates the folder)
     named = {f"-o ({src})": out for src, out in zip(args.input, outs)
              if out is not None and not args.in_place}
     named["--report"] = args.report
-    check_destinations(args.input, named)
+    try:
+        check_destinations(args.input, named)
+    except XlevalError:
+        if made:                            # leave no empty folder behind
+            with contextlib.suppress(OSError):
+                os.rmdir(args.output)
+        raise
     return outs
 
 
