@@ -218,13 +218,6 @@ def _cell_refs(args) -> list[str]:
     return [f"{args.sheet}!{r}" if "!" not in r and args.sheet else r for r in refs]
 
 
-def _check_sheet(wb, name: str) -> None:
-    try:
-        wb.engine.sheet_index(name)
-    except KeyError:
-        raise XlevalError(f"no sheet named {name!r}") from None
-
-
 def cmd_calc(args) -> int:
     if len(args.input) > 1 or args.executor == "dask" or args.scheduler:
         from .distributed import calc_many     # many workbooks, or one on a Dask cluster
@@ -251,7 +244,7 @@ def cmd_calc(args) -> int:
     # what a bad --sheet or --cells would only find after the calculation
     refs = _cell_refs(args)
     if args.sheet:
-        _check_sheet(wb, args.sheet)
+        wb._sheet(args.sheet)               # (ReferenceError_: no sheet named ...)
     for ref in refs:
         wb._locate(ref)
     bar = None
