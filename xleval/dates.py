@@ -354,10 +354,10 @@ def parse_now(value, what: str = "now"):
     from .errors import XlevalError
     if value is None:
         return None
-    if isinstance(value, (_dt.date, _dt.datetime)):
+    if isinstance(value, _dt.date):            # (a datetime is a date)
         return to_serial(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise XlevalError(f"{what}: {value!r} is not a date/time")
         return float(value)
     if isinstance(value, str):
