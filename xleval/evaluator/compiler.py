@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from .. import values as V
 from ..functions import registry as R
-from ..parser.ast import (ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix, Ref,
-                          StructRef, Unary)
+from ..parser.ast import (CHAIN_NODES, ArrayLit, Binary, Func, Literal, Missing, Name, Node,
+                          Postfix, Ref, StructRef, Unary, op_chain)
 from ..parser.parser import CALL
 from ..refs import MAX_COL, MAX_ROW
 from ..values import Array, XLError
@@ -79,7 +79,6 @@ _FLOAT_FAST = {"+": _fast_add, "-": _fast_sub, "*": _fast_mul, "/": _fast_div}
 # A chain of more operators than this compiles to a loop (Compiler._chain); shorter ones,
 # nearly every formula's, to a closure per operator.
 CHAIN_LOOP = 16
-_SPINE = (Binary, Postfix)
 
 
 def _long_chain(node: Node) -> bool:
@@ -139,7 +138,7 @@ class Compiler:
         if t is Ref:
             return self._ref(node, sheet)
         if t is Binary:
-            if type(node.left) in _SPINE and _long_chain(node):
+            if type(node.left) in CHAIN_NODES and _long_chain(node):
                 return self._chain(node, sheet, info)
             return self._binary(node, sheet, info)
         if t is Unary:
@@ -160,7 +159,7 @@ class Compiler:
                 return at
             return f
         if t is Postfix:
-            if type(node.operand) in _SPINE and _long_chain(node):
+            if type(node.operand) in CHAIN_NODES and _long_chain(node):
                 return self._chain(node, sheet, info)
             f = self._c(node.operand, sheet, info)
             ev = self.ev
@@ -269,14 +268,11 @@ class Compiler:
         operators, bottom up: each step computes exactly what _binary's closure (or the
         postfix's) computes from the value so far and its right operand, in the same
         order (left operand first)."""
-        spine = []
-        while type(node) in _SPINE:
-            spine.append(node)
-            node = node.left if type(node) is Binary else node.operand
+        node, spine = op_chain(node)
         first = self._c(node, sheet, info)
         ev = self.ev
         steps = []                # (kind, fn, fn2, right operand's closure)
-        for n in reversed(spine):
+        for n in spine:
             op = n.op
             if type(n) is Postfix:
                 steps.append((_PERCENT if op == "%" else _SPILL, None, None, None))

@@ -86,6 +86,21 @@ class Binary(Node):
     right: Node
 
 
+CHAIN_NODES = (Binary, Postfix)   # the operators of a chain =1+2+...%: each node the
+#                                  left operand (operand) of the next
+
+
+def op_chain(node: Node) -> tuple[Node, list[Node]]:
+    """A chain of binary/postfix operators, iteratively: (its first operand, its operator
+    nodes from the first applied to the last). Chains can be thousands of nodes long."""
+    spine = []
+    while type(node) in CHAIN_NODES:
+        spine.append(node)
+        node = node.left if type(node) is Binary else node.operand
+    spine.reverse()
+    return node, spine
+
+
 def walk(node: Node):
     """Every node of a tree, iteratively (no recursion)."""
     stack = [node]

@@ -12,8 +12,8 @@ from operator import itemgetter
 
 from .. import values as V
 from ..refs import MAX_COL, MAX_ROW, col_to_num
-from .ast import (ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix, Ref,
-                  StructRef, Unary)
+from .ast import (CHAIN_NODES, ArrayLit, Binary, Func, Literal, Missing, Name, Node, Postfix,
+                  Ref, StructRef, Unary, op_chain)
 from .tokenizer import FormulaSyntaxError, tokenize
 
 _BINARY = {"=": 1, "<>": 1, "<": 1, "<=": 1, ">": 1, ">=": 1, "&": 2, "+": 3, "-": 3,
@@ -559,7 +559,7 @@ def _builder(node: Node, index: dict):
         parts = [p or (lambda vals, a=a: a) for p, a in zip(parts, node.args)]
         return lambda vals: Func(name, [p(vals) for p in parts])
     if t is Binary:
-        if type(node.left) in _SPINE:
+        if type(node.left) in CHAIN_NODES:
             return _chain_builder(node, index)
         lb, rb = _builder(node.left, index), _builder(node.right, index)
         if lb is None and rb is None:
@@ -571,7 +571,7 @@ def _builder(node: Node, index: dict):
             return lambda vals: Binary(op, left, rb(vals))
         return lambda vals: Binary(op, lb(vals), rb(vals))
     if t is Unary or t is Postfix:
-        if t is Postfix and type(node.operand) in _SPINE:
+        if t is Postfix and type(node.operand) in CHAIN_NODES:
             return _chain_builder(node, index)
         ob = _builder(node.operand, index)
         if ob is None:
@@ -581,17 +581,10 @@ def _builder(node: Node, index: dict):
     return None
 
 
-_SPINE = (Binary, Postfix)
-
-
 def _chain_builder(node: Node, index: dict):
     """_builder of a chain of binary and postfix operators (=1+2+...+n: each node the
     left operand of the next), by a loop: a chain may be thousands of nodes long."""
-    spine = []                          # the chain's nodes, bottom (first operator) up
-    while type(node) in _SPINE:
-        spine.append(node)
-        node = node.left if type(node) is Binary else node.operand
-    spine.reverse()
+    node, spine = op_chain(node)        # the first operand; operators bottom up
     steps = [(type(n), n.op, n.right if type(n) is Binary else None,
               _builder(n.right, index) if type(n) is Binary else None) for n in spine]
     first = _builder(node, index)       # the chain's first operand
