@@ -62,11 +62,9 @@ def keep_last_values(engine, plan, cycles_found) -> None:
             if fc.ref is not None and fc.ref[:2] != fc.ref[2:] and fc.origin == (r, c):
                 arrays.add((s, r, c))
     seeds = {cell for cyc in cycles_found for cell in cyc}
-    try:
-        stale = plan.tainted(seeds) | seeds
-        sure = plan.tainted(seeds - arrays, stop=arrays) | (seeds - arrays)
-    except (AttributeError, TypeError, ValueError):     # a plan without its graph
-        stale = sure = seeds
+    # (a plan without its graph, model.deps.sub_plan's, taints nothing: the seeds alone)
+    stale = plan.tainted(seeds) | seeds
+    sure = plan.tainted(seeds - arrays, stop=arrays) | (seeds - arrays)
     cells = engine.cells
     sheets = engine.wb.sheets
     for s, r, c in stale:
