@@ -240,11 +240,7 @@ class Workbook:
         sheet, body = split_sheet_ref(ref)
         if sheet == "":
             raise ReferenceError_(f"no sheet name before '!' in {ref!r}")
-        sheet = sheet or default_sheet or self.data.sheets[0].name
-        try:
-            s = self.engine.sheet_index(sheet)
-        except KeyError:
-            raise ReferenceError_(f"no sheet named {sheet!r}") from None
+        s = self._sheet(sheet or default_sheet or self.data.sheets[0].name)
         try:
             r1, c1, r2, c2 = parse_range(body)
         except ValueError as e:
