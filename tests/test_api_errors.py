@@ -115,6 +115,33 @@ def test_load_arguments_are_checked_before_the_file():
     assert book.sheet_names == ["Chain"]
 
 
+def test_worker_counts_are_bounded_everywhere(tmp_path):
+    # each of these forked as many processes as asked: 100,000 was a hang
+    from xleval.model.compiled import ModelError
+    from xleval.scheduler import SchedulerError
+    from xleval.forking import MAX_WORKERS
+    from xleval.scheduler.base import default_workers
+    from xleval.service import Settings
+    over = MAX_WORKERS + 1
+    with pytest.raises(XlevalError, match=f"from 1 to {MAX_WORKERS}, not {over}"):
+        xleval.load(FIX / "chain.xlsx", workers=over)
+    book = xleval.load(FIX / "chain.xlsx")
+    with pytest.raises(SchedulerError, match=f"at most {MAX_WORKERS}"):
+        book.calculate(strategy="pool", workers=over)
+    book.calculate()
+    with pytest.raises(XlevalError, match=f"from 1 to {MAX_WORKERS}"):
+        book.save(tmp_path / "out.xlsx", workers=over)
+    assert not (tmp_path / "out.xlsx").exists()
+    model = xleval.compile(FIX / "chain.xlsx", inputs=["Chain!A2"], outputs=["Chain!C2"])
+    import pandas as pd
+    with pytest.raises(ModelError, match=f"at most {MAX_WORKERS}"):
+        model.run_batch(pd.DataFrame({"Chain!A2": [1.0]}), workers=over)
+    with pytest.raises(XlevalError, match=f"--workers: must be from 1 to {MAX_WORKERS}"):
+        Settings(workers=over).validate()
+    assert 1 <= default_workers() <= MAX_WORKERS
+    assert 1 <= Settings().workers <= MAX_WORKERS
+
+
 def test_evaluate_puts_the_formula_where_nothing_else_is():
     assert xleval.evaluate("=ZZ1+1") == 1.0
     assert xleval.evaluate("=ZZ1", {"ZZ1": 5}) == 5.0

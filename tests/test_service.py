@@ -387,7 +387,7 @@ def test_serve_rejects_bad_settings_in_one_line():
     p = subprocess.run([sys.executable, "-m", "xleval", "serve", "--workers", "0"],
                        capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert p.returncode == 2 and p.stderr == "xleval: --workers: must be at least 1\n"
+    assert p.returncode == 2 and p.stderr == "xleval: --workers: must be from 1 to 256\n"
 
 
 def test_calculate_unknown_functions_keep_cached_values_on_request(server, tmp_path):

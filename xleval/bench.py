@@ -29,6 +29,7 @@ import platform
 import time
 
 from .errors import XlevalError
+from .forking import MAX_WORKERS
 
 MAX_SHEETS = 8
 MIN_SHEET_SHARE = 0.02
@@ -93,6 +94,8 @@ def bench(path: str, *, strategies=("serial", "pool", "process", "auto"), worker
         raise XlevalError("--repeat must be at least 1")
     if any(w < 1 for w in workers):
         raise XlevalError("--workers: every count must be at least 1")
+    if any(w > MAX_WORKERS for w in workers):
+        raise XlevalError(f"--workers: every count must be at most {MAX_WORKERS}")
     say = log or (lambda msg: None)
     wb = xleval.load(path)
     wb.graph()

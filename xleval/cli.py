@@ -219,6 +219,9 @@ def _cell_refs(args) -> list[str]:
 
 
 def cmd_calc(args) -> int:
+    from .forking import MAX_WORKERS
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise XlevalError(f"--workers: from 1 to {MAX_WORKERS}, not {args.workers}")
     if len(args.input) > 1 or args.executor == "dask" or args.scheduler:
         from .distributed import calc_many     # many workbooks, or one on a Dask cluster
         return calc_many(args)
@@ -452,25 +455,23 @@ def cmd_serve(args) -> int:
     for opt, v in (("--timeout", args.timeout), ("--max-upload-mb", args.max_upload_mb)):
         if not math.isfinite(v):
             raise XlevalError(f"{opt}: expected a finite number, not {v}")
-    if args.workers is not None and args.workers > MAX_SERVE_WORKERS:
-        raise XlevalError(f"--workers: at most {MAX_SERVE_WORKERS}, not {args.workers}")
     try:
         from .service import Settings, serve
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise XlevalError(f"xleval serve needs the service extra ({e.name} is missing): "
                           "pip install 'xleval[service]'") from None
+    settings = Settings(host=args.host, port=args.port,
+                        workers=Settings().workers if args.workers is None else args.workers,
+                        timeout=args.timeout, max_queue=args.max_queue,
+                        max_upload_bytes=int(args.max_upload_mb * 2**20),
+                        max_cells=args.max_cells, max_models=args.max_models,
+                        max_scenarios=args.max_scenarios,
+                        access_log=not args.no_access_log).validate()
     _check_bind(args.host, args.port)
-    serve(Settings(host=args.host, port=args.port,
-                   workers=Settings().workers if args.workers is None else args.workers,
-                   timeout=args.timeout,
-                   max_queue=args.max_queue, max_upload_bytes=int(args.max_upload_mb * 2**20),
-                   max_cells=args.max_cells, max_models=args.max_models,
-                   max_scenarios=args.max_scenarios, access_log=not args.no_access_log).validate())
+    serve(settings)
     return 0
 
-
-MAX_SERVE_WORKERS = 256       # worker processes `xleval serve` starts at most
 
 
 def _check_bind(host: str, port: int) -> None:

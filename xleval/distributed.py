@@ -285,8 +285,6 @@ def calc_many(args) -> int:
     if args.scheduler and args.executor != "dask":
         raise XlevalError("--scheduler needs --executor dask")
     # what every workbook would refuse alike: once, before anything runs
-    if args.workers is not None and args.workers < 1:
-        raise XlevalError(f"--workers: at least 1, not {args.workers}")
     from .links import check_settings
     check_settings(args.links_dir, args.link_timeout)
     t0 = time.perf_counter()

@@ -6,6 +6,11 @@ import gc
 import os
 import sys
 
+# Worker processes one stage (loading, evaluating, writing, a batch, the service) starts
+# at most, whatever is asked: each is a fork of a process that may hold a large workbook,
+# and --workers 100000 forked until the machine gave out.
+MAX_WORKERS = 256
+
 
 def can_fork() -> bool:
     """Worker processes can be forked here: Linux, fork as the start method (unset or

@@ -25,6 +25,7 @@ from typing import Iterable
 
 from . import values as V
 from .errors import OutputError, ReferenceError_, XlevalError
+from .forking import MAX_WORKERS
 from .evaluator.engine import PENDING, Engine, RunReport
 from .graph.build import Plan, build_plan, plan_stats
 from .loader.model import FormulaCell, SheetData, WorkbookData
@@ -417,6 +418,7 @@ class Workbook:
         from .writer.xlsx import check_destination, rich_error_fallbacks, write_values
         if self.data.path == "<memory>":
             raise XlevalError("this workbook was built in memory; save values with to_csv/to_json")
+        _check_workers(workers)
         check_destination(path)          # (before calculating, when that is still to do)
         if os.path.splitext(os.fspath(path))[1].lower() not in (".xlsx", ".xlsm"):
             raise OutputError(f"{os.fspath(path)}: a workbook is saved as .xlsx or .xlsm "
@@ -454,6 +456,14 @@ def _no_gc():
     finally:
         if was:
             gc.enable()
+
+
+def _check_workers(workers) -> None:
+    """XlevalError unless `workers` is None or a whole number from 1 to MAX_WORKERS."""
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                or not 1 <= workers <= MAX_WORKERS):
+        raise XlevalError(f"workers: expected a whole number from 1 to {MAX_WORKERS}, "
+                          f"not {workers!r}")
 
 
 def _normalise(v):
@@ -521,9 +531,7 @@ def load(path: str | os.PathLike, *, now: float | None = None, links: str = "cac
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise XlevalError(f"a workbook path is a text or path, not {type(path).__name__}")
     path = os.fsdecode(os.fspath(path))
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
-                                or workers < 1):
-        raise XlevalError(f"workers: expected a whole number >= 1, not {workers!r}")
+    _check_workers(workers)
     check_mode(links)
     check_settings(links_dir, link_timeout)
     unknown = check_unknown(unknown)

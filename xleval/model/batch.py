@@ -49,12 +49,15 @@ def run_batch(model: Model, df, *, workers: int | None = None, strategy: str = "
     """Evaluate each row of `df` as a scenario; returns a DataFrame of outputs (columns from
     `model.output_columns()`, the same index as `df`)."""
     import pandas as pd
+    from ..forking import MAX_WORKERS
     from ..scheduler.base import default_workers, resolve_start_method
     if strategy not in STRATEGIES:
         raise ModelError(f"unknown batch strategy {strategy!r}; choose from "
                          f"{', '.join(STRATEGIES)}")
     if workers is not None and workers < 1:
         raise ModelError(f"workers must be at least 1, not {workers}")
+    if workers is not None and workers > MAX_WORKERS:
+        raise ModelError(f"workers: at most {MAX_WORKERS}, not {workers}")
     if not isinstance(df, pd.DataFrame):
         raise ModelError(f"run_batch takes a pandas DataFrame, not {type(df).__name__}")
     t0 = time.perf_counter()

@@ -25,6 +25,7 @@ import sys
 import time
 
 from ..errors import XlevalError
+from ..forking import MAX_WORKERS
 from .base import RunStats, default_workers, resolve_start_method
 from .serial import run_serial
 
@@ -41,6 +42,8 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
         raise SchedulerError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if workers is not None and workers < 1:
         raise SchedulerError(f"workers must be at least 1, not {workers}")
+    if workers is not None and workers > MAX_WORKERS:
+        raise SchedulerError(f"workers: at most {MAX_WORKERS}, not {workers}")
     t0 = time.perf_counter()
     from ..values import keep_error_pickling
     keep_error_pickling()        # error values cross to workers as their code (values.py)

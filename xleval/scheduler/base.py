@@ -23,6 +23,7 @@ from itertools import groupby
 from operator import attrgetter
 
 from ..evaluator.engine import PENDING
+from ..forking import MAX_WORKERS
 from ..graph.build import Layers, LayerView, WorkUnit
 from ..parser.ast import Postfix, walk
 
@@ -74,10 +75,12 @@ def lenient_context():
 
 
 def default_workers() -> int:
+    """One worker per core this process may use (at most MAX_WORKERS)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    return min(MAX_WORKERS, max(1, n))
 
 
 def free_workers(workers: int) -> int:

@@ -8,7 +8,8 @@ from ..errors import XlevalError
 
 
 def _default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    from ..forking import MAX_WORKERS
+    return min(MAX_WORKERS, max(1, os.cpu_count() or 1))
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Raise XlevalError (one line) for a setting that cannot work."""
-        checks = [("--workers", self.workers >= 1, "at least 1"),
+        from ..forking import MAX_WORKERS
+        checks = [("--workers", 1 <= self.workers <= MAX_WORKERS, f"from 1 to {MAX_WORKERS}"),
                   ("--max-queue", self.max_queue >= 0, "0 or more"),
                   ("--timeout", self.timeout > 0, "more than 0 seconds"),
                   ("--max-upload-mb", self.max_upload_bytes > 0, "more than 0"),
