@@ -132,6 +132,20 @@ def keep_error_pickling() -> None:
 keep_error_pickling()
 
 
+# How large one array value may be. Excel refuses a dynamic array of more than 53,687,091
+# elements ("Excel ran out of resources"; measured by users, e.g. COUNT(SEQUENCE(3741,
+# 14351)) works and one element more does not), and an array may be 2**20 wide, where a
+# sheet is 16,384 columns. xleval gives #NUM! for an array over the element limit rather
+# than spending minutes and gigabytes on it (SEQUENCE(1048576,16384) was a hang).
+MAX_ARRAY_ELEMENTS = 53_687_091
+MAX_ARRAY_SIDE = 1_048_576
+
+
+def too_large(nrows: int, ncols: int) -> bool:
+    """An array of this shape is over the element limit (then #NUM!)."""
+    return nrows * ncols > MAX_ARRAY_ELEMENTS
+
+
 class Array:
     """A 2-D array value: `rows` is a list of equally long lists of scalars."""
 

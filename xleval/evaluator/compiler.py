@@ -573,6 +573,8 @@ def _select(cond: Array, t, f):
     ff = f if isinstance(f, Array) else None
     nr = max(cond.nrows, tt.nrows if tt else 1, ff.nrows if ff else 1)
     nc = max(cond.ncols, tt.ncols if tt else 1, ff.ncols if ff else 1)
+    if V.too_large(nr, nc):
+        return V.NUM
     return Array([[pick(cond.get(r, c), tt.get(r, c) if tt else t, ff.get(r, c) if ff else f)
                    for c in range(nc)] for r in range(nr)])
 
@@ -584,6 +586,8 @@ def _choose_array(index: Array, vals: list):
     arrays = [index] + [v for v in vals if isinstance(v, Array)]
     nr = max(a.nrows for a in arrays)
     nc = max(a.ncols for a in arrays)
+    if V.too_large(nr, nc):
+        return V.NUM
 
     def pick(r: int, c: int):
         x = index.get(r, c)
@@ -618,6 +622,8 @@ def _ifs_array(first, start: int, n: int, val, cx):
     items = conds + vals
     nr = max(x.nrows if isinstance(x, Array) else 1 for x in items)
     nc = max(x.ncols if isinstance(x, Array) else 1 for x in items)
+    if V.too_large(nr, nc):
+        return V.NUM
 
     def el(x, r, c):
         v = x.get(r, c) if isinstance(x, Array) else x
@@ -653,6 +659,8 @@ def _switch_array(x, n: int, val, cx):
     items = [x] + args
     nr = max(a.nrows if isinstance(a, Array) else 1 for a in items)
     nc = max(a.ncols if isinstance(a, Array) else 1 for a in items)
+    if V.too_large(nr, nc):
+        return V.NUM
 
     def el(a, r, c):
         return a.get(r, c) if isinstance(a, Array) else a

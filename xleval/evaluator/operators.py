@@ -107,6 +107,8 @@ def lift2(fn, a, b):
         return Array([[fn(a, y) for y in row] for row in b.rows])
     nr = max(a.nrows, b.nrows)
     nc = max(a.ncols, b.ncols)
+    if V.too_large(nr, nc):                # a column by a row: their product's size
+        return V.NUM
     if a.nrows == b.nrows and a.ncols == b.ncols:
         return Array([[fn(x, y) for x, y in zip(ra, rb)] for ra, rb in zip(a.rows, b.rows)])
     return Array([[fn(a.get(r, c), b.get(r, c)) for c in range(nc)] for r in range(nr)])

@@ -304,7 +304,7 @@ def MAKEARRAY(cx, rows, cols, function=None):
             return nc
         if nr < 1 or nc < 1:
             return V.VALUE
-        if nr * nc > 1_048_576 * 16_384:
+        if V.too_large(nr, nc):
             return V.NUM
         return Array([[_scalar(cx, call_lambda(lam, [float(r), float(c)], cx))
                        for c in range(1, nc + 1)] for r in range(1, nr + 1)])

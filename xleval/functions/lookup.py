@@ -1523,7 +1523,9 @@ def SEQUENCE(rows, cols=_MISSING, start=_MISSING, step=_MISSING):
         return V.VALUE
     if nr == 0 or nc == 0:
         return V.CALC
-    if nr * nc > MAX_ROW * MAX_COL or nr > MAX_ROW or nc > MAX_COL:
+    if nr > V.MAX_ARRAY_SIDE or nc > V.MAX_ARRAY_SIDE:
+        return V.VALUE
+    if V.too_large(nr, nc):
         return V.NUM
     return Array([[s + d * (r * nc + c) for c in range(nc)] for r in range(nr)])
 
@@ -1664,7 +1666,7 @@ def EXPAND(cx, arr, rows, cols=_MISSING, pad=_MISSING):
         nc = _count_arg(cx, cols, arr.ncols)
         if nr < arr.nrows or nc < arr.ncols:
             raise V.VALUE
-        if nr > MAX_ROW or nc > MAX_COL:
+        if nr > MAX_ROW or nc > MAX_COL or V.too_large(nr, nc):
             raise V.NUM
         out = [list(row) + [fill] * (nc - arr.ncols) for row in arr.rows]
         out += [[fill] * nc for _ in range(nr - arr.nrows)]

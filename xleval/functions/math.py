@@ -1217,6 +1217,8 @@ def RANDARRAY(rows=None, cols=None, lo=None, hi=None, whole=None):
         raise V.VALUE
     if rows == 0 or cols == 0:
         raise V.CALC
+    if V.too_large(rows, cols):
+        raise V.NUM
     if whole:
         if lo != math.floor(lo) or hi != math.floor(hi):
             raise V.VALUE
@@ -1412,6 +1414,8 @@ def MMULT(a, b):
     A, B = _matrix(a), _matrix(b)
     if a.ncols != b.nrows:
         raise V.VALUE
+    if V.too_large(a.nrows, b.ncols):
+        raise V.NUM
     cols = list(zip(*B))
     return Array([[S.total(x * y for x, y in zip(row, col)) for col in cols] for row in A])
 
@@ -1464,6 +1468,8 @@ def MINVERSE(a):
 def MUNIT(n):
     if n < 1:
         raise V.VALUE
+    if V.too_large(n, n):
+        raise V.NUM
     return Array([[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)])
 
 

@@ -485,6 +485,8 @@ def _invoke_general(spec: FunctionSpec, cx, args: list, fill: tuple[int, int] | 
     nc = max(conv[i].ncols for i in broadcast)
     if fill is not None:
         nr, nc = max(nr, fill[0]), max(nc, fill[1])
+    if V.too_large(nr, nc):
+        return V.NUM
     rows = []
     for r in range(nr):
         row = []
