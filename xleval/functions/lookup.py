@@ -37,6 +37,7 @@ from ..evaluator.refs import Range, RefList
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
 from ..values import Array, Entity, XLError
 from .criteria import GroupIndex, has_wildcards, wildcard_regex
+from .text import REGEX_TIMEOUT
 from .registry import (ANY, ARRAY, BOOL, INT, OMITTED, RAW, SCALAR, TEXT, FunctionSpec,
                        invoke, xl)
 
@@ -557,9 +558,10 @@ def _regex_search(vals, x, reverse) -> int:
         x = V.to_text(x)
         if isinstance(x, XLError):
             raise x
+    import regex            # (its matching takes a timeout: see text.REGEX_TIMEOUT)
     try:
-        rx = re.compile(x)
-    except re.error:
+        rx = regex.compile(x)
+    except (regex.error, OverflowError, RecursionError):
         raise V.VALUE from None
     order = range(len(vals) - 1, -1, -1) if reverse else range(len(vals))
     for i in order:
@@ -567,8 +569,13 @@ def _regex_search(vals, x, reverse) -> int:
         if isinstance(v, XLError) or v is None:
             continue
         t = V.to_text(v)
-        if rx.search(t):
-            return i
+        try:
+            # a runaway backtracking match is #VALUE! (PCRE2's match limit in Excel), as
+            # in REGEXTEST; like PCRE2's limit, the budget is per value matched
+            if rx.search(t, timeout=REGEX_TIMEOUT):
+                return i
+        except TimeoutError:
+            raise V.VALUE from None
     return -1
 
 

@@ -720,7 +720,8 @@ def ARRAYTOTEXT(array, format=0):
 def VALUETOTEXT(value, format=0):
     if format not in (0, 1):
         return V.VALUE
-    return _as_text(value, format == 1)
+    # the quotes of format 1 can double a long text past Excel's limit (#VALUE!)
+    return _cap(_as_text(value, format == 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -732,6 +733,13 @@ _NAMED_GROUP2 = re.compile(r"\(\?'([A-Za-z_]\w*)'")
 _NAMED_REF = re.compile(r"\\k[<{']([A-Za-z_]\w*)[>}']")
 
 
+# Seconds one REGEX* call may spend matching. PCRE2 stops a runaway backtracking match
+# (e.g. (a+)+$ against "aaa...a!") at its match limit, and Excel shows that as #VALUE!
+# (the MRegexMatchLimit #VALUE! subtype of Office's ValueErrorCellValueSubType); Python has
+# no step limit, so the regex module's timeout stands in for it.
+REGEX_TIMEOUT = 1.0
+
+
 def _regex(pattern: str, case_sensitivity):
     if case_sensitivity not in (0, 1):
         raise V.VALUE
@@ -739,30 +747,50 @@ def _regex(pattern: str, case_sensitivity):
     p = _NAMED_GROUP2.sub(r"(?P<\1>", p)
     p = _NAMED_REF.sub(r"(?P=\1)", p)
     p = p.replace(r"\z", r"\Z")
+    # `regex` rather than `re`: its matching takes a timeout (REGEX_TIMEOUT), and a user's
+    # pattern can backtrack without end where PCRE2, Excel's engine, stops at its match
+    # limit. Imported here: ~10 ms that a workbook without these functions does not pay.
+    import regex
     try:
-        return re.compile(p, re.I if case_sensitivity == 1 else 0)
-    except (re.error, OverflowError):
+        return regex.compile(p, regex.I if case_sensitivity == 1 else 0)
+    except (regex.error, OverflowError, RecursionError):
+        # RecursionError: parentheses nested thousands deep (PCRE2: "parentheses are too
+        # deeply nested", a compile error, so #VALUE! like any bad pattern)
         raise V.VALUE
+
+
+def _search(rx, text):
+    try:
+        return rx.search(text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        raise V.VALUE from None
+
+
+def _finditer(rx, text) -> list:
+    try:
+        return list(rx.finditer(text, timeout=REGEX_TIMEOUT))
+    except TimeoutError:
+        raise V.VALUE from None
 
 
 @xl("REGEXTEST", TEXT, TEXT, INT)
 def REGEXTEST(text, pattern, case_sensitivity=0):
-    return _regex(pattern, case_sensitivity).search(text) is not None
+    return _search(_regex(pattern, case_sensitivity), text) is not None
 
 
 @xl("REGEXEXTRACT", TEXT, TEXT, INT, INT)
 def REGEXEXTRACT(text, pattern, return_mode=0, case_sensitivity=0):
     rx = _regex(pattern, case_sensitivity)
     if return_mode == 0:
-        m = rx.search(text)
+        m = _search(rx, text)
         return V.NA if m is None else m.group(0)
     if return_mode == 1:
-        found = [m.group(0) for m in rx.finditer(text)]
+        found = [m.group(0) for m in _finditer(rx, text)]
         if not found:
             return V.NA
         return Array([found])
     if return_mode == 2:
-        m = rx.search(text)
+        m = _search(rx, text)
         if m is None:
             return V.NA
         if rx.groups == 0:
@@ -816,7 +844,7 @@ def _expand(repl: str, m) -> str:
 @xl("REGEXREPLACE", TEXT, TEXT, TEXT, INT, INT)
 def REGEXREPLACE(text, pattern, replacement, occurrence=0, case_sensitivity=0):
     rx = _regex(pattern, case_sensitivity)
-    matches = list(rx.finditer(text))
+    matches = _finditer(rx, text)
     if occurrence == 0:
         chosen = matches
     else:
