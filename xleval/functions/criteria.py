@@ -22,26 +22,88 @@ from ..values import XLError
 _OPS = ("<>", ">=", "<=", "=", ">", "<")
 
 
+class _WildMatch:
+    """What WildcardPattern finds; `start()` is where the match begins (SEARCH's answer)."""
+    __slots__ = ("_start",)
+
+    def __init__(self, start: int):
+        self._start = start
+
+    def start(self) -> int:
+        return self._start
+
+
+class WildcardPattern:
+    """An Excel wildcard pattern (* any run, ? one character, ~ escapes), matched
+    case-insensitively by `fullmatch(text)` and `search(text, pos)`, as a compiled re.
+
+    Not one regex with a `.*` per star: re backtracks through every split of the text
+    among the stars, so "*a*a*a*a*b" against 300 a's ran for minutes (COUNTIF, MATCH,
+    VLOOKUP, SEARCH...). Between the stars are runs of fixed length (literals and ?), and
+    the leftmost place of each run after the one before is always a right choice, so a
+    match is one walk through the text."""
+    __slots__ = ("_runs",)
+
+    def __init__(self, runs: list):
+        self._runs = runs                # (regex, length) per run; stars between them
+
+    def fullmatch(self, text: str):
+        runs = self._runs
+        if len(runs) == 1:
+            return runs[0][0].fullmatch(text)
+        m = runs[0][0].match(text)
+        if m is None:
+            return None
+        pos = m.end()
+        for rx, _ in runs[1:-1]:
+            m = rx.search(text, pos)
+            if m is None:
+                return None
+            pos = m.end()
+        rx, n = runs[-1]
+        start = len(text) - n
+        if start < pos or rx.fullmatch(text, start) is None:
+            return None
+        return _WildMatch(0)
+
+    def search(self, text: str, pos: int = 0):
+        runs = self._runs
+        first = runs[0][0].search(text, pos)
+        if first is None:
+            return None
+        # a later start of the first run leaves less room for the others: if they do not
+        # fit after the leftmost one, they fit after none
+        at = first.end()
+        for rx, _ in runs[1:]:
+            m = rx.search(text, at)
+            if m is None:
+                return None
+            at = m.end()
+        return _WildMatch(first.start())
+
+
 @lru_cache(maxsize=4096)
-def wildcard_regex(pattern: str) -> re.Pattern:
+def wildcard_regex(pattern: str) -> WildcardPattern:
     """Compile an Excel wildcard pattern (* any run, ? one character, ~ escapes) into a
-    case-insensitive full-match regex."""
-    out = []
+    case-insensitive matcher with re's `fullmatch` and `search` (see WildcardPattern)."""
+    runs = [[]]
     i = 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "~" and i + 1 < len(pattern) and pattern[i + 1] in "*?~":
-            out.append(re.escape(pattern[i + 1]))
+            runs[-1].append(re.escape(pattern[i + 1]))
             i += 2
             continue
         if ch == "*":
-            out.append(".*")
+            runs.append([])
         elif ch == "?":
-            out.append(".")
+            runs[-1].append(".")
         else:
-            out.append(re.escape(ch))
+            runs[-1].append(re.escape(ch))
         i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+    # each element of a run matches one character (re folds case one to one): fixed length
+    return WildcardPattern([(re.compile("".join(r), re.IGNORECASE | re.DOTALL), len(r))
+                            for r in runs])
 
 
 def has_wildcards(s: str) -> bool:
