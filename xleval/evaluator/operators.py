@@ -64,6 +64,9 @@ def _concat(a, b):
         return x
     if isinstance(y, XLError):
         return y
+    if len(x) + len(y) > 32767:
+        # Excel's text limit: a longer result is #VALUE!, as for CONCAT (text.MAX_TEXT)
+        return V.VALUE
     return x + y
 
 

@@ -1001,10 +1001,35 @@ def _bessel_args(x, n):
     return xv, nv
 
 
+# The recurrences above take O(n) steps: BESSELJ(1, 1E9) looped for many minutes.
+def _tiny_order(n: int, x: float) -> bool:
+    """An order so far above |x| that J_n(x) and I_n(x) underflow to 0 and Y_n(x), K_n(x)
+    overflow (#NUM!): |J_n(x)| <= (|x|/2)^n / n! <= (e|x|/2n)^n < 2^-n, and I_n(x) is at
+    most that times exp(x^2/4(n+1)) < exp(0.034 n), both below 1e-323 once n > 1200; Y_n
+    and K_n grow as the reciprocal (about e^(0.66 n) for n = e|x|)."""
+    return n > 1200 and n > math.e * abs(x)
+
+
+# Beyond this order, with |x| within e times it, no shortcut applies and the loop would
+# run for seconds to hours: #NUM! (a bound of ours; Excel's own limit is not documented)
+_BESSEL_MAX_ORDER = 1_000_000
+
+
+def _bessel_order(nv: int, xv: float, small) -> float | None:
+    if _tiny_order(nv, xv):
+        if small is None:
+            raise V.NUM
+        return small
+    if nv > _BESSEL_MAX_ORDER:
+        raise V.NUM
+    return None
+
+
 @atp("BESSELJ", SCALAR, SCALAR)
 def BESSELJ(x, n):
     xv, nv = _bessel_args(x, n)
-    return _jn(nv, xv)
+    r = _bessel_order(nv, xv, 0.0)
+    return _jn(nv, xv) if r is None else r
 
 
 @atp("BESSELY", SCALAR, SCALAR)
@@ -1012,13 +1037,15 @@ def BESSELY(x, n):
     xv, nv = _bessel_args(x, n)
     if xv <= 0:
         return V.NUM
+    _bessel_order(nv, xv, None)
     return _yn(nv, xv)
 
 
 @atp("BESSELI", SCALAR, SCALAR)
 def BESSELI(x, n):
     xv, nv = _bessel_args(x, n)
-    return _in(nv, xv)
+    r = _bessel_order(nv, xv, 0.0)
+    return _in(nv, xv) if r is None else r
 
 
 @atp("BESSELK", SCALAR, SCALAR)
@@ -1026,4 +1053,5 @@ def BESSELK(x, n):
     xv, nv = _bessel_args(x, n)
     if xv <= 0:
         return V.NUM
+    _bessel_order(nv, xv, None)
     return _kn(nv, xv)

@@ -565,6 +565,12 @@ def DB(cost, salvage, life, period, month=12.0):
             dep = (cost - total) * rate * (12 - month) / 12
         else:
             dep = (cost - total) * rate
+            if total + dep == total:
+                # the balance no longer moves, so each later period repeats this one: stop
+                # (DB(100, 1, 1E9, 1E9) would otherwise loop a billion times)
+                if period == life + 1:
+                    dep = (cost - total) * rate * (12 - month) / 12
+                break
         total += dep
     return dep
 
@@ -621,10 +627,17 @@ def _vdb_schedule(cost, salvage, life, factor, offset, until):
     return out
 
 
+_VDB_MAX_PERIODS = 1_000_000
+
+
 @xl("VDB", NUMBER, NUMBER, NUMBER, NUMBER, NUMBER, NUMBER, BOOL)
 def VDB(cost, salvage, life, start_period, end_period, factor=2.0, no_switch=False):
     if (cost < 0 or salvage < 0 or life <= 0 or start_period < 0 or end_period < start_period
             or end_period > life or factor <= 0):
+        return V.NUM
+    if end_period > _VDB_MAX_PERIODS:
+        # both ways below walk the periods one by one up to end_period: VDB(100, 1, 1E9, 0,
+        # 1E9) looped for hours. #NUM! past a million periods (a bound of ours)
         return V.NUM
     s0 = math.floor(start_period)
     e0 = math.ceil(end_period)
@@ -1160,6 +1173,10 @@ def AMORDEGRC(cx, cost, date_purchased, first_period, salvage, period, rate, bas
             left = per - n
             if left == 0 or left == 1:
                 return float(round(c * 0.5))
+            return 0.0
+        if dep == 0:
+            # nothing left to depreciate at this rate: every later period is 0 too (stop
+            # here; AMORDEGRC(100, 1, 2, 0, 1E9, 1E-300) looped a billion times)
             return 0.0
         c -= dep
     return dep

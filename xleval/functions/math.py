@@ -637,6 +637,13 @@ def _decimal_round(x: float, digits: int, mode: str) -> float:
     arithmetic on the 15 digits, exact; the result is the double nearest the decimal one."""
     if x == 0 or not math.isfinite(x):
         return x
+    if digits < -400:
+        # every double is below 1e309, so it rounds to 0 here, or away from zero to beyond
+        # the largest double (#NUM!, as ROUNDUP(1, -309)); 10 ** -cut below would build an
+        # integer of a billion digits for ROUND(1, -1E9)
+        if mode == "up":
+            raise V.NUM
+        return 0.0
     if 0 <= digits <= 15:
         # fast path: x * 10**digits in binary is within ~6e-15 relative of the decimal
         # value scaled, so unless it lies within 1e-13 relative of where the rounding

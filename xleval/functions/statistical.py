@@ -332,6 +332,10 @@ def _lentz_beta(a: float, b: float, x: float) -> float:
         h *= step
         if abs(step - 1.0) < 1e-16:
             break
+    else:
+        # no convergence (a or b near 1e300): #NUM!, rather than a meaningless h that an
+        # inverse (BETA.INV(0.5, 1E300, 1E-300)) would ask for again and again for minutes
+        raise V.NUM
     return h
 
 
@@ -1873,12 +1877,50 @@ def BINOM_DIST_RANGE(n, p, s, s2=None):
 def BINOM_INV(n, p, alpha):
     if n < 0 or p < 0 or p > 1 or alpha < 0 or alpha > 1:
         raise V.NUM
+    target = alpha * (1 - 1e-15)
+    if n > 100000:
+        # the walk below would take up to n steps (CRITBINOM(1E15, 0.5, 0.5) never ended):
+        # bisect for the least k with binom_cdf(k) >= target instead (the cdf increases)
+        lo, hi = -1, n                  # cdf(lo) < target (cdf(-1) = 0), cdf(hi) >= target
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if binom_cdf(mid, n, p) >= target:
+                hi = mid
+            else:
+                lo = mid
+        return float(hi)
     total = 0.0
     for k in range(n + 1):
         total += binom_pmf(k, n, p)
-        if total >= alpha * (1 - 1e-15):
+        if total >= target:
             return float(k)
     return float(n)
+
+
+# HYPGEOM.DIST's cumulative sum runs over s - lo + 1 terms: HYPGEOM.DIST(5E8, 1E9, 1E9,
+# 2E9, TRUE) summed half a billion. Past this many, only the terms that count are summed.
+_HYPGEOM_TERMS = 100000
+_HYPGEOM_MAX_TERMS = 1_000_000
+
+
+def _hypgeom_cdf_tail(pmf, s: int, lo: int, hi: int, mode: int) -> float:
+    """P(X <= s) from the terms nearest s, which fall away geometrically on the far side
+    of the mode (the pmf is unimodal): below the mode sum down from s, above it take 1 -
+    the sum up from s + 1, each stopping once a term no longer moves the sum. A spread so
+    wide that this still needs millions of terms is #NUM! (a bound of ours)."""
+    acc = 0.0
+    if s < mode:
+        seq = range(s, lo - 1, -1)
+    else:
+        seq = range(s + 1, hi + 1)
+    for count, i in enumerate(seq):
+        t = pmf(i)
+        if acc + t == acc:
+            break
+        acc += t
+        if count > _HYPGEOM_MAX_TERMS:
+            raise V.NUM
+    return min(acc, 1.0) if s < mode else max(1.0 - acc, 0.0)
 
 
 @xl("HYPGEOM.DIST", INT, INT, INT, INT, BOOL)
@@ -1896,7 +1938,12 @@ def HYPGEOM_DIST(s, n, K, N, cumulative):
             return 0.0
         if s >= hi:
             return 1.0
-        return min(total(pmf(i) for i in range(lo, s + 1)), 1.0)
+        if s - lo <= _HYPGEOM_TERMS:
+            return min(total(pmf(i) for i in range(lo, s + 1)), 1.0)
+        sd = math.sqrt(n * (K / N) * (1 - K / N) * (N - n) / max(N - 1, 1))
+        if 10 * sd > _HYPGEOM_MAX_TERMS:
+            raise V.NUM                 # the tail alone would need too many terms
+        return _hypgeom_cdf_tail(pmf, s, lo, hi, (n + 1) * (K + 1) // (N + 2))
     if s < lo or s > hi:
         return 0.0
     return pmf(s)
