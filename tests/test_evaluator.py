@@ -328,3 +328,35 @@ def test_long_chains_copied_down_and_differing_in_numbers():
     wb.set_value("S!A7", 1.0)
     wb.calculate()
     assert wb["S!B7"] == 30.0 and wb["S!C7"] == 37.0 and wb["S!D7"] == 2000.0
+
+
+def test_recursive_named_lambdas(tmp_path):
+    # Excel allows a LAMBDA defined name to call itself (and names to call each other); it
+    # stops runaway recursion with #NUM!. Calculating any such workbook never ended: the
+    # graph and the compiler both followed the name into itself. Values derived by hand.
+    import openpyxl
+    from openpyxl.workbook.defined_name import DefinedName as XlName
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "S"
+    names = {
+        "FACTL": "_xlfn.LAMBDA(_xlpm.n,IF(_xlpm.n<=1,1,_xlpm.n*FACTL(_xlpm.n-1)))",
+        "SUMTO": "_xlfn.LAMBDA(_xlpm.n,IF(_xlpm.n=0,0,_xlpm.n+SUMTO(_xlpm.n-1)))",
+        "EVENL": "_xlfn.LAMBDA(_xlpm.n,IF(_xlpm.n=0,TRUE,ODDL(_xlpm.n-1)))",
+        "ODDL": "_xlfn.LAMBDA(_xlpm.n,IF(_xlpm.n=0,FALSE,EVENL(_xlpm.n-1)))",
+        "LOOPL": "_xlfn.LAMBDA(_xlpm.n,LOOPL(_xlpm.n+1))",
+        # reads a formula cell: the graph must order S!B1 before the callers
+        "TIMESB": "_xlfn.LAMBDA(_xlpm.n,IF(_xlpm.n=0,0,S!$B$1+TIMESB(_xlpm.n-1)))",
+    }
+    for name, text in names.items():
+        book.defined_names[name] = XlName(name, attr_text=text)
+    cells = {"A1": "=FACTL(10)", "A2": "=SUMTO(100)", "A3": "=EVENL(10)", "A4": "=ODDL(7)",
+             "A5": "=LOOPL(1)", "A6": "=TIMESB(4)", "A7": "=A1+1", "B1": "=2*3"}
+    for ref, f in cells.items():
+        ws[ref] = f
+    path = tmp_path / "lambdas.xlsx"
+    book.save(path)
+    wb = xleval.load(path)
+    wb.calculate()
+    assert [wb[f"S!A{i}"] for i in range(1, 8)] == [
+        3628800.0, 5050.0, True, True, err("#NUM!"), 24.0, 3628801.0]

@@ -102,6 +102,7 @@ class Compiler:
         self.ev = engine
         self._slots: dict | None = None      # id(Literal) -> its index among cx's numbers
         self._locals: list[str] = []         # LET names / LAMBDA parameters in scope
+        self._named: dict[tuple, list] = {}  # LAMBDA defined names being compiled
 
     def compile(self, node: Node, sheet: int, array_mode: bool,
                 info: CompileInfo | None = None, slots: list | None = None):

@@ -104,8 +104,23 @@ def compile_let(compiler, node: Func, sheet: int, info):
 
 
 def compile_named_call(compiler, user, argfns, info):
+    """A call of a defined name whose definition is a LAMBDA, compiled where it is called.
+    A call inside its own definition (recursion, which Excel allows: FACT_L = LAMBDA(n,
+    IF(n<2,1,n*FACT_L(n-1)))) takes the closure being compiled, through `compiler._named`,
+    when it runs: compiling the definition again there never ended."""
     tree, scope = user
-    make = compiler._c(tree, scope, info)
+    key = (id(tree), scope)          # (the engine keeps one tree per name: Engine.name_tree)
+    holder = compiler._named.get(key)
+    if holder is None:
+        holder = compiler._named[key] = []
+        try:
+            holder.append(compiler._c(tree, scope, info))
+        finally:
+            del compiler._named[key]
+        make = holder[0]
+    else:
+        def make(cx):
+            return holder[0](cx)
 
     def call(cx):
         lam = make(cx)

@@ -437,7 +437,9 @@ def _templates(engine, shape, sheet_free: bool = False) -> _Template:
                 elif spec is None and node.name not in ("IF", "IFERROR", "IFNA", "CHOOSE",
                                                         "IFS", "SWITCH", "LET", "LAMBDA"):
                     user = engine.lambda_name(node.name, sheet)
-                    if user is not None:
+                    key = (node.name.upper(), None, None, sheet)
+                    if user is not None and key not in seen_names:
+                        seen_names.add(key)     # (a recursive LAMBDA names itself)
                         stack.append(user)
             elif t is Binary and node.op == ":":
                 if not (isinstance(node.left, Ref) and isinstance(node.right, Ref)):
