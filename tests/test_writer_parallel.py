@@ -396,7 +396,7 @@ def test_daemonic_process_saves_serially(tmp_path, small_pieces):
 def test_bad_worker_count_is_one_line_error(tmp_path):
     src = str(tmp_path / "book.xlsx")
     _make_book(src)
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
+    with pytest.raises(ValueError, match="workers must be a whole number from 1 to 256"):
         write_values(src, str(tmp_path / "o.xlsx"), {"Big": {(1, 2): 1.0}}, workers=0)
 
 
