@@ -39,8 +39,9 @@ from xml.parsers import expat as _expat
 
 from .. import errors
 from ..forking import can_fork, start_helper
-from ..refs import MAX_ROW, column_numbers, far_column, parse_cell, parse_range
-from ..values import XLError
+from ..refs import (MAX_COL, MAX_ROW, cell_name, column_numbers, far_column, parse_cell,
+                    parse_range, range_name)
+from ..values import MAX_ARRAY_ELEMENTS, XLError
 from ..values import error as _xl_error
 from .richdata import read_rich_values, rich_cells
 from .model import (CalcSettings, DefinedName, ExternalBook, FormulaCell, PivotTable,
@@ -53,6 +54,8 @@ __all__ = ["load_workbook", "iso_to_serial", "decode_xstring"]
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
 _RATIO_MIN_SIZE = 10 * 2**20          # the compression-ratio test applies to parts above this
+_MAX_UNCOMPRESSED = 4 * 2**30         # default bound on the parts' total uncompressed size
+_MAX_RATIO = 200.0                    # default bound on the compression ratio
 _DIGITS = "0123456789"
 
 # iterparse / parser options: never fetch or expand anything external
@@ -283,7 +286,7 @@ class _BoundedReader:
         if self._owner.budget < 0:
             raise errors.WorkbookTooLargeError(
                 self._owner.path, "uncompressed content exceeds the size limit of "
-                f"{self._owner.max_uncompressed} bytes")
+                f"{_gb(self._owner.max_uncompressed)} (XLEVAL_MAX_UNCOMPRESSED_MB raises it)")
         return data
 
     def close(self) -> None:
@@ -316,6 +319,7 @@ class _Reader:
         self.dynamic_cm: set[str] | None = None     # None: any cm marks a dynamic array
         self.date1904 = False
         self.pivot_caches: dict[str, list] = {}     # cache definition part -> its fields
+        self.array_cells = 0            # cells the array / data-table ranges fill (so far)
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -356,7 +360,8 @@ class _Reader:
     def rels(self, part: str, raw: bool = False) -> list[tuple[str, str, str, bool]]:
         """Relationships of a part: [(id, type, target, external)]; internal targets are
         resolved to zip part names (which may not exist) unless `raw`."""
-        d, base = posixpath.split(part)
+        # (a zip written with backslashes: its parts' folders are folders all the same)
+        d, base = posixpath.split(part.replace("\\", "/"))
         found = self.find(posixpath.join(d, "_rels", base + ".rels"))
         if found is None:
             return []
@@ -454,6 +459,7 @@ class _Reader:
         self.date1904 = data.date1904
         data.application = self.application()
 
+        seen: set[str] = set()
         for i, s in enumerate(sheet_entries):
             typ, target, ext = rels.get(_rid(s) or "", ("", "", False))
             tl = typ.lower()
@@ -467,8 +473,14 @@ class _Reader:
                 kind = "worksheet"
             part = (None if ext else self.find(target)) or ""
             state = s.get("state") or "visible"
-            data.sheets.append(SheetData(name=s.get("name") or f"Sheet{i + 1}", index=i,
-                                         part=part, state=state, kind=kind))
+            name = s.get("name") or f"Sheet{i + 1}"
+            if name.lower() in seen:    # (which one would 'A'!A1 mean?)
+                raise errors.CorruptWorkbookError(
+                    self.path, f"two sheets are named {name!r} (sheet names are unique, "
+                    "whatever their case)")
+            seen.add(name.lower())
+            data.sheets.append(SheetData(name=name, index=i, part=part, state=state,
+                                         kind=kind))
 
         for n in name_els:
             text = decode_xstring((n.text or "").strip())
@@ -491,7 +503,8 @@ class _Reader:
             elif typ.endswith("/sheetMetadata"):
                 meta_part = self.find(target)
         if sst_part is None:
-            sst_part = self.find(posixpath.join(posixpath.dirname(wb_part), "sharedStrings.xml"))
+            sst_part = self.find(posixpath.join(posixpath.dirname(wb_part.replace("\\", "/")),
+                                                "sharedStrings.xml"))
         if sst_part is not None:
             self.sst = self.shared_strings(sst_part)
         if meta_part is not None:
@@ -699,6 +712,7 @@ class _Reader:
         pending: list[tuple[tuple[int, int], str]] = []  # shared members seen before anchor
         active: list[tuple[int, int, int, int]] = []      # array / dataTable ranges in play
         covcols: set[int] | None = None                  # covered columns of the current row
+        cov_row = 0                                      # (the row covcols was made for)
         max_row = max_col = 0
         last_row = 0
         V = F = IS = T = R = None
@@ -728,13 +742,20 @@ class _Reader:
                     rownum = last_row + 1
             else:
                 rownum = last_row + 1
+            if rownum > MAX_ROW:        # rows without a (valid) r= after the last one
+                raise errors.CorruptWorkbookError(
+                    self.path, f"sheet {sheet.name!r}: a row after row {MAX_ROW:,}, the last")
             last_row = rownum
             if row.get("hidden") in ("1", "true"):
                 hidden.add(rownum)
             col = 0
             if active:
+                n_active = len(active)
                 active = [a for a in active if a[2] >= rownum]
-                covcols = _cover_cols(active, rownum) if len(active) > 8 else None
+                if len(active) <= 8:
+                    covcols = None
+                elif covcols is None or rownum != cov_row or len(active) != n_active:
+                    covcols, cov_row = _cover_cols(active, rownum), rownum
 
             for c in row:           # children of <row> are <c> (and a trailing extLst)
                 ref = c.get("r")
@@ -758,6 +779,10 @@ class _Reader:
                     if not isinstance(tag, str) or not (tag == "c" or tag.endswith("}c")):
                         continue        # a comment or extLst: takes no column position
                     r, cn = rownum, col + 1
+                if cn > MAX_COL:        # cells without a (valid) r= after column XFD
+                    raise errors.CorruptWorkbookError(
+                        self.path, f"sheet {sheet.name!r}: row {r} has a cell after column "
+                        "XFD, the last")
                 col = cn
 
                 t = c.get("t")
@@ -837,6 +862,8 @@ class _Reader:
                                 pending.append((pos, si))
                     elif ft == "array" or ft == "dataTable":
                         rng = _range_or_none(fel.get("ref")) or (r, cn, r, cn)
+                        if rng != (r, cn, r, cn):
+                            self.check_array_range(sheet, ft, (r, cn), rng)
                         if ft == "array":
                             fc = FormulaCell(decode_xstring(ftext) if "_x" in ftext else ftext,
                                              pos, kind="array", ref=rng)
@@ -846,8 +873,11 @@ class _Reader:
                         is_formula = True
                         if rng[0] != rng[2] or rng[1] != rng[3]:
                             active.append(rng)
-                            if covcols is not None or len(active) > 8:
-                                covcols = _cover_cols(active, rownum)
+                            if covcols is not None:     # (added to, not made again)
+                                if rng[0] <= rownum <= rng[2]:
+                                    covcols.update(range(rng[1], rng[3] + 1))
+                            elif len(active) > 8:
+                                covcols, cov_row = _cover_cols(active, rownum), rownum
                             if rng[2] > max_row:
                                 max_row = rng[2]
                             if rng[3] > max_col:
@@ -908,6 +938,23 @@ class _Reader:
         if autofilter is not None and hidden:
             # rows hidden inside the filter range (below its header) are filtered out
             sheet.filtered_rows = {r for r in hidden if autofilter[0] < r <= autofilter[2]}
+
+    def check_array_range(self, sheet: SheetData, ft: str, pos: tuple[int, int],
+                          rng: tuple[int, int, int, int]) -> None:
+        """An array or data-table formula's range must start at its own cell (Excel writes
+        it so) and, with the workbook's others, fill at most MAX_ARRAY_ELEMENTS cells:
+        the loader and the engine walk each range cell by cell, so a few bytes saying
+        "A1:XFD1048576" would otherwise cost minutes and tens of GB."""
+        where = f"sheet {sheet.name!r}: the {ft} formula in {cell_name(*pos)}"
+        if rng[0] != pos[0] or rng[1] != pos[1]:
+            raise errors.CorruptWorkbookError(
+                self.path, f"{where} fills {range_name(*rng)}, which does not start at it")
+        self.array_cells += (rng[2] - rng[0] + 1) * (rng[3] - rng[1] + 1)
+        if self.array_cells > MAX_ARRAY_ELEMENTS:
+            raise errors.WorkbookTooLargeError(
+                self.path, f"{where} fills {range_name(*rng)}: the workbook's array formulas "
+                f"fill more than {MAX_ARRAY_ELEMENTS:,} cells in all (the size of Excel's "
+                "largest array)")
 
     # -- tables --------------------------------------------------------------------------
 
@@ -1076,6 +1123,9 @@ _FCELL_RE = re.compile(
     rb"</c>)"
     rb'|(<row(?:\s+[\w:.\-]+="[^"&<]*+")*+\s*+/?)>|(</row>|\S)')
 _PIECE = 1 << 16            # bytes of whole rows read by one findall
+_MAX_PIECE = 4 * _PIECE     # ... at most: else cut between cells (_CUT_RE)
+# after a cell or an empty row tag, before a cell, a row or a row's end: between two tokens
+_CUT_RE = re.compile(rb"(?:</c>|/>)(?=\s*+<(?:c\s|row[\s/>]|/row>))")
 _ATTRS_RE = re.compile(rb'(?:\s+[\w:.\-]+="[^"&<]*+")*+\s*+')
 _ATTR_RE = re.compile(rb'([\w:.\-]+)="([^"]*)"')
 _T_RE = re.compile(rb'\st="([^"]*)"')
@@ -1305,8 +1355,20 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
     bc: dict[bytes, int] = {}               # _BCOLS inside a row, {} between rows
     while pos < end:
         # a piece of whole rows (cut after a </row>) at a time: one findall over it
-        cut = data.find(b"</row>", pos + _PIECE, end) if end - pos > _PIECE else -1
-        cut = end if cut < 0 else cut + 6
+        cut = (data.find(b"</row>", pos + _PIECE, min(end, pos + _MAX_PIECE))
+               if end - pos > _PIECE else -1)
+        if cut >= 0:
+            cut += 6
+        elif end - pos <= _MAX_PIECE:
+            cut = end
+        else:
+            # no </row> for long (a very long row, or a hostile part: padding, row tags
+            # without rows): cut between two cells or rows, so that one findall's list
+            # stays small (a piece of one-character tokens costs ~130 bytes a byte)
+            m = _CUT_RE.search(data, pos + _PIECE, pos + _MAX_PIECE)
+            if m is None:
+                raise _GiveUp
+            cut = m.end()
         piece = data[pos:cut]
         if len(piece.translate(None, _CTRL)) != cut - pos:
             raise _GiveUp                       # a control character: not XML
@@ -1348,6 +1410,8 @@ def _scan_rows(reader: "_Reader", sheet: SheetData, data: bytes, pos: int, end: 
                     rownum = int(rr)
                 else:
                     rr = None
+                    if rownum > MAX_ROW:
+                        raise _GiveUp           # past the last row: the lxml loader's error
                 last_row = rownum
                 if hid:
                     hidden.add(rownum)
@@ -1741,27 +1805,68 @@ def _sniff_ole(path: str) -> errors.WorkbookError:
     return errors.UnsupportedFormatError(path, "legacy .xls (BIFF) workbook; save it as .xlsx")
 
 
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+
+def _env_limit(name: str, default: float, scale: int = 1) -> float:
+    """A size guard from the environment (XLEVAL_MAX_UNCOMPRESSED_MB, XLEVAL_MAX_RATIO), or
+    `default` when unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0 or v == float("inf"):
+        raise errors.XlevalError(f"{name}: expected a number above 0, not {text!r}")
+    return v * scale
+
+
 def _check_sizes(path: str, zf: zipfile.ZipFile, max_uncompressed: int,
                  max_ratio: float) -> None:
     total = 0
+    names: set[str] = set()
     for info in zf.infolist():
+        # two members of one name (as OPC part names: case and slashes aside): zip readers
+        # disagree on which one counts (the loader, Excel, the writer copying parts)
+        name = info.filename.replace("\\", "/").lower()
+        if name in names:
+            raise errors.CorruptWorkbookError(
+                path, f"the zip archive holds two parts named {info.filename}")
+        names.add(name)
         total += info.file_size
         if total > max_uncompressed:
             raise errors.WorkbookTooLargeError(
-                path, f"uncompressed content exceeds the size limit of {max_uncompressed} "
-                "bytes (possible decompression bomb)")
+                path, f"uncompressed content exceeds the size limit of {_gb(max_uncompressed)}"
+                " (possible decompression bomb; XLEVAL_MAX_UNCOMPRESSED_MB raises the limit)")
         if info.file_size > _RATIO_MIN_SIZE:
             ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
             if ratio > max_ratio:
                 raise errors.WorkbookTooLargeError(
                     path, f"part {info.filename} expands {ratio:.0f}-fold when decompressed "
                     f"(more than {max_ratio:g}; possible decompression bomb)")
+    # The archive as a whole, against its real size on disk: the test above trusts each
+    # part's declared compressed size, which a crafted zip can overstate (parts overlapping
+    # one compressed stream), and misses many parts each under _RATIO_MIN_SIZE. The declared
+    # uncompressed sizes bound what can be read (_BoundedReader); the file's size is real.
+    size = os.path.getsize(path)
+    if total > max(_RATIO_MIN_SIZE, max_ratio * size):
+        raise errors.WorkbookTooLargeError(
+            path, f"a {_gb(size)} file that inflates to {_gb(total)}, {total / size:.0f}-fold "
+            f"(more than {max_ratio:g}; possible decompression bomb)")
 
 
-def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
-                  max_ratio: float = 200.0, workers: int = 1) -> WorkbookData:
+def load_workbook(path: str, *, max_uncompressed: int | None = None,
+                  max_ratio: float | None = None, workers: int = 1) -> WorkbookData:
     """Read an .xlsx/.xlsm workbook into a `WorkbookData`. With `workers` >= 2 (on Linux), a
     large sheet's rows are read by that many forked processes (see _scan_split).
+
+    Decompression-bomb guards: at most `max_uncompressed` bytes of parts (default: the
+    environment's XLEVAL_MAX_UNCOMPRESSED_MB megabytes, else 4 GB; real workbooks are far
+    below), and no part above 10 MB nor the whole file expanding more than `max_ratio`-fold
+    (default: XLEVAL_MAX_RATIO, else 200; real workbooks compress 5-20-fold).
 
     Raises `xleval.errors.WorkbookError` subclasses only (for any bad input): FileMissingError,
     UnsupportedFormatError, EncryptedWorkbookError, CorruptWorkbookError, WorkbookTooLargeError.
@@ -1785,6 +1890,11 @@ def load_workbook(path: str, *, max_uncompressed: int = 4 * 2**30,
         raise errors.CorruptWorkbookError(path, "empty file (0 bytes); not an Excel workbook")
     if head == _OLE_MAGIC:
         raise _sniff_ole(path)
+    if max_uncompressed is None:
+        max_uncompressed = int(_env_limit("XLEVAL_MAX_UNCOMPRESSED_MB", _MAX_UNCOMPRESSED,
+                                          2**20))
+    if max_ratio is None:
+        max_ratio = _env_limit("XLEVAL_MAX_RATIO", _MAX_RATIO)
 
     try:
         zf = zipfile.ZipFile(path)
