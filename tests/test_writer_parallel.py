@@ -655,3 +655,24 @@ def test_streaming_writer_equals_the_whole_part_patcher_on_the_corpus(monkeypatc
                     data, targets, name), (path, name)
                 parts_checked += 1
     assert parts_checked >= 400
+
+
+def test_a_long_stretch_without_a_row_end_goes_the_general_way(tmp_path, small_pieces,
+                                                               monkeypatch):
+    # a part that ends no row for megabytes (crafted padding) made the streaming writer
+    # search and grow its buffer again at every chunk: quadratic (100 MB: ~2 minutes).
+    # Past _ROWLESS bytes it hands the part to the general patcher: same bytes out.
+    src = str(tmp_path / "book.xlsx")
+    _make_book(src)
+    values = {"Big": _targets(N_ROWS), "Small": _targets(20)}
+    write_values(src, str(tmp_path / "stream.xlsx"), values, workers=1)
+    # every chunk read after one that ended no row is "too long" (a chunk of 64 bytes
+    # ends no row now and then: the rows here are longer)
+    monkeypatch.setattr(W, "_ROWLESS", 1)
+    monkeypatch.setattr(W, "_CHUNK", 64)
+    general = []
+    monkeypatch.setattr(W, "_general_patch",
+                        lambda *a, f=W._general_patch: general.append(1) or f(*a))
+    write_values(src, str(tmp_path / "general.xlsx"), values, workers=1)
+    assert general
+    assert _members(str(tmp_path / "stream.xlsx")) == _members(str(tmp_path / "general.xlsx"))
