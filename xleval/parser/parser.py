@@ -43,16 +43,19 @@ _PREFIX_RE = re.compile(r"^(?:_xlfn\.|_xlws\.|_xludf\.)+", re.I)
 _CELL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)([0-9]{1,7})$")
 _COL_PART = re.compile(r"^(\$?)([A-Za-z]{1,3})$")
 _ROW_PART = re.compile(r"^(\$?)([0-9]{1,7})$")
+_BOOK_INDEX = re.compile(r"\[\d+\]")
+_INF = float("inf")
 
 
 def _split_prefix(tok: str) -> tuple[int | None, str | None, str | None, str]:
     """'[1]Sheet1:Sheet3'!A1 -> (book, sheet, sheet2, body)."""
     if "!" not in tok:
         return None, None, None, tok
-    # the body never contains '!' except '#REF!'
-    if tok.endswith("#REF!") and tok.count("!") >= 2:
+    # the body never contains '!' except '#REF!' (any case: Excel reads =sheet1!#ref!)
+    ref_err = tok[-5:].upper() == "#REF!"
+    if ref_err and tok.count("!") >= 2:
         idx = tok[:-5].rindex("!")
-    elif tok.endswith("#REF!") and tok.count("!") == 1:
+    elif ref_err and tok.count("!") == 1:
         return None, None, None, tok
     else:
         idx = tok.rindex("!")
@@ -61,7 +64,9 @@ def _split_prefix(tok: str) -> tuple[int | None, str | None, str | None, str]:
         prefix = prefix[1:-1].replace("''", "'")
     book = None
     if prefix.startswith("["):
-        close = prefix.index("]")
+        close = prefix.find("]")
+        if close < 0:
+            raise FormulaSyntaxError(f"bad reference {tok}")
         inner = prefix[1:close]
         book = int(inner) if inner.isdigit() else None
         if book is None:
@@ -212,8 +217,7 @@ def _skeleton_key_slow(text: str, origin: tuple[int, int]
     """skeleton_key's general path: one `re.sub` with a Python callback per reference
     and number (~8 us a text). The fast path below reproduces it through plans built
     from its output, so this is the definition of the result."""
-    if "{" in text or '"' in text or "'" in text or "[" in text or \
-            "!" in text and _BANG_REF.search(text):
+    if _keyless(text):
         return None
     nums: list[str] = []
     skel = _FAST_REF_NUM.sub(_r1c1_sub(origin, nums), text)
@@ -225,7 +229,23 @@ def _skeleton_key_slow(text: str, origin: tuple[int, int]
     for num, piece in zip(nums, pieces[1:]):
         out.append(num)
         out.append(piece)
-    return skel, nums, "\x1e" + "".join(out)
+    return _finite((skel, nums, "\x1e" + "".join(out)))
+
+
+def _keyless(text: str) -> bool:
+    """Texts with no skeleton by their characters alone (see _skeleton_key_slow)."""
+    return bool("{" in text or '"' in text or "'" in text or "[" in text or
+                "!" in text and _BANG_REF.search(text))
+
+
+def _finite(got: tuple[str, list[str], str]):
+    """`got`, or None when one of its number literals is beyond the largest double
+    (1E309): the parser makes that literal #NUM!, no number slot, and a family member's
+    float() of it would be inf."""
+    for t in got[1]:
+        if float(t) == _INF:
+            return None
+    return got
 
 
 # --- the fast path of skeleton_key ------------------------------------------------------
@@ -302,7 +322,9 @@ def _build_plan(text: str, origin: tuple[int, int]):
     reproduce the general path's result on `text` itself."""
     got = _skeleton_key_slow(text, origin)
     if got is None:
-        return _NONE
+        if _keyless(text):
+            return _NONE
+        raise _PlanError(text)  # a number beyond a double (_finite): no plan from this text
     if "\x1d" in text:              # the general path splits its skeleton on \x1d
         return _SLOW
     spans = [m.span() for m in _TOKEN.finditer(text)]
@@ -422,6 +444,10 @@ def _build_plan(text: str, origin: tuple[int, int]):
                     "\x1e" + "".join(fast), _getter(resolve(fast_args)), *nums)
     if plan(text.encode(), origin[0]) != got:
         raise _PlanError(text)
+    if any("e" in t or "E" in t for t in got[1]):
+        # only a literal with an exponent overflows here (runs of 8+ digits take the
+        # general path): the structure's texts are checked like the general path's
+        return lambda data, orow: _finite(plan(data, orow))
     return plan
 
 
@@ -677,7 +703,12 @@ class _Parser:
     def prefix(self, in_parens: bool) -> Node:
         kind, tok = self.take()
         if kind == "num":
-            node = Literal(float(tok))
+            v = float(tok)
+            if v == _INF:
+                # beyond the largest double (1E309): Excel makes numbers too large #NUM!
+                # (KB Q214373); not a slot (skeleton_key has no skeleton for the text)
+                return Literal(V.NUM)
+            node = Literal(v)
             if self.nums is not None:
                 self.nums.append(node)
             return node
@@ -698,16 +729,23 @@ class _Parser:
                 return self.calls(Func(f"[{book}]!{body.upper()}", self.args()))
             return Name(body, sheet, book)
         if kind == "sref":
-            book, sheet, _s2, body = _split_prefix(tok)
-            br = body.index("[")
-            table = body[:br] or None
-            return StructRef(table, body[br + 1:-1])
+            # the prefix ('Sheet 1'!, [1]!) and table name end at the first '[' after a
+            # [1] book index: the brackets may hold a '!' (Table1[Col!], [@!x])
+            book_end = _BOOK_INDEX.match(tok)
+            br = tok.index("[", book_end.end() if book_end else 0)
+            table = _split_prefix(tok[:br])[3] or None
+            return StructRef(table, tok[br + 1:-1])
         if kind == "func":
             name = _PREFIX_RE.sub("", tok[:-1]).upper()
             args = self.args()
             if name == "ANCHORARRAY" and len(args) == 1:
                 # the file form of the spill operator: _xlfn.ANCHORARRAY(A1) is A1#
                 return self.calls(Postfix("#", args[0]))
+            if name == "SINGLE" and len(args) == 1:
+                # the file form of the implicit intersection operator: Excel saves some
+                # @s as _xlfn.SINGLE(...) (vinci1it2000/formulas#57; formulas/test.xlsx
+                # LOGIC!AF8); SINGLE is no function of its own
+                return self.calls(Unary("@", args[0]))
             return self.calls(Func(name, args))
         if kind == "op":
             if tok in ("-", "+", "@", "("):
@@ -765,14 +803,19 @@ class _Parser:
     def array(self) -> ArrayLit:
         rows: list[list] = [[]]
         while True:
-            neg = False
+            sign = None
             kind, tok = self.take()
             if tok in ("-", "+"):
-                neg = tok == "-"
+                sign = tok
                 kind, tok = self.take()
+                if kind != "num":
+                    # only a number may be signed in an array constant (ECMA-376 Part 4,
+                    # Constants): {-"a"} or {-TRUE} is no formula, not "a" or TRUE
+                    raise FormulaSyntaxError(f"unexpected {sign!r} in array constant")
+            neg = sign == "-"
             if kind == "num":
                 v = float(tok)
-                rows[-1].append(-v if neg else v)
+                rows[-1].append(V.NUM if v == _INF else -v if neg else v)
             elif kind == "str":
                 rows[-1].append(tok[1:-1].replace('""', '"'))
             elif kind == "bool":

@@ -33,7 +33,10 @@ _WIDE = r"\u00a0-\uffff"     # regex escapes, as the pattern has always spelled 
 def _token_source(wide: str) -> str:
     """The token regex source; `wide` is the range of non-ASCII characters allowed in
     names ('' for the ASCII-only pattern)."""
-    quoted = r"'(?:[^']|'')+'"
+    # quoted names and strings: possessive runs, not one loop iteration per character,
+    # whose backtracking state cost ~120 MB for a 1 MB string literal (same matches: a
+    # run stops only at a quote, and backtracking into one could only end a match early)
+    quoted = r"'(?:[^']++|'')++'"
     unq = rf"[\w.{wide}]+"                  # unquoted sheet name (letters, digits, _, .)
     prefix = rf"(?:(?:\[\d+\])?(?:{quoted}|{unq}(?::{unq})?)!|\[\d+\]!)"
     col = r"\$?[A-Za-z]{1,3}"
@@ -44,7 +47,7 @@ def _token_source(wide: str) -> str:
     name = rf"[A-Za-z_\\{wide}][\w.\\?{wide}]*"
     return rf"""
     (?P<ws>[ \t\r\n]+)
-  | (?P<str>"(?:[^"]|"")*")
+  | (?P<str>"(?:[^"]++|"")*+")
   | (?P<ref>(?:{prefix})?{refbody})
   | (?P<err>\#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|BLOCKED!|CONNECT!|FIELD!|UNKNOWN!|BUSY!))
   | (?P<func>(?:_xlfn\.|_xlws\.|_xludf\.)*{name}\()
