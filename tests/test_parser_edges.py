@@ -215,3 +215,12 @@ def test_skeleton_key_overflow_through_plans(overflow_at):
         assert got == P._skeleton_key_slow(text, (i + 1, 3))
         assert (got is None) == big, text
     assert P._PLANS                     # the structure's plan (or its _SLOW) was made
+
+
+@pytest.mark.parametrize("formula", ["=LAMBDA(x,x)>=1", "=LAMBDA(x,x)=LAMBDA(x,x)",
+                                     "=1<>LAMBDA(x,x)"])
+def test_comparing_a_lambda_is_value_error(formula):
+    # raised TypeError out of calculate(); a LAMBDA that is not called is no value for
+    # an operator: #VALUE!, as + and & already gave [hand, from the operators' rule]
+    import xleval
+    assert str(xleval.evaluate(formula)) == "#VALUE!"

@@ -5,6 +5,7 @@ import math
 
 from .. import values as V
 from ..values import Array, XLError
+from .lambdas import Lambda
 
 
 def _num(v):
@@ -81,6 +82,8 @@ def _compare(op: str, a, b):
         return a
     if isinstance(b, XLError):
         return b
+    if isinstance(a, Lambda) or isinstance(b, Lambda):
+        return V.VALUE          # a LAMBDA not called is no value to compare, as in + or &
     return _CMP[op](V.compare(a, b))
 
 
