@@ -531,17 +531,26 @@ class _Index:
         cs, cr, cc, ca = [], [], [], []       # covered cells -> their anchor
         for s in range(engine.n_local):
             f = engine.formulas[s]
-            for (r, c), a in engine.covered[s].items():
-                if (r, c) not in f and a in f:
-                    cs.append(s)
-                    cr.append(r)
-                    cc.append(c)
-                    ca.append((s * _RK + a[0]) * _K + a[1])
-        if cs:
-            S = np.concatenate([S, np.array(cs, np.int64)])
-            R = np.concatenate([R, np.array(cr, np.int64)])
-            C = np.concatenate([C, np.array(cc, np.int64)])
-            nid = np.concatenate([nid, self.lookup_keys(np.array(ca, np.int64))])
+            cov = engine.covered[s]
+            n = len(cov)
+            if not n:
+                continue
+            # read at C speed into arrays (a 5,000,000-cell array formula: ~1 s and 0.2 GB
+            # where Python lists of ints took ~5 s and 0.9 GB)
+            rc = np.fromiter(chain.from_iterable(cov), np.int64, 2 * n).reshape(n, 2)
+            an = np.fromiter(chain.from_iterable(cov.values()), np.int64, 2 * n).reshape(n, 2)
+            keep = ~np.fromiter(map(f.__contains__, cov), bool, n)
+            keep &= np.fromiter(map(f.__contains__, cov.values()), bool, n)
+            cs.append(np.full(int(keep.sum()), s, np.int64))
+            cr.append(rc[keep, 0])
+            cc.append(rc[keep, 1])
+            ca.append((s * _RK + an[keep, 0]) * _K + an[keep, 1])
+            del rc, an, keep
+        if cs and sum(map(len, cs)):
+            S = np.concatenate([S, *cs])
+            R = np.concatenate([R, *cr])
+            C = np.concatenate([C, *cc])
+            nid = np.concatenate([nid, self.lookup_keys(np.concatenate(ca))])
             k1 = (S * _RK + R) * _K + C
             o = np.argsort(k1, kind="stable")
             self.k1, self.v1 = k1[o], nid[o]

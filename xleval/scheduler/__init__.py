@@ -37,7 +37,7 @@ class SchedulerError(XlevalError, ValueError):
 
 
 def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = None,
-             start_method: str | None = None) -> RunStats:
+             start_method: str | None = None, _again: bool = False) -> RunStats:
     if strategy not in STRATEGIES:
         raise SchedulerError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if workers is not None and workers < 1:
@@ -45,6 +45,8 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
     if workers is not None and workers > MAX_WORKERS:
         raise SchedulerError(f"workers: at most {MAX_WORKERS}, not {workers}")
     t0 = time.perf_counter()
+    engine.__dict__.pop("_spill_grew", None)
+    engine._full_plan = plan        # (an incremental run may fall back on it: serial.py)
     from ..values import keep_error_pickling
     keep_error_pickling()        # error values cross to workers as their code (values.py)
     w = workers or default_workers()
@@ -80,6 +82,14 @@ def run_plan(engine, plan, *, strategy: str = "serial", workers: int | None = No
         stats = run.stats
     stats.seconds = time.perf_counter() - t0
     engine.schedule_stats = stats
+    if engine.__dict__.pop("_spill_grew", False) and not _again:
+        # a dynamic array spilled past the range the file recorded into cells the graph
+        # did not know as its own: they are now (engine.covered), so a second pass makes
+        # their readers wait for it (once: a spill that grows again, RANDARRAY of a random
+        # size, is volatile anyway)
+        engine.reset_pending()
+        return run_plan(engine, plan, strategy=strategy, workers=workers,
+                        start_method=start_method, _again=True)
     return stats
 
 

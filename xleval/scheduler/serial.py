@@ -9,10 +9,19 @@ from ..refs import cell_name
 
 
 def run_serial(engine, plan) -> None:
+    full = engine.__dict__.get("_full_plan")
+    engine.__dict__.pop("_spill_moved", None)
     cycles_found = []
     engine.compute(_layer_order(engine, plan), on_cycle=cycles_found.append)
     run_tail(engine, plan, on_cycle=cycles_found.append)
     keep_last_values(engine, plan, cycles_found)
+    if full is not None and plan is not full and engine.__dict__.pop("_spill_moved", False):
+        # an incremental run (a part of the last full plan) in which a dynamic array
+        # changed cells beyond the range the file recorded: their readers have no edge to
+        # it in the graph, so the part may not hold them; calculate everything
+        engine.reset_pending()
+        run_serial(engine, full)
+        return
     for cyc in cycles_found:
         names = [f"{engine.sheet_names[s]}!{cell_name(r, c)}" for s, r, c in cyc]
         if names not in engine.report.cycles:
