@@ -212,3 +212,31 @@ def test_cse_array_over_larger_smaller_and_single_cell_ranges(tmp_path):
     assert wb["S!D1"] == 2.0
     # a one-column array fills every column of the range; rows past it are #N/A
     assert wb["S!E1:F4"] == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [NA, NA]]
+
+
+def _saved_sheet(wb, tmp_path) -> str:
+    out = tmp_path / "out.xlsx"
+    wb.save(str(out))
+    with zipfile.ZipFile(out) as z:
+        return z.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_saved_file_records_the_range_a_spill_fills_now(tmp_path):
+    # Excel reads the cells past an array's recorded ref as constants in its way: after
+    # growing, shrinking or being blocked, the saved <f t="array" ref> must be the range
+    # it fills now (the anchor alone for #SPILL!), and cells it left hold nothing
+    wb = _book(tmp_path, {"E1": 3, "A1": ("dyn", "_xlfn.SEQUENCE(E1)", "A1:A3")})
+    for n, ref in ((5, "A1:A5"), (2, "A1:A2"), (3, "A1:A3")):
+        wb.set_value("S!E1", n)
+        wb.calculate()
+        xml = _saved_sheet(wb, tmp_path)
+        assert re.search(r'<c r="A1"[^>]*><f t="array" ref="([^"]+)"', xml).group(1) == ref
+        for i in range(2, 7):
+            m = re.search(rf'<c r="A{i}"[^>]*?(?:/>|>(.*?)</c>)', xml)
+            has_value = bool(m and m.group(1) and "<v>" in m.group(1))
+            assert has_value == (i <= n), (n, i)
+    wb.set_value("S!A2", "x")                    # in the way: #SPILL!, the anchor alone
+    wb.calculate()
+    xml = _saved_sheet(wb, tmp_path)
+    assert re.search(r'<c r="A1"[^>]*><f t="array" ref="([^"]+)"', xml).group(1) == "A1"
+    assert "#SPILL!" in re.search(r'<c r="A1".*?</c>', xml).group(0)

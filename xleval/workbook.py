@@ -29,7 +29,7 @@ from .forking import MAX_WORKERS
 from .evaluator.engine import PENDING, Engine, RunReport
 from .graph.build import Plan, build_plan, plan_stats
 from .loader.model import FormulaCell, SheetData, WorkbookData
-from .refs import cell_name, parse_range, split_sheet_ref
+from .refs import cell_name, parse_range, range_name, split_sheet_ref
 from .values import XLError
 
 
@@ -395,7 +395,7 @@ class Workbook:
             if ev.covered[s] or s in spilled:
                 if full is None:
                     full = self.formula_values()
-                out[name] = full[name]
+                out[name] = _resized_anchors(ev, s, full[name])
             else:
                 out[name] = CellValues(ev.cells[s], list(ev.formulas[s]), PENDING,
                                        formula_cells=True)
@@ -456,6 +456,19 @@ def _no_gc():
     finally:
         if was:
             gc.enable()
+
+
+def _resized_anchors(ev, s: int, vals: dict) -> dict:
+    """`vals` with the anchor of every dynamic array that spilled into another range than
+    the file recorded as an ArrayAnchor, so that the writer records the range it fills now
+    (the anchor alone when it is #SPILL!); else Excel reads the cells it grew into as
+    constants in its way."""
+    from .writer.xlsx import ArrayAnchor
+    for (ss, r, c), (r2, c2) in ev.__dict__.get("_spill_now", {}).items():
+        fc = ev.formulas[ss].get((r, c)) if ss == s else None
+        if fc is not None and fc.ref is not None and fc.ref != (r, c, r2, c2):
+            vals[(r, c)] = ArrayAnchor(vals.get((r, c)), range_name(r, c, r2, c2))
+    return vals
 
 
 def _check_workers(workers) -> None:

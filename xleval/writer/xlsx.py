@@ -38,7 +38,7 @@ from bisect import bisect_right
 from collections import deque
 from itertools import compress, count, islice, repeat
 from operator import gt, is_, is_not, itemgetter, ne
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from ..deflate import LEVEL, compressor, open_member, use_fast_compressor
 from ..forking import MAX_WORKERS, can_fork, start_helper
@@ -55,6 +55,15 @@ __all__ = ["write_values", "CellValues", "resolve_sheet_parts", "patch_sheet_xml
            "atomic_output", "encode_number", "encode_text"]
 
 Values = dict[tuple[int, int], object]
+
+
+class ArrayAnchor(NamedTuple):
+    """The value of a dynamic array's anchor cell whose spill range is no longer the one
+    its `<f t="array" ref=...>` records: the writer writes `value` and sets that `ref` to
+    `ref` ("A1:B5"; the anchor alone when it is #SPILL!). Excel reads the spilled cells
+    as part of the array only inside that range: outside it, as constants in its way."""
+    value: object
+    ref: str
 
 
 class CellValues:
@@ -266,6 +275,8 @@ def _check_value(v, where: str):
         return v
     if isinstance(v, (int, float)):         # int, and float subclasses such as numpy.float64
         return float(v)                     # (whose repr is not a number: 'np.float64(1.5)')
+    if tv is ArrayAnchor:
+        return ArrayAnchor(_check_value(v.value, where), v.ref)
     kind = getattr(getattr(v, "dtype", None), "kind", None)
     if kind == "b":  # numpy.bool_
         return bool(v)
@@ -303,6 +314,7 @@ _CHILD_TAG = re.compile(rb"<((?:[\w.\-]+:)?)(f|v|is|extLst)(\s[^>]*?)?(/?)>")
 _ROW_R = re.compile(rb"\sr\s*=\s*[\"'](\d+)[\"']")
 _CELL_R = re.compile(rb"\sr\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?(\d+)[\"']")
 _T_ATTR = re.compile(rb"\s+t\s*=\s*(?:\"[^\"]*\"|'[^']*')")
+_F_REF = re.compile(rb"""(\sref\s*=\s*)(?:"[^"]*"|'[^']*')""")   # an <f>'s ref attribute
 # a cell's content in the usual shape: optional <f> (text only) then optional <v>
 _SIMPLE_INNER = re.compile(
     rb"(<(?:[\w.\-]+:)?f(?:\s[^>]*)?(?:/>|>[^<]*</(?:[\w.\-]+:)?f>))?"
@@ -416,6 +428,10 @@ class _Patcher:
                     has_formula = True
                     keep.append(data[m.start():end])
                 pos = end
+        if type(v) is ArrayAnchor:
+            keep = [_F_REF.sub(b'\\1"' + v.ref.encode("ascii") + b'"', k, 1)
+                    if k.lstrip().startswith(b"<" + pfx + b"f") else k for k in keep]
+            v = v.value
         t, body = self._payload(v, pfx, has_formula)
         tattr = b' t="' + t + b'"' if t else b""
         content = b"".join(keep).strip() if not has_formula else b"".join(keep)
@@ -1176,6 +1192,8 @@ def _stream_rows(buf: bytes, src, spool, targets: Values, rows: list[int], where
     general way, here)."""
     if buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise _NotStreamable
+    if type(targets) is dict and ArrayAnchor in set(map(type, targets.values())):
+        raise _NotStreamable        # an array's ref to rewrite: the general path's _Patcher
     m = _SHEETDATA_TAG.search(buf)
     while m is None or m.end() == len(buf):         # the head is longer than one chunk
         more = src.read(chunk)
