@@ -240,3 +240,19 @@ def test_saved_file_records_the_range_a_spill_fills_now(tmp_path):
     xml = _saved_sheet(wb, tmp_path)
     assert re.search(r'<c r="A1"[^>]*><f t="array" ref="([^"]+)"', xml).group(1) == "A1"
     assert "#SPILL!" in re.search(r'<c r="A1".*?</c>', xml).group(0)
+
+
+def test_an_array_anchor_given_new_content_lets_go_of_its_cells(tmp_path):
+    # the cells an array filled are blank once its anchor holds something else (Excel:
+    # typing over the anchor removes the array); they showed 0, or Excel's old values
+    for kind in ("dyn", "cse"):
+        wb = _book(tmp_path, {"A1": (kind, "_xlfn.SEQUENCE(3)", "A1:A3"),
+                              "B1": ("f", "COUNT(A1:A3)")})
+        wb.calculate()
+        assert _col(wb, "A", 3) == [1.0, 2.0, 3.0] and wb["S!B1"] == 3.0
+        wb.set_value("S!A1", "=5")
+        wb.calculate()
+        assert _col(wb, "A", 3) == [5.0, None, None] and wb["S!B1"] == 1.0, kind
+        wb.set_value("S!A1", 7)
+        wb.calculate()
+        assert _col(wb, "A", 3) == [7.0, None, None] and wb["S!B1"] == 1.0, kind

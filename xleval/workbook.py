@@ -57,6 +57,25 @@ class Workbook:
         self._reads_plan: Plan | None = None
         self._released = False       # release_compiled(): the engine holds values only
 
+    def _drop_array(self, s: int, r: int, c: int) -> None:
+        """Before (r, c) gets a new content: if it anchors an array formula, the cells the
+        array filled are its no longer (they kept its values, and a dynamic array's kept
+        its claim on them) and everything is calculated again."""
+        old = self.data.sheets[s].formulas.get((r, c))
+        if old is None or old.kind not in ("array", "dataTable"):
+            return
+        ev, anchor = self.engine, (r, c)
+        cov, d, consts = ev.covered[s], ev.cells[s], self.data.sheets[s].values
+        for k in [k for k, a in cov.items() if a == anchor]:
+            del cov[k]
+            d[k] = consts.get(k)
+            if d[k] is None:
+                del d[k]
+        for name in ("_spill_now", "_spill_own"):
+            ev.__dict__.get(name, {}).pop((s, r, c), None)
+        self.plan = None
+        self._dirty = None
+
     # ------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, sheets: dict[str, dict[str, object]], **kw) -> "Workbook":
@@ -297,6 +316,7 @@ class Workbook:
             for c in range(c1, c2 + 1):
                 if grid is not None:
                     value = grid[r - r1][c - c1]
+                self._drop_array(s, r, c)
                 if isinstance(value, str) and value.startswith("=") and len(value) > 1:
                     fc = FormulaCell(value[1:], (r, c))
                     sd.formulas[(r, c)] = fc
