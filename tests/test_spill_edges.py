@@ -39,8 +39,9 @@ def _cell(ref, v) -> str:
     return f'<c r="{ref}"><v>{v}</v></c>'
 
 
-def _book(tmp_path, cells: dict, table: tuple | None = None) -> xleval.Workbook:
-    """A one-sheet workbook "S"; `table`: (name, ref, column names)."""
+def _book(tmp_path, cells: dict, table: tuple | None = None,
+          merged: tuple = ()) -> xleval.Workbook:
+    """A one-sheet workbook "S"; `table`: (name, ref, column names); `merged`: refs."""
     rows: dict = {}
     for ref, v in cells.items():
         col, row = re.match(r"([A-Z]+)(\d+)$", ref).groups()
@@ -51,6 +52,9 @@ def _book(tmp_path, cells: dict, table: tuple | None = None) -> xleval.Workbook:
     body = "".join(f'<row r="{r}">' + "".join(x for _, x in sorted(cs)) + "</row>"
                    for r, cs in sorted(rows.items()))
     parts = ""
+    if merged:
+        parts = (f'<mergeCells count="{len(merged)}">'
+                 + "".join(f'<mergeCell ref="{m}"/>' for m in merged) + "</mergeCells>")
     path = tmp_path / "book.xlsx"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("_rels/.rels", f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
@@ -70,7 +74,7 @@ def _book(tmp_path, cells: dict, table: tuple | None = None) -> xleval.Workbook:
             z.writestr("xl/worksheets/_rels/sheet1.xml.rels",
                        f'<Relationships xmlns="{PKG}"><Relationship Id="rIdT" '
                        f'Type="{RT}/table" Target="../tables/table1.xml"/></Relationships>')
-            parts = '<tableParts count="1"><tablePart r:id="rIdT"/></tableParts>'
+            parts += '<tableParts count="1"><tablePart r:id="rIdT"/></tableParts>'
         z.writestr("xl/worksheets/sheet1.xml", f'<worksheet xmlns="{NS}" xmlns:r="{RT}">'
                    f"<sheetData>{body}</sheetData>{parts}</worksheet>")
     return xleval.load(str(path))
@@ -256,3 +260,19 @@ def test_an_array_anchor_given_new_content_lets_go_of_its_cells(tmp_path):
         wb.set_value("S!A1", 7)
         wb.calculate()
         assert _col(wb, "A", 3) == [7.0, None, None] and wb["S!B1"] == 1.0, kind
+
+
+def test_merged_cells_block_a_spill(tmp_path, monkeypatch):
+    # Excel's SpillErrorCellValueSubType lists mergedCell: an array cannot spill into
+    # merged cells (#SPILL!); merged cells elsewhere do not matter. Both sheet readers.
+    from xleval.loader import xlsx as X
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(X, "_scan_sheet", lambda *a: False)
+        wb = _book(tmp_path, {"A1": ("dyn", "_xlfn.SEQUENCE(3)", "A1:A3"),
+                              "C1": ("dyn", "_xlfn.SEQUENCE(2)", "C1:C2")},
+                   merged=("A3:B3", "E1:F2"))
+        assert wb.data.sheets[0].merged == [(3, 1, 3, 2), (1, 5, 2, 6)]
+        wb.calculate()
+        assert _col(wb, "A", 3) == [SPILL, None, None], fast
+        assert _col(wb, "C", 2) == [1.0, 2.0], fast

@@ -1132,9 +1132,10 @@ class Engine:
     def _spill(self, s, r, c, fc, v: Array, cx) -> None:
         """Store the dynamic array v anchored at (r, c) at its own size: Excel's recorded
         `ref` is only its last spill. It shows #SPILL! (Excel's SpillErrorCellValueSubType:
-        collision, worksheetEdge, table) when a cell of its area holds a constant or a
-        formula or belongs to another array formula, when the area passes the sheet's
-        edge, or when a multi-cell result is anchored in a table. Blocking is decided by
+        collision, worksheetEdge, table, mergedCell) when a cell of its area holds a
+        constant or a formula or belongs to another array formula, when the area passes
+        the sheet's edge or meets merged cells, or when a multi-cell result is anchored in
+        a table. Blocking is decided by
         the sheet's constants and formulas, never by the values left from the last
         calculation (those are this or another spill's own).
         The anchor owns its recorded range and the cells of its area beyond it (in
@@ -1158,7 +1159,9 @@ class Engine:
         p2, q2, filled = owns.get(key, (x2, y2, False))
         a2, b2 = min(r + nr - 1, MAX_ROW), min(c + nc - 1, MAX_COL)   # its area, on the sheet
         blocked = a2 < r + nr - 1 or b2 < c + nc - 1 or (
-            (nr > 1 or nc > 1) and self.table_at(s, r, c) is not None)
+            (nr > 1 or nc > 1) and (self.table_at(s, r, c) is not None or any(
+                m[0] <= a2 and r <= m[2] and m[1] <= b2 and c <= m[3]   # (mergedCell)
+                for m in self.wb.sheets[s].merged)))
         keys = list(product(range(r, a2 + 1), range(c, b2 + 1)))      # the anchor first
         if not blocked and len(keys) > 1:
             blocked = (not formulas.keys().isdisjoint(islice(keys, 1, None))

@@ -149,6 +149,7 @@ class SheetData:
     state: str = "visible"                   # visible / hidden / veryHidden
     hidden_rows: set[int] = field(default_factory=set)     # rows hidden (filtered included)
     filtered_rows: set[int] = field(default_factory=set)   # hidden rows inside the autoFilter
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # merged areas
     kind: str = "worksheet"                  # worksheet / chartsheet / dialogsheet / macrosheet
     # cells carrying a rich value (vm attribute): {(row, col): Entity or error}, as read
     # from the rich data parts (loader/richdata.py); the writer keeps their vm

@@ -719,8 +719,12 @@ class _Reader:
 
         hidden = sheet.hidden_rows
         autofilter = None
-        for _ev, row in etree.iterparse(fh, events=("end",), tag=("{*}row", "{*}autoFilter"),
+        for _ev, row in etree.iterparse(fh, events=("end",),
+                                        tag=("{*}row", "{*}autoFilter", "{*}mergeCell"),
                                         **_XML_OPTS):
+            if row.tag.endswith("mergeCell"):
+                _add_merged(sheet, row.get("ref"))
+                continue
             if row.tag.endswith("autoFilter"):
                 # only a filter with criteria hides rows (see Workbook tables)
                 autofilter = (_range_or_none(row.get("ref")) if any(
@@ -1131,6 +1135,7 @@ _ATTR_RE = re.compile(rb'([\w:.\-]+)="([^"]*)"')
 _T_RE = re.compile(rb'\st="([^"]*)"')
 _CM_RE = re.compile(rb'\scm="([^"]*)"')
 _AUTOFILTER_RE = re.compile(rb"<(?:[\w.\-]+:)?autoFilter\b([^>]*)>")
+_MERGE_RE = re.compile(rb"<(?:[\w.\-]+:)?mergeCell\s[^>]*?\bref=\"([^\"]*)\"")
 _REF_ATTR_RE = re.compile(rb"""\sref\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENTITY_RE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -1252,6 +1257,8 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
         return False
     except (ValueError, UnicodeDecodeError):
         return False
+    for mm in _MERGE_RE.finditer(data, end):
+        _add_merged(sheet, mm.group(1).decode("utf-8", "replace"))
     af = None
     for am in _AUTOFILTER_RE.finditer(data, end):    # the last one, as the lxml loader
         af = am
@@ -1264,6 +1271,13 @@ def _scan_sheet(reader: "_Reader", sheet: SheetData, data: bytes) -> bool:
         if rng is not None:
             sheet.filtered_rows = {r for r in sheet.hidden_rows if rng[0] < r <= rng[2]}
     return True
+
+
+def _add_merged(sheet: SheetData, ref: str | None) -> None:
+    """A <mergeCell ref="A1:B2"/>: a dynamic array cannot spill into it (#SPILL!)."""
+    rng = _range_or_none(ref) if ref else None
+    if rng is not None and (rng[0] != rng[2] or rng[1] != rng[3]):
+        sheet.merged.append(rng)
 
 
 def _value(t: bytes | None, vel: bytes, isel: bytes, sst: list[str], date1904: bool):
