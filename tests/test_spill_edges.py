@@ -276,3 +276,16 @@ def test_merged_cells_block_a_spill(tmp_path, monkeypatch):
         wb.calculate()
         assert _col(wb, "A", 3) == [SPILL, None, None], fast
         assert _col(wb, "C", 2) == [1.0, 2.0], fast
+
+
+def test_compiled_model_follows_a_spill_that_changes_size(tmp_path):
+    # B1 reads A5, past the range the file recorded for A1's spill: no edge leads from the
+    # input E1 to it, so a scenario where the spill reaches A5 is calculated in full
+    _book(tmp_path, {"E1": 3, "A1": ("dyn", "_xlfn.SEQUENCE(E1)", "A1:A3"),
+                     "B1": ("f", "A5*10"), "B2": ("f", "SUM(_xlfn.ANCHORARRAY(A1))")})
+    model = xleval.compile(str(tmp_path / "book.xlsx"), inputs=["S!E1"],
+                           outputs=["S!B1", "S!B2"])
+    # [hand] A5 is 5 while SEQUENCE(n) reaches it, else blank (0); SUM = n(n+1)/2
+    for n in (3, 6, 2, 5, 4):
+        assert model({"S!E1": n}) == {"S!B1": 50.0 if n >= 5 else 0.0,
+                                      "S!B2": n * (n + 1) / 2}, n

@@ -263,6 +263,13 @@ def _build_spec(wb, inputs: list[str], outputs: list[str], origin: str) -> dict:
             v = ev.cells[s].get((r, c))
             if v is not None and v is not PENDING:
                 values[s][(r, c)] = v
+    for s in range(ev.n_local):
+        # the cells an array the model recalculates fills are its results, not constants
+        # (as constants they would be in its way: #SPILL!)
+        cov = ev.covered[s]
+        if cov:
+            for k in [k for k in values[s] if k in cov and (s, *cov[k]) in kept]:
+                del values[s][k]
 
     data = wb.data
     sheets = []
@@ -471,11 +478,21 @@ class Model:
         for s, k in self._reset:
             cells[s][k] = PENDING
         ev.forget_run_caches()         # lookup indexes hold the last scenario's values
+        from ..scheduler.serial import run_serial
         if self._simple:
             ev.compute(self._order)
         else:
-            from ..scheduler.serial import run_serial
             run_serial(ev, self._plan)
+        for _ in range(2):
+            # a dynamic array that spilled into other cells than the file recorded: their
+            # readers are not among the cells the inputs reach (the graph has no edge from
+            # them to it), so this scenario is calculated in full; twice at most, as
+            # run_plan does, when the spill filled cells nothing owned
+            moved = ev.__dict__.pop("_spill_moved", False)
+            if not (ev.__dict__.pop("_spill_grew", False) or moved):
+                break
+            ev.reset_pending()
+            run_serial(ev, build_plan(ev))
 
     def _read_outputs(self) -> dict[str, object]:
         cells = self._engine.cells
