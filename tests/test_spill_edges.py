@@ -32,6 +32,9 @@ def _cell(ref, v) -> str:
         kind, text, *rng = v
         if kind == "f":
             return f'<c r="{ref}"><f>{escape(text)}</f></c>'
+        if kind == "dt":                # a one-input column data table over rng[0]
+            return (f'<c r="{ref}"><f t="dataTable" ref="{rng[0]}" dt2D="0" dtr="0" '
+                    'r1="A1"/></c>')
         cm = ' cm="1"' if kind == "dyn" else ""          # "dyn": dynamic; "cse": legacy
         return f'<c r="{ref}"{cm}><f t="array" ref="{rng[0]}">{escape(text)}</f></c>'
     if isinstance(v, str):

@@ -1,9 +1,11 @@
 """What-if data tables ({=TABLE(row_input, col_input)}): each result cell is the table's
 formula recalculated with the input cell(s) replaced by that row's/column's header value.
 
-Recalculation happens in a sandbox: every formula cell is marked pending in a copy of the
-value store, the inputs are set, and the formula cell is computed by pulling only what it
-needs; the store is then restored."""
+Recalculation happens in a sandbox: the formula cells that depend on the input cells (found
+once through the calculation's graph, `_affected`) are marked pending, the inputs are set,
+and the formula cell is computed by pulling only what it needs; their values are then put
+back. Without a graph at hand (a compiled model), every formula cell is marked pending in a
+copy of the value store, which costs a pass over the whole workbook per table cell."""
 from __future__ import annotations
 
 from .. import values as V
@@ -52,6 +54,9 @@ def data_table_fn(ev, fc):
         # the formula cells of the table must be computed (read) before sandboxing
         for _, target, _ in jobs:
             ev.value_at(s, *target)
+        pending = _pending_cells(ev, s, [x for x in inputs if x is not None])
+        if pending is not None:
+            return _run_jobs(ev, s, fc, jobs, pending)
         saved = [dict(x) for x in ev.cells]
         out = {}
         try:
@@ -83,3 +88,77 @@ def data_table_fn(ev, fc):
         return Array(rows)
 
     return table
+
+
+def _pending_cells(ev, s: int, inputs: list) -> list | None:
+    """The (sheet, (row, col)) cells to recalculate for each table cell: the formula cells
+    depending on the input cells (and the cells their arrays fill), data tables aside; None
+    when the calculation's graph is not at hand."""
+    plan = ev.__dict__.get("_full_plan")
+    if plan is None or not hasattr(plan, "tainted"):
+        return None
+    cache = ev.__dict__.setdefault("_table_pending", {})
+    key = (s, tuple(inputs))
+    got = cache.get(key)
+    if got is not None and got[0] is plan:
+        return got[1]
+    from ..model.deps import ReadIndex
+    reads = ev.__dict__.get("_table_reads")
+    if reads is None or reads[0] is not plan:
+        reads = ev._table_reads = (plan, ReadIndex(ev))
+    ri = reads[1]
+    cells = [(s, r, c) for r, c in inputs]
+    # readers of the inputs, and whatever reads cells it only knows at run time
+    seeds = ri.readers(cells) | {k for k in cells if k[1:] in ev.formulas[s]}
+    seeds |= ri.volatile | ri.unbounded
+    affected = plan.tainted(seeds) if seeds else set()
+    for comp in plan.tail:                 # a cycle is evaluated as a whole
+        if any(k in affected for k in comp):
+            affected |= set(comp)
+    out = []
+    for si, r, c in affected:
+        f = ev.formulas[si].get((r, c))
+        if f is not None and f.kind != "dataTable":
+            out.append((si, (r, c)))
+    for si in range(ev.n_local):
+        for k, a in ev.covered[si].items():
+            f = ev.formulas[si].get(a)
+            if f is not None and f.kind != "dataTable" and (si, *a) in affected:
+                out.append((si, k))
+    cache[key] = (plan, out)
+    return out
+
+
+_ABSENT = object()
+
+
+def _run_jobs(ev, s: int, fc, jobs: list, pending: list) -> Array:
+    from .engine import PENDING
+    cells = ev.cells
+    keep = {(si, k): cells[si].get(k, _ABSENT) for si, k in pending}
+    for _, _, sets in jobs:
+        for cell, _ in sets:
+            keep.setdefault((s, cell), cells[s].get(cell, _ABSENT))
+    out = {}
+    try:
+        for pos, target, sets in jobs:
+            ev.forget_run_caches()          # lookup indexes hold the last job's values
+            for si, k in pending:
+                cells[si][k] = PENDING
+            for cell, val in sets:
+                cells[s][cell] = val
+            if target not in ev.formulas[s]:
+                out[pos] = cells[s].get(target)
+                continue
+            ev.compute([(s, *target)])
+            v = cells[s].get(target)
+            out[pos] = 0.0 if v is None or v is PENDING else v
+    finally:
+        for (si, k), v in keep.items():
+            if v is _ABSENT:
+                cells[si].pop(k, None)
+            else:
+                cells[si][k] = v
+        ev.forget_run_caches()
+    r1, c1, r2, c2 = fc.ref
+    return Array([[out[(rr, cc)] for cc in range(c1, c2 + 1)] for rr in range(r1, r2 + 1)])
