@@ -37,7 +37,7 @@ from ..evaluator.refs import Range, RefList
 from ..refs import MAX_COL, MAX_ROW, col_to_num, num_to_col
 from ..values import Array, Entity, XLError
 from .criteria import GroupIndex, has_wildcards, wildcard_regex
-from .text import REGEX_TIMEOUT
+from .text import regex_search
 from .registry import (ANY, ARRAY, BOOL, INT, OMITTED, RAW, SCALAR, TEXT, FunctionSpec,
                        invoke, xl)
 
@@ -558,7 +558,7 @@ def _regex_search(vals, x, reverse) -> int:
         x = V.to_text(x)
         if isinstance(x, XLError):
             raise x
-    import regex            # (its matching takes a timeout: see text.REGEX_TIMEOUT)
+    import regex            # (regex_search matches with a timeout: see REGEX_TIMEOUT)
     try:
         rx = regex.compile(x)
     except (regex.error, OverflowError, RecursionError):
@@ -568,14 +568,10 @@ def _regex_search(vals, x, reverse) -> int:
         v = vals[i]
         if isinstance(v, XLError) or v is None:
             continue
-        t = V.to_text(v)
-        try:
-            # a runaway backtracking match is #VALUE! (PCRE2's match limit in Excel), as
-            # in REGEXTEST; like PCRE2's limit, the budget is per value matched
-            if rx.search(t, timeout=REGEX_TIMEOUT):
-                return i
-        except TimeoutError:
-            raise V.VALUE from None
+        # a runaway backtracking match is #VALUE! (PCRE2's match limit in Excel), as in
+        # REGEXTEST; like PCRE2's limit, the budget is per value matched
+        if regex_search(rx, V.to_text(v)):
+            return i
     return -1
 
 

@@ -759,7 +759,8 @@ def _regex(pattern: str, case_sensitivity):
         raise V.VALUE
 
 
-def _search(rx, text):
+def regex_search(rx, text):
+    """rx.search(text) within REGEX_TIMEOUT; a runaway match is #VALUE! (raised)."""
     try:
         return rx.search(text, timeout=REGEX_TIMEOUT)
     except TimeoutError:
@@ -775,14 +776,14 @@ def _finditer(rx, text) -> list:
 
 @xl("REGEXTEST", TEXT, TEXT, INT)
 def REGEXTEST(text, pattern, case_sensitivity=0):
-    return _search(_regex(pattern, case_sensitivity), text) is not None
+    return regex_search(_regex(pattern, case_sensitivity), text) is not None
 
 
 @xl("REGEXEXTRACT", TEXT, TEXT, INT, INT)
 def REGEXEXTRACT(text, pattern, return_mode=0, case_sensitivity=0):
     rx = _regex(pattern, case_sensitivity)
     if return_mode == 0:
-        m = _search(rx, text)
+        m = regex_search(rx, text)
         return V.NA if m is None else m.group(0)
     if return_mode == 1:
         found = [m.group(0) for m in _finditer(rx, text)]
@@ -790,7 +791,7 @@ def REGEXEXTRACT(text, pattern, return_mode=0, case_sensitivity=0):
             return V.NA
         return Array([found])
     if return_mode == 2:
-        m = _search(rx, text)
+        m = regex_search(rx, text)
         if m is None:
             return V.NA
         if rx.groups == 0:
