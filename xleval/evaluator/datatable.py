@@ -2,7 +2,7 @@
 formula recalculated with the input cell(s) replaced by that row's/column's header value.
 
 Recalculation happens in a sandbox: the formula cells that depend on the input cells (found
-once through the calculation's graph, `_affected`) are marked pending, the inputs are set,
+once through the calculation's graph, `model.deps.reached_by`) are marked pending, the inputs are set,
 and the formula cell is computed by pulling only what it needs; their values are then put
 back. Without a graph at hand (a compiled model), every formula cell is marked pending in a
 copy of the value store, which costs a pass over the whole workbook per table cell."""
@@ -102,19 +102,11 @@ def _pending_cells(ev, s: int, inputs: list) -> list | None:
     got = cache.get(key)
     if got is not None and got[0] is plan:
         return got[1]
-    from ..model.deps import ReadIndex
+    from ..model.deps import ReadIndex, reached_by
     reads = ev.__dict__.get("_table_reads")
     if reads is None or reads[0] is not plan:
         reads = ev._table_reads = (plan, ReadIndex(ev))
-    ri = reads[1]
-    cells = [(s, r, c) for r, c in inputs]
-    # readers of the inputs, and whatever reads cells it only knows at run time
-    seeds = ri.readers(cells) | {k for k in cells if k[1:] in ev.formulas[s]}
-    seeds |= ri.volatile | ri.unbounded
-    affected = plan.tainted(seeds) if seeds else set()
-    for comp in plan.tail:                 # a cycle is evaluated as a whole
-        if any(k in affected for k in comp):
-            affected |= set(comp)
+    affected = reached_by(plan, reads[1], [(s, r, c) for r, c in inputs])
     out = []
     for si, r, c in affected:
         f = ev.formulas[si].get((r, c))

@@ -54,7 +54,7 @@ from ..loader.model import (CalcSettings, DefinedName, ExternalBook, FormulaCell
 from ..parser.ast import Ref
 from ..refs import cell_name, parse_range, split_sheet_ref
 from ..values import XLError
-from .deps import ReadIndex, reset_keys, sub_plan
+from .deps import ReadIndex, reached_by, reset_keys, sub_plan
 
 MAGIC = b"XLEVAL-MODEL\n"
 FORMAT_VERSION = 1
@@ -225,12 +225,7 @@ def _build_spec(wb, inputs: list[str], outputs: list[str], origin: str) -> dict:
     whole = bool(closure & reads.unbounded)
     if whole:
         closure = set(plan.node_cell) - in_set
-    seeds = reads.readers(in_cells) | {k for k in in_cells if k in ids}
-    seeds |= (reads.volatile | reads.unbounded) & closure
-    tainted = (plan.tainted(seeds) & closure) - in_set if seeds else set()
-    for comp in plan.tail:                 # a cycle is evaluated as a whole
-        if any(k in tainted for k in comp):
-            tainted |= set(comp) - in_set
+    tainted = reached_by(plan, reads, in_cells, within=closure, exclude=in_set)
     # unknown="cached": a cell that kept Excel's cached value keeps it whatever the inputs,
     # as in the workbook, so the model holds that value as a constant (a model has no
     # cached values to go back to: compiled again, the formula would be #NAME?)

@@ -126,6 +126,27 @@ def sub_plan(plan, keep: set):
     return Plan(layers, tail=tail, cycles=cycles)
 
 
+def reached_by(plan, reads: ReadIndex, cells, within: set | None = None,
+               exclude: set | frozenset = frozenset()) -> set:
+    """Formula cells whose values may change when the values of `cells` ((sheet, row, col)
+    keys) change: their readers and everything depending on those, and whatever reads
+    cells known only at run time (volatile functions, INDIRECT, OFFSET...); only those in
+    `within` when given, never those in `exclude`; a cycle is evaluated as a whole, so one
+    reached takes all its cells."""
+    formulas = reads.engine.formulas
+    seeds = reads.readers(cells) | {k for k in cells if (k[1], k[2]) in formulas[k[0]]}
+    dynamic = reads.volatile | reads.unbounded
+    seeds |= dynamic if within is None else dynamic & within
+    out = plan.tainted(seeds) if seeds else set()
+    if within is not None:
+        out &= within
+    out -= exclude
+    for comp in plan.tail:
+        if any(k in out for k in comp):
+            out |= set(comp) - exclude
+    return out
+
+
 def reset_keys(engine, cells) -> list[tuple[int, tuple[int, int]]]:
     """(sheet, (row, col)) of `cells` and of the cells their array formulas cover: what must
     be marked pending before they are evaluated again."""
