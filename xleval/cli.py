@@ -219,8 +219,8 @@ def _cell_refs(args) -> list[str]:
 
 
 def cmd_calc(args) -> int:
-    from .forking import MAX_WORKERS
-    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+    from .forking import MAX_WORKERS, workers_ok
+    if args.workers is not None and not workers_ok(args.workers):
         raise XlevalError(f"--workers: from 1 to {MAX_WORKERS}, not {args.workers}")
     if len(args.input) > 1 or args.executor == "dask" or args.scheduler:
         from .distributed import calc_many     # many workbooks, or one on a Dask cluster

@@ -12,6 +12,13 @@ import sys
 MAX_WORKERS = 256
 
 
+def workers_ok(workers) -> bool:
+    """`workers` is a count of worker processes one may start: a whole number from 1 to
+    MAX_WORKERS (not a bool)."""
+    return (isinstance(workers, int) and not isinstance(workers, bool)
+            and 1 <= workers <= MAX_WORKERS)
+
+
 def can_fork() -> bool:
     """Worker processes can be forked here: Linux, fork as the start method (unset or
     'fork'; XLEVAL_START_METHOD, when set, too) and not a daemonic process."""

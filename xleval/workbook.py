@@ -25,7 +25,7 @@ from typing import Iterable
 
 from . import values as V
 from .errors import OutputError, ReferenceError_, XlevalError
-from .forking import MAX_WORKERS
+from .forking import MAX_WORKERS, workers_ok
 from .evaluator.engine import PENDING, Engine, RunReport
 from .graph.build import Plan, build_plan, plan_stats
 from .loader.model import FormulaCell, SheetData, WorkbookData
@@ -493,8 +493,7 @@ def _resized_anchors(ev, s: int, vals: dict) -> dict:
 
 def _check_workers(workers) -> None:
     """XlevalError unless `workers` is None or a whole number from 1 to MAX_WORKERS."""
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
-                                or not 1 <= workers <= MAX_WORKERS):
+    if workers is not None and not workers_ok(workers):
         raise XlevalError(f"workers: expected a whole number from 1 to {MAX_WORKERS}, "
                           f"not {workers!r}")
 

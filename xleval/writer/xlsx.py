@@ -41,7 +41,7 @@ from operator import gt, is_, is_not, itemgetter, ne
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from ..deflate import LEVEL, compressor, open_member, use_fast_compressor
-from ..forking import MAX_WORKERS, can_fork, start_helper
+from ..forking import MAX_WORKERS, can_fork, start_helper, workers_ok
 from ..errors import OutputError
 from ..refs import MAX_COL, MAX_ROW, col_to_num, column_numbers, far_column, num_to_col
 from ..values import ERROR_TYPE, VALUE, XLError
@@ -1829,8 +1829,7 @@ def write_values(src: str, dst: str, values: dict[str, Values], *,
     _PARALLEL_MIN_CELLS, are patched and compressed by that many forked processes where
     fork is available (every part decompresses to the same bytes; faster on large sheets).
     Raises OutputError (dst untouched) on any failure."""
-    if (not isinstance(workers, int) or isinstance(workers, bool)
-            or not 1 <= workers <= MAX_WORKERS):
+    if not workers_ok(workers):
         raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS}, "
                          f"not {workers!r}")
     src, dst = os.fspath(src), os.fspath(dst)
