@@ -1135,9 +1135,8 @@ class Engine:
         collision, worksheetEdge, table, mergedCell) when a cell of its area holds a
         constant or a formula or belongs to another array formula, when the area passes
         the sheet's edge or meets merged cells, or when a multi-cell result is anchored in
-        a table. Blocking is decided by
-        the sheet's constants and formulas, never by the values left from the last
-        calculation (those are this or another spill's own).
+        a table. Blocking is decided by the sheet's constants and formulas, never by the
+        values left from the last calculation (those are this or another spill's own).
         The anchor owns its recorded range and the cells of its area beyond it (in
         `covered`: pending until it has run, so their readers wait for it, and a constant
         typed or cleared there recalculates everything, see Workbook.set_value); blocked,
